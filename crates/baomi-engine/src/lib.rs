@@ -1,0 +1,213 @@
+//! The inspection pipeline every door uses: an object goes in, an [`ObjectReport`] comes out.
+//!
+//! `extract` hands each text part to this crate's sink as soon as it is found; the part is
+//! normalised once, every detector runs over it, and its text is dropped before the next
+//! part, so memory follows the largest part, not the object.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use baomi_core::detect::dictionary::{Dictionary, DictionaryDetector};
+use baomi_core::detect::marking::MarkingDetector;
+use baomi_core::detect::pii::PiiDetector;
+use baomi_core::detect::regex_rule::RegexDetector;
+use baomi_core::detect::{Detector, PartView};
+use baomi_core::normalise::Normalizer;
+use baomi_core::policy::Policy;
+use baomi_core::{Action, Channel, Finding, Part, Verdict};
+use baomi_extract::{Blob, Limits, Sink};
+
+mod report;
+pub use report::ObjectReport;
+
+/// Findings kept per object; beyond this the object's verdict is already decided many times
+/// over, and the report says how many more there were.
+pub const MAX_FINDINGS_PER_OBJECT: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error("dictionary {0}: {1}")]
+    Dictionary(String, String),
+}
+
+/// Everything an engine is built from.
+#[derive(Default)]
+pub struct EngineConfig {
+    pub policy: Policy,
+    /// Term lists as (name, content).
+    pub dictionaries: Vec<(String, String)>,
+    pub limits: Limits,
+}
+
+/// A ready pipeline. Cheap to share between threads (`Arc<Engine>`).
+pub struct Engine {
+    normalizer: Normalizer,
+    detectors: Vec<Box<dyn Detector>>,
+    policy: Policy,
+    limits: Limits,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        let normalizer = Normalizer::new();
+        let mut dictionaries = Vec::new();
+        for (name, content) in &config.dictionaries {
+            let d = Dictionary::parse(name, content, &normalizer)
+                .map_err(|e| EngineError::Dictionary(name.clone(), e))?;
+            dictionaries.push(d);
+        }
+        let mut detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(MarkingDetector::new()),
+            Box::new(PiiDetector::new()),
+        ];
+        if !dictionaries.is_empty() {
+            detectors.push(Box::new(DictionaryDetector::new(dictionaries)));
+        }
+        if !config.policy.regex.is_empty() {
+            let r = RegexDetector::new(&config.policy.regex).map_err(EngineError::Policy)?;
+            detectors.push(Box::new(r));
+        }
+        Ok(Engine {
+            normalizer,
+            detectors,
+            policy: config.policy,
+            limits: config.limits,
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Inspect one object named `name` (its file, attachment or upload name).
+    pub fn inspect(&self, blob: Blob, name: &str, channel: Channel) -> ObjectReport {
+        let mut sink = DetectSink {
+            engine: self,
+            findings: Vec::new(),
+            dropped: 0,
+            text_bytes: 0,
+        };
+        let summary = baomi_extract::extract(blob, name, &self.limits, &mut sink);
+        let verdict = self.decide(&sink.findings, channel);
+        let mut errors = Vec::new();
+        if sink.dropped > 0 {
+            errors.push(format!(
+                "{} further findings not listed (first {MAX_FINDINGS_PER_OBJECT} kept)",
+                sink.dropped
+            ));
+        }
+        ObjectReport {
+            path: name.to_owned(),
+            true_type: summary.true_type.as_str().to_owned(),
+            declared_type: summary.declared_type.map(|t| t.as_str().to_owned()),
+            size: summary.size,
+            verdict,
+            findings: sink.findings,
+            errors,
+            complete: summary.complete,
+            text_bytes: sink.text_bytes,
+        }
+    }
+
+    /// Inspect a file on disk. I/O errors become `errors[]` (a scan that could not read a
+    /// file is incomplete, exit code 2), never a panic.
+    pub fn inspect_path(&self, path: &Path, channel: Channel) -> ObjectReport {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let display = path.to_string_lossy().into_owned();
+        match Blob::from_path(path) {
+            Ok(blob) => {
+                let mut r = self.inspect(blob, &name, channel);
+                r.path = display;
+                r
+            }
+            Err(e) => ObjectReport::failed(display, format!("cannot read: {e}")),
+        }
+    }
+
+    /// Apply the policy to a finished list of findings.
+    pub fn decide(&self, findings: &[Finding], channel: Channel) -> Verdict {
+        self.policy.evaluate(findings, channel)
+    }
+
+    /// True when a verdict reaches the policy's alert threshold (exit code 1 for `scan`).
+    pub fn alerts(&self, verdict: &Verdict) -> bool {
+        verdict.action >= self.policy.alert_threshold() && verdict.action != Action::Allow
+    }
+
+    /// Run every detector over one text part (for doors that already have text).
+    pub fn detect_part(&self, part: &Part, out: &mut Vec<Finding>) {
+        let norm = self.normalizer.normalize(&part.text);
+        let view = PartView {
+            path: &part.path,
+            role: part.role,
+            original: &part.text,
+            norm: &norm,
+        };
+        let start = out.len();
+        for d in &self.detectors {
+            d.detect(&view, out);
+        }
+        number_lines(&part.text, part.first_line, &mut out[start..]);
+    }
+}
+
+/// Fill in `line` for findings with a span, in one pass over the text.
+fn number_lines(text: &str, first_line: u32, findings: &mut [Finding]) {
+    let mut order: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].span.is_some())
+        .collect();
+    order.sort_by_key(|&i| findings[i].span.map(|s| s.0));
+    let bytes = text.as_bytes();
+    let (mut pos, mut line) = (0usize, first_line);
+    for i in order {
+        let at = findings[i].span.map(|s| s.0).unwrap_or(0).min(bytes.len());
+        if at > pos {
+            line += memchr::memchr_iter(b'\n', &bytes[pos..at]).count() as u32;
+            pos = at;
+        }
+        findings[i].line = Some(line);
+    }
+}
+
+struct DetectSink<'e> {
+    engine: &'e Engine,
+    findings: Vec<Finding>,
+    dropped: usize,
+    text_bytes: u64,
+}
+
+impl DetectSink<'_> {
+    fn keep(&mut self, mut new: Vec<Finding>) {
+        let room = MAX_FINDINGS_PER_OBJECT.saturating_sub(self.findings.len());
+        if new.len() > room {
+            self.dropped += new.len() - room;
+            new.truncate(room);
+        }
+        self.findings.append(&mut new);
+    }
+}
+
+impl Sink for DetectSink<'_> {
+    fn part(&mut self, part: Part) {
+        self.text_bytes += part.text.len() as u64;
+        let mut out = Vec::new();
+        self.engine.detect_part(&part, &mut out);
+        self.keep(out);
+    }
+
+    fn finding(&mut self, finding: Finding) {
+        self.keep(vec![finding]);
+    }
+}
+
+/// A shareable engine.
+pub type SharedEngine = Arc<Engine>;

@@ -1,0 +1,60 @@
+//! One small module per format. Each exposes `extract(blob, cx) -> FormatResult` and uses
+//! the [`Ctx`] for everything that crosses layers (text, nested objects, findings, limits).
+
+use crate::{Blob, Ctx, FileType, FormatResult};
+
+// Documents and text.
+pub mod html;
+pub mod mail;
+pub mod odf;
+pub mod ofd;
+pub mod ooxml;
+pub mod pdf;
+pub mod rtf;
+pub mod text;
+pub mod xml;
+
+// Archives and compression.
+pub mod compress;
+pub mod rar;
+pub mod sevenz;
+pub mod tar;
+pub mod zip;
+
+/// Open `blob` as `ty`.
+pub fn dispatch(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
+    use FileType::*;
+    match ty {
+        Empty => Ok(()),
+        Text => text::extract(blob, cx),
+        Html | Xml => html::extract(blob, cx),
+        Rtf => rtf::extract(blob, cx),
+        Pdf => pdf::extract(blob, cx),
+        Docx | Xlsx | Pptx => ooxml::extract(ty, blob, cx),
+        Odt | Ods | Odp => odf::extract(blob, cx),
+        Ofd => ofd::extract(blob, cx),
+        Eml => mail::extract_eml(blob, cx),
+        Mbox => mail::extract_mbox(blob, cx),
+        Zip => zip::extract(blob, cx),
+        Tar => tar::extract(blob, cx),
+        Gzip | Bzip2 | Xz | Zstd => compress::extract(ty, blob, cx),
+        SevenZ => sevenz::extract(blob, cx),
+        Rar => rar::extract(blob, cx),
+        EncryptedOoxml => {
+            cx.encrypted("", "password-protected Office document (EncryptionInfo)");
+            Ok(())
+        }
+        Doc | Xls | Ppt | Msg | Ole => {
+            cx.unreadable("", format!("{ty}: format not supported yet"));
+            Ok(())
+        }
+        Png | Jpeg | Gif | Bmp | Tiff | Webp => {
+            cx.unreadable("", format!("{ty}: image, format not supported yet (OCR)"));
+            Ok(())
+        }
+        Binary => {
+            cx.unreadable("", "unknown binary format");
+            Ok(())
+        }
+    }
+}

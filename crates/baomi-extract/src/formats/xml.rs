@@ -1,0 +1,1 @@
+//! Shared XML text helpers (placeholder)

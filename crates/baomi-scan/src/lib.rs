@@ -1,0 +1,1 @@
+//! File-system scanning door (placeholder).
