@@ -15,4 +15,4 @@ pub mod formats;
 pub use blob::Blob;
 pub use filetype::FileType;
 pub use limits::Limits;
-pub use walker::{Ctx, ExtractSummary, FormatResult, Sink, extract};
+pub use walker::{Ctx, ExtractSummary, FormatResult, Sink, extract, extract_as};

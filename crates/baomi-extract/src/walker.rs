@@ -47,6 +47,28 @@ struct Walker<'a> {
 /// Extract `blob`, named `name` (a file name, attachment name or upload name: it is text
 /// too), sending every part and finding to `sink`.
 pub fn extract(blob: Blob, name: &str, limits: &Limits, sink: &mut dyn Sink) -> ExtractSummary {
+    run(blob, name, None, limits, sink)
+}
+
+/// Like [`extract`], but the top-level object is opened as `ty` without sniffing (for doors
+/// that already know the type, and for tests of one format). Nested objects are sniffed.
+pub fn extract_as(
+    ty: FileType,
+    blob: Blob,
+    name: &str,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> ExtractSummary {
+    run(blob, name, Some(ty), limits, sink)
+}
+
+fn run(
+    blob: Blob,
+    name: &str,
+    forced: Option<FileType>,
+    limits: &Limits,
+    sink: &mut dyn Sink,
+) -> ExtractSummary {
     let mut w = Walker {
         limits,
         sink,
@@ -62,7 +84,7 @@ pub fn extract(blob: Blob, name: &str, limits: &Limits, sink: &mut dyn Sink) -> 
         path: name.to_owned(),
         depth: 0,
     };
-    let (true_type, declared_type) = cx.walk(&blob, name);
+    let (true_type, declared_type) = cx.walk(&blob, name, forced);
     ExtractSummary {
         true_type,
         declared_type,
@@ -164,7 +186,7 @@ impl Ctx<'_, '_> {
             depth,
         };
         let base = name.rsplit('/').next().unwrap_or(name);
-        cx.walk(&blob, base);
+        cx.walk(&blob, base, None);
     }
 
     /// Read a nested object from `reader` within the remaining budget (spooling large ones
@@ -292,7 +314,12 @@ impl Ctx<'_, '_> {
     }
 
     /// Open one object: name part, depth check, sniff, type check, format dispatch.
-    fn walk(&mut self, blob: &Blob, name: &str) -> (FileType, Option<FileType>) {
+    fn walk(
+        &mut self,
+        blob: &Blob,
+        name: &str,
+        forced: Option<FileType>,
+    ) -> (FileType, Option<FileType>) {
         // The name is text too: `关于……的通知（机密）.docx` is a marking.
         if !name.is_empty() && self.count_part() {
             let part = Part {
@@ -303,7 +330,7 @@ impl Ctx<'_, '_> {
             };
             self.w.sink.part(part);
         }
-        let true_type = sniff::sniff(blob);
+        let true_type = forced.unwrap_or_else(|| sniff::sniff(blob));
         let declared = sniff::declared_type(name);
         if let Some(d) = declared {
             if !sniff::compatible(d, true_type) {
