@@ -27,3 +27,13 @@ impl Policy {
         Action::Alert
     }
 }
+
+/// The shipped default policy, as documented TOML.
+pub const DEFAULT_POLICY_TOML: &str = "";
+
+impl Policy {
+    /// Names of the policy's rules, in order.
+    pub fn rule_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}

@@ -15,7 +15,8 @@ use baomi_core::detect::{Detector, PartView};
 use baomi_core::normalise::Normalizer;
 use baomi_core::policy::Policy;
 use baomi_core::{Action, Channel, Finding, Part, Verdict};
-use baomi_extract::{Blob, Limits, Sink};
+pub use baomi_extract::Limits;
+use baomi_extract::{Blob, Sink};
 
 mod report;
 pub use report::ObjectReport;
@@ -95,13 +96,6 @@ impl Engine {
         };
         let summary = baomi_extract::extract(blob, name, &self.limits, &mut sink);
         let verdict = self.decide(&sink.findings, channel);
-        let mut errors = Vec::new();
-        if sink.dropped > 0 {
-            errors.push(format!(
-                "{} further findings not listed (first {MAX_FINDINGS_PER_OBJECT} kept)",
-                sink.dropped
-            ));
-        }
         ObjectReport {
             path: name.to_owned(),
             true_type: summary.true_type.as_str().to_owned(),
@@ -109,7 +103,8 @@ impl Engine {
             size: summary.size,
             verdict,
             findings: sink.findings,
-            errors,
+            findings_omitted: sink.dropped,
+            errors: Vec::new(),
             complete: summary.complete,
             text_bytes: sink.text_bytes,
         }
