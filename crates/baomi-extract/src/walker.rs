@@ -341,11 +341,11 @@ impl Ctx<'_, '_> {
                 );
                 self.w.sink.finding(f);
             }
-        } else if sniff::needs_extension(true_type) && !name.is_empty() {
+        } else if sniff::needs_extension(true_type) && !name.is_empty() && !has_extension(name) {
             let f = Finding::structural(
                 FindingKind::TypeMismatch,
                 self.path.clone(),
-                format!("no known extension, content is {true_type}"),
+                format!("no extension, content is {true_type}"),
             );
             self.w.sink.finding(f);
         }
@@ -381,5 +381,13 @@ impl Ctx<'_, '_> {
             }
         }
         (true_type, declared)
+    }
+}
+
+/// `report.docx` has one; `README`, `.bashrc` and `notes.` do not.
+fn has_extension(name: &str) -> bool {
+    match name.rfind('.') {
+        Some(i) => i > 0 && i + 1 < name.len(),
+        None => false,
     }
 }
