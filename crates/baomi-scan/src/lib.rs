@@ -173,8 +173,11 @@ fn walk(
     }
 }
 
-/// Excludes are matched relative to this directory: the current one, which is where the
-/// user typed the patterns.
-fn common_root(_paths: &[PathBuf]) -> &Path {
-    Path::new(".")
+/// Anchored excludes (`sub/tmp.txt`) are relative to the scanned directory when there is one,
+/// else to the current directory; unanchored ones (`*.iso`) match anywhere.
+fn common_root(paths: &[PathBuf]) -> &Path {
+    match paths {
+        [one] if one.is_dir() => one,
+        _ => Path::new("."),
+    }
 }
