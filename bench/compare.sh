@@ -16,7 +16,7 @@
 # of the largest single process (rga's pandoc/pdftotext children are not summed).
 # Ratio = other_time / baomi_time: ≥ 1.0 means baomi is faster.
 #
-# Knobs (environment): TEXT_MB=200 COPIES=40 MIXED_TEXT_FILES=10 RUNS=3 RGA_RUNS=2.
+# Knobs (environment): TEXT_MB=200 COPIES=20 MIXED_TEXT_FILES=10 RUNS=3 RGA_RUNS=2.
 # Needs: python3, rg, cargo, GNU time (apt-get install -y time), pandoc and pdftotext for rga
 # (apt-get install -y pandoc poppler-utils); hyperfine optional (apt-get install -y hyperfine).
 set -euo pipefail
@@ -31,7 +31,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 work=$here/work
 TEXT_MB=${TEXT_MB:-200}
-COPIES=${COPIES:-40}
+COPIES=${COPIES:-20}
 MIXED_TEXT_FILES=${MIXED_TEXT_FILES:-10}
 RUNS=${RUNS:-3}
 RGA_RUNS=${RGA_RUNS:-2}
@@ -208,7 +208,7 @@ cat <<EOF
 ### Results ($(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))
 
 Timer: $timer. Ratio = other tool's time / baomi's time (≥ 1.0: baomi is faster).
-Tools: $("$baomi" --version 2>/dev/null || echo baomi), $(rg --version | head -1), $(rga --version | head -1).
+Tools: $("$baomi" --version 2>/dev/null || echo baomi), $(rg --version | sed -n 1p), $(rga --version | sed -n 1p).
 
 | Workload | Files | MB | baomi (s) | other | other (s) | ratio | baomi RSS (MB) | other RSS (MB) | hits baomi / other |
 |---|---:|---:|---:|---|---:|---:|---:|---:|---|

@@ -15,7 +15,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email import encoders
-from email.utils import formataddr, format_datetime
+from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8))
