@@ -341,7 +341,10 @@ impl Ctx<'_, '_> {
                 );
                 self.w.sink.finding(f);
             }
-        } else if sniff::needs_extension(true_type) && !name.is_empty() {
+        } else if sniff::needs_extension(true_type)
+            && !name.is_empty()
+            && !(true_type == FileType::Zip && sniff::is_zip_based_extension(name))
+        {
             let f = Finding::structural(
                 FindingKind::TypeMismatch,
                 self.path.clone(),
