@@ -4,6 +4,8 @@
 
 use unrar::error::{Code, UnrarError};
 
+use baomi_core::PartRole;
+
 use crate::{Blob, Ctx, FormatResult};
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
@@ -24,6 +26,9 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
         let header = match cursor.read_header() {
             Ok(Some(header)) => header,
+            // unrar reports a damaged archive as one that simply ends: an archive with no
+            // entry at all is almost always that.
+            Ok(None) if !seen_any => return Err("no entries could be read".into()),
             Ok(None) => break,
             Err(e) if is_password_error(&e) => {
                 cx.encrypted("", "RAR archive with encrypted headers");
@@ -49,6 +54,8 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             continue;
         }
         if entry.is_encrypted() {
+            // The entry's name is still text to check (`机密文件.docx`).
+            cx.text(&name, PartRole::Name, name.clone());
             cx.encrypted(&name, "RAR entry encrypted");
             cursor = header.skip()?;
             continue;

@@ -2,6 +2,7 @@
 //! block and handed to the walker with its declared size. Encrypted headers or encrypted
 //! blocks are reported, never guessed at.
 
+use baomi_core::PartRole;
 use sevenz_rust2::{Archive, BlockDecoder, Error, Password};
 
 use crate::{Blob, Ctx, FormatResult};
@@ -40,7 +41,10 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
         match block_of(index) {
             Some(b) if encrypted_block.get(b).copied().unwrap_or(false) => {
-                cx.encrypted(&entry_name(&file.name), "7z entry encrypted (AES-256)");
+                // The entry's name is still text to check (`机密文件.docx`).
+                let name = entry_name(&file.name);
+                cx.text(&name, PartRole::Name, name.clone());
+                cx.encrypted(&name, "7z entry encrypted (AES-256)");
             }
             // An empty file has no data, but its name is still text to check.
             None if !file.is_anti_item => cx.child(&entry_name(&file.name), Blob::from_vec(vec![])),

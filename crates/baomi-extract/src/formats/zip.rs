@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use zip::AesMode;
 use zip::read::ZipFile;
 
+use baomi_core::PartRole;
+
 use crate::{Blob, Ctx, FormatResult};
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
@@ -43,6 +45,8 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
                 Ok(None) => "ZipCrypto",
                 Err(_) => "unknown method",
             };
+            // The entry's name is still text to check (`机密文件.docx`).
+            cx.text(&name, PartRole::Name, name.clone());
             cx.encrypted(&name, format!("zip entry encrypted ({method})"));
             continue;
         }
