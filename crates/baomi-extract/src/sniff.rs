@@ -286,15 +286,15 @@ fn decode_head(head: &[u8], truncated: bool) -> Option<String> {
     if let Some(text) = decode_utf8(head, truncated) {
         return Some(text);
     }
-    // Legacy Chinese encodings: the control-byte check above already passed.
-    let body = if truncated {
-        &head[..head.len().saturating_sub(4)]
-    } else {
-        head
-    };
+    // Legacy Chinese encodings: the control-byte check above already passed. A character
+    // (up to 4 bytes in GB18030) may be cut by the end of the head.
+    let max_cut = if truncated { 3 } else { 0 };
     for enc in [encoding_rs::GB18030, encoding_rs::BIG5] {
-        if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(body) {
-            return Some(text.into_owned());
+        for cut in 0..=max_cut.min(head.len()) {
+            let body = &head[..head.len() - cut];
+            if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(body) {
+                return Some(text.into_owned());
+            }
         }
     }
     None
@@ -314,22 +314,42 @@ fn decode_utf8(bytes: &[u8], truncated: bool) -> Option<String> {
     }
 }
 
-/// UTF-16 without a BOM: NUL bytes mostly on one parity (ASCII-range characters).
+/// UTF-16 without a BOM: NUL bytes (the high bytes of ASCII-range characters) all on one
+/// parity, and the decoded text made mostly of characters text is made of. Chinese text has
+/// few NULs (only its spaces, digits and Latin letters), so the count alone is not enough.
 fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    let pairs = head.len() / 2;
-    if pairs < 2 {
+    if head.len() < 4 {
         return None;
     }
     let even_nuls = head.iter().step_by(2).filter(|&&b| b == 0).count();
     let odd_nuls = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-    // Many NULs on one side and almost none on the other.
-    if odd_nuls * 10 >= pairs * 3 && even_nuls * 20 <= pairs {
-        Some(encoding_rs::UTF_16LE)
-    } else if even_nuls * 10 >= pairs * 3 && odd_nuls * 20 <= pairs {
-        Some(encoding_rs::UTF_16BE)
+    // At least one character in 50 from the ASCII range, and a few of them.
+    let enough = |nuls: usize| nuls >= 2 && nuls * 100 >= head.len();
+    let enc = if enough(odd_nuls) && even_nuls * 20 <= odd_nuls {
+        encoding_rs::UTF_16LE
+    } else if enough(even_nuls) && odd_nuls * 20 <= even_nuls {
+        encoding_rs::UTF_16BE
     } else {
-        None
-    }
+        return None;
+    };
+    let (text, _) = enc.decode_without_bom_handling(&head[..head.len() & !1]);
+    let total = text.chars().count();
+    let plausible = text.chars().filter(|&c| is_common_text_char(c)).count();
+    (plausible * 10 >= total * 9).then_some(enc)
+}
+
+/// Characters that make up most real text: ASCII, Latin, general punctuation, CJK, Hangul,
+/// full-width forms.
+fn is_common_text_char(c: char) -> bool {
+    matches!(c as u32,
+        0x09 | 0x0A | 0x0D
+        | 0x20..=0x7E
+        | 0xA0..=0x24F
+        | 0x2000..=0x206F
+        | 0x2100..=0x27BF
+        | 0x3000..=0x9FFF
+        | 0xAC00..=0xD7AF
+        | 0xFF00..=0xFFEF)
 }
 
 fn decode_utf16(bytes: &[u8], enc: &'static encoding_rs::Encoding) -> Option<String> {
