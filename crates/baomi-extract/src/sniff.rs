@@ -6,6 +6,7 @@
 //! `.docx` that is really a JPEG, or a renamed archive, is a `type_mismatch` finding.
 
 use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use file_format::FileFormat;
 
@@ -26,9 +27,13 @@ pub fn sniff(blob: &Blob) -> FileType {
     };
     let truncated = (head.len() as u64) < blob.len();
     if let Some(ty) = sniff_magic(&head) {
+        // Sniffing runs outside the walker's panic guard, and the container probes parse
+        // untrusted directories: a parser panic must only cost us the subtype.
+        let probe =
+            |f: fn(&Blob) -> FileType| catch_unwind(AssertUnwindSafe(|| f(blob))).unwrap_or(ty);
         return match ty {
-            FileType::Zip => zip_subtype(blob),
-            FileType::Ole => ole_subtype(blob),
+            FileType::Zip => probe(zip_subtype),
+            FileType::Ole => probe(ole_subtype),
             other => other,
         };
     }
@@ -471,10 +476,7 @@ fn is_header_name(name: &str) -> bool {
 pub fn declared_type(name: &str) -> Option<FileType> {
     use FileType::*;
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let (stem, ext) = base.rsplit_once('.')?;
-    if stem.is_empty() && !base.starts_with('.') {
-        return None;
-    }
+    let (_, ext) = base.rsplit_once('.')?;
     let ext = ext.to_ascii_lowercase();
     let ty = match ext.as_str() {
         "txt" | "text" | "csv" | "tsv" | "log" | "md" | "markdown" | "json" | "jsonl" | "ini"

@@ -464,6 +464,9 @@ fn gzip_bomb_stops_at_the_budget() {
         "{}",
         summary.expanded_bytes
     );
+    // Spooled to disk past 16 MiB: the whole test process stays far below the ~200 MB that
+    // were inflated (other tests run alongside, hence the margin).
+    assert!(peak_rss() < 150 << 20, "peak RSS {}", peak_rss());
     assert!(started.elapsed() < Duration::from_secs(60));
 }
 
@@ -575,4 +578,84 @@ fn rar_in_memory_blob_and_garbage_rar() {
     let bad = c.archive_unreadable();
     assert_eq!(bad.len(), 1, "{:?}", c.findings);
     assert!(bad[0].reason.starts_with("rar:"), "{}", bad[0].reason);
+}
+
+/// Peak resident memory of this test process, in bytes.
+fn peak_rss() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[test]
+fn damaged_archives_are_findings_not_panics() {
+    let dir = sample_tree();
+    for i in 0..20 {
+        write(
+            dir.path(),
+            &format!("bulk/{i}.txt"),
+            &format!("第{i}份文件 ").repeat(50),
+        );
+    }
+    let tool = sevenzip();
+    sh(
+        dir.path(),
+        &format!(
+            "zip -qr d.zip bulk && {tool} a -bso0 d.7z bulk && tar -cf d.tar bulk \
+             && gzip -c d.tar > d.tar.gz && bzip2 -c d.tar > d.tar.bz2 && xz -c d.tar > d.tar.xz \
+             && zstd -qc d.tar > d.tar.zst"
+        ),
+    );
+    let mut originals: Vec<(String, Vec<u8>)> = [
+        "d.zip",
+        "d.7z",
+        "d.tar",
+        "d.tar.gz",
+        "d.tar.bz2",
+        "d.tar.xz",
+        "d.tar.zst",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), fs::read(dir.path().join(n)).expect("read")))
+    .collect();
+    for rar in ["version.rar", "solid.rar", "crypted.rar"] {
+        originals.push((rar.to_string(), fs::read(fixture(rar)).expect("read")));
+    }
+    let mut damaged = 0;
+    for (name, bytes) in &originals {
+        let len = bytes.len();
+        let mut variants: Vec<Vec<u8>> = [len / 10, len / 3, len / 2, len - 1]
+            .iter()
+            .map(|&cut| bytes[..cut.max(8)].to_vec())
+            .collect();
+        // Flip bytes in a spread of places: headers, data, directories.
+        for step in 1..=16 {
+            let mut flipped = bytes.clone();
+            let at = (len * step / 17).max(8).min(len - 1);
+            for b in &mut flipped[at..(at + 4).min(len)] {
+                *b ^= 0xA5;
+            }
+            variants.push(flipped);
+        }
+        for (i, variant) in variants.into_iter().enumerate() {
+            let path = dir.path().join(format!("v{i}-{name}"));
+            fs::write(&path, variant).expect("write");
+            let (c, _) = scan(&path);
+            if !c.archive_unreadable().is_empty() {
+                damaged += 1;
+            }
+            for f in c.of_kind(FindingKind::Unreadable) {
+                assert!(
+                    !f.reason.contains("parser failed"),
+                    "{name} variant {i}: {}",
+                    f.reason
+                );
+            }
+        }
+    }
+    // Most damage is noticed (some flips only touch data that nobody checks, like padding).
+    assert!(damaged > originals.len() * 10, "{damaged}");
 }

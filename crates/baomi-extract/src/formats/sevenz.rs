@@ -52,11 +52,11 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
     }
 
-    for block_index in 0..archive.blocks.len() {
+    for (block_index, &encrypted) in encrypted_block.iter().enumerate() {
         if cx.should_stop() {
             break;
         }
-        if encrypted_block[block_index] {
+        if encrypted {
             continue;
         }
         let decoder = BlockDecoder::new(1, block_index, &archive, &password, &mut source);
