@@ -488,7 +488,7 @@ pub fn declared_type(name: &str) -> Option<FileType> {
         "rtf" => Rtf,
         "pdf" => Pdf,
         "docx" | "docm" | "dotx" | "dotm" => Docx,
-        "xlsx" | "xlsm" | "xltx" | "xltm" => Xlsx,
+        "xlsx" | "xlsm" | "xltx" | "xltm" | "xlsb" => Xlsx,
         "pptx" | "pptm" | "potx" | "potm" | "ppsx" | "ppsm" => Pptx,
         "odt" | "ott" => Odt,
         "ods" | "ots" => Ods,
@@ -508,6 +508,8 @@ pub fn declared_type(name: &str) -> Option<FileType> {
         "xls" | "xlt" | "et" | "ett" => Xls,
         "ppt" | "pot" | "pps" | "dps" | "dpt" => Ppt,
         "msg" => Msg,
+        // Other OLE compound files: Visio, Publisher, Project, installers.
+        "vsd" | "vss" | "vst" | "pub" | "mpp" | "msi" | "msp" => Ole,
         "png" => Png,
         "jpg" | "jpeg" | "jpe" | "jfif" => Jpeg,
         "gif" => Gif,
@@ -541,7 +543,7 @@ pub fn compatible(declared: FileType, actual: FileType) -> bool {
             Doc | Ppt | Ole | EncryptedOoxml | Html | Xlsx | Text
         ),
         Ppt => matches!(actual, Doc | Xls | Ole | EncryptedOoxml | Pptx),
-        Msg => matches!(actual, Ole),
+        Msg | Ole => matches!(actual, Doc | Xls | Ppt | Msg | Ole),
         // A password-protected OOXML file is an OLE container holding the encrypted zip; a
         // damaged OOXML file whose parts we could not see is still a zip.
         Docx | Xlsx | Pptx => matches!(actual, EncryptedOoxml | Zip),
@@ -559,30 +561,14 @@ pub fn is_zip_based_extension(name: &str) -> bool {
     let Some((_, ext)) = name.rsplit_once('.') else {
         return false;
     };
-    matches!(
-        ext.to_ascii_lowercase().as_str(),
-        "jar"
-            | "war"
-            | "ear"
-            | "apk"
-            | "aab"
-            | "ipa"
-            | "xpi"
-            | "crx"
-            | "epub"
-            | "whl"
-            | "nupkg"
-            | "vsix"
-            | "kmz"
-            | "cbz"
-            | "xps"
-            | "oxps"
-            | "appx"
-            | "msix"
-            | "sketch"
-            | "pages"
-    )
+    ZIP_BASED_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
 }
+
+const ZIP_BASED_EXTENSIONS: &[&str] = &[
+    "jar", "war", "ear", "apk", "aab", "ipa", "xpi", "crx", "epub", "whl", "nupkg", "vsix", "kmz",
+    "cbz", "xps", "oxps", "appx", "msix", "sketch", "pages", "numbers", "key", "odg", "otg", "odb",
+    "odf", "odc", "odm", "vsdx", "vsdm", "3mf", "thmx", "sxw", "sxc", "sxi",
+];
 
 /// Types that a file without a known extension should not have: a document or archive with
 /// its extension removed is a classic way to slip past filters.
@@ -708,6 +694,9 @@ mod tests {
         assert_eq!(declared_type("box.mbox"), Some(FileType::Mbox));
         assert_eq!(declared_type("app.jar"), None);
         assert_eq!(declared_type("book.epub"), None);
+        assert!(is_zip_based_extension("book.EPUB"));
+        assert!(!is_zip_based_extension("a.zip"));
+        assert_eq!(declared_type("drawing.vsd"), Some(FileType::Ole));
         assert_eq!(declared_type("README"), None);
         assert_eq!(declared_type("a.unknownext"), None);
     }

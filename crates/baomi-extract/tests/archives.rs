@@ -427,6 +427,13 @@ fn zip_bomb_of_one_gigabyte_is_refused_before_inflating() {
     );
     let started = Instant::now();
     let (c, summary) = scan(&dir.path().join("bomb.zip"));
+    eprintln!(
+        "{}: {:?}, expanded {} bytes, peak RSS {} MiB",
+        summary.size,
+        started.elapsed(),
+        summary.expanded_bytes,
+        peak_rss() >> 20
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     let limit = c.of_kind(FindingKind::Limit);
     assert_eq!(limit.len(), 1, "{:?}", c.findings);
@@ -445,10 +452,17 @@ fn gzip_bomb_stops_at_the_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
     sh(
         dir.path(),
-        "head -c 1073741824 /dev/zero | gzip -1 > zeros.gz",
+        "head -c 1073741824 /dev/zero | gzip -9 > zeros.gz",
     );
     let started = Instant::now();
     let (c, summary) = scan(&dir.path().join("zeros.gz"));
+    eprintln!(
+        "{}: {:?}, expanded {} bytes, peak RSS {} MiB",
+        summary.size,
+        started.elapsed(),
+        summary.expanded_bytes,
+        peak_rss() >> 20
+    );
     let limit = c.of_kind(FindingKind::Limit);
     assert_eq!(limit.len(), 1, "{:?}", c.findings);
     assert!(
@@ -487,6 +501,13 @@ fn nested_zip_bomb_42_style_is_stopped() {
     );
     let started = Instant::now();
     let (c, summary) = scan(&dir.path().join("l3.zip"));
+    eprintln!(
+        "{}: {:?}, expanded {} bytes, peak RSS {} MiB",
+        summary.size,
+        started.elapsed(),
+        summary.expanded_bytes,
+        peak_rss() >> 20
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(summary.size < 100_000, "{}", summary.size);
     let limit = c.of_kind(FindingKind::Limit);
