@@ -2,6 +2,8 @@
 //! unrar only opens paths, so an in-memory blob is spooled to a temporary file first.
 //! Entries are read one by one; encrypted entries and encrypted headers are reported.
 
+use std::sync::Arc;
+
 use unrar::error::{Code, UnrarError};
 
 use baomi_core::PartRole;
@@ -66,11 +68,30 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             cx.read_child(&name, &mut std::io::empty(), Some(size))?;
             break;
         }
-        match header.read() {
-            Ok((data, next)) => {
-                cx.read_child(&name, &mut data.as_slice(), Some(size))?;
-                cursor = next;
-            }
+        let result = if size > cx.limits().spool_threshold {
+            // Large entries go to a temporary file, as the walker's own spooling would.
+            let spool = tempfile::Builder::new()
+                .prefix("baomi-rar-")
+                .tempfile()?
+                .into_temp_path();
+            header.extract_to(&spool).map(|next| {
+                let len = std::fs::metadata(&spool).map_or(0, |m| m.len());
+                let blob = Blob::File {
+                    path: spool.to_path_buf(),
+                    len,
+                    temp: Some(Arc::new(spool)),
+                };
+                cx.child(&name, blob);
+                next
+            })
+        } else {
+            header.read().map(|(data, next)| {
+                cx.child(&name, Blob::from_vec(data));
+                next
+            })
+        };
+        match result {
+            Ok(next) => cursor = next,
             Err(e) => {
                 // The handle is gone with the failed entry: nothing after it can be read.
                 cx.unreadable(&name, format!("rar entry: {e}"));

@@ -22,7 +22,9 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             }
         };
         seen_any = true;
-        if !entry.header().entry_type().is_file() {
+        // Regular files, including GNU sparse ones (the tar crate fills in the holes).
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_gnu_sparse()) {
             continue;
         }
         let name = entry_name(&entry.path_bytes());
