@@ -74,7 +74,8 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
                 .prefix("baomi-rar-")
                 .tempfile()?
                 .into_temp_path();
-            header.extract_to(&spool).map(|next| {
+            let extracted = header.extract_to(&spool);
+            if extracted.is_ok() {
                 let len = std::fs::metadata(&spool).map_or(0, |m| m.len());
                 let blob = Blob::File {
                     path: spool.to_path_buf(),
@@ -82,8 +83,8 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
                     temp: Some(Arc::new(spool)),
                 };
                 cx.child(&name, blob);
-                next
-            })
+            }
+            extracted
         } else {
             header.read().map(|(data, next)| {
                 cx.child(&name, Blob::from_vec(data));
