@@ -128,9 +128,7 @@ const BLOCK: &[&str] = &[
     "section",
     "table",
     "tbody",
-    "td",
     "tfoot",
-    "th",
     "thead",
     "title",
     "tr",
@@ -167,6 +165,10 @@ struct HtmlText {
 
 impl HtmlText {
     fn line_break(&mut self) {
+        // A row's last cell leaves a tab; trailing blanks mean nothing.
+        while self.body.ends_with(['\t', ' ']) {
+            self.body.pop();
+        }
         if !self.body.is_empty() && !self.body.ends_with('\n') {
             self.body.push('\n');
         }
@@ -245,7 +247,10 @@ fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
             }
             ("pre" | "textarea", false) => state.in_pre += 1,
             ("pre" | "textarea", true) => state.in_pre = state.in_pre.saturating_sub(1),
-            ("td" | "th", true) => state.body.push('\t'),
+            ("td" | "th", true) => {
+                state.body.push('\t');
+                state.space = false;
+            }
             ("meta", false) => {
                 let key = tag.attr("name").or_else(|| tag.attr("property"));
                 if let (Some(key), Some(content)) = (key, tag.attr("content"))
@@ -272,7 +277,7 @@ fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
         .collect::<Vec<_>>()
         .join("\n");
     cx.text("title", PartRole::Subject, state.title.trim().to_owned());
-    cx.text("meta", PartRole::Metadata, state.meta);
+    cx.text("meta", PartRole::Metadata, state.meta.trim_end().to_owned());
     cx.text("", PartRole::Body, body);
 }
 

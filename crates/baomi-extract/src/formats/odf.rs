@@ -244,14 +244,12 @@ fn odf_text(xml_text: &str, gate: &[&str]) -> (OdfText, Option<XmlError>) {
                         body.push_char('\t');
                     }
                 }
-                "table-row" => {
-                    if s.in_deletion == 0 && s.in_annotation == 0 {
-                        let body = &mut s.out.body;
-                        while body.text.ends_with('\t') {
-                            body.text.pop();
-                        }
-                        body.end_line();
+                "table-row" if s.in_deletion == 0 && s.in_annotation == 0 => {
+                    let body = &mut s.out.body;
+                    while body.text.ends_with('\t') {
+                        body.text.pop();
                     }
+                    body.end_line();
                 }
                 "annotation" | "note-body" | "notes" => {
                     s.in_annotation = s.in_annotation.saturating_sub(1);
@@ -310,7 +308,7 @@ fn meta_text(xml_text: &str) -> (String, String, Option<XmlError>) {
             }
         }
     });
-    (title, other, result.err())
+    (title, other.trim_end().to_owned(), result.err())
 }
 
 #[cfg(test)]

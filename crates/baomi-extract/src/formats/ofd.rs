@@ -39,7 +39,7 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             PartRole::Subject,
             body.title.clone(),
         );
-        cx.text(&sub, PartRole::Metadata, body.info.clone());
+        cx.text(&sub, PartRole::Metadata, body.info.trim_end().to_owned());
         if cx.should_stop() {
             return Ok(());
         }

@@ -207,6 +207,10 @@ fn resolve_target(dir: &str, target: &str) -> String {
 
 /// Report the text of a part, then its parse error (if any) as unreadable.
 fn emit(cx: &mut Ctx<'_, '_>, sub: &str, role: PartRole, text: String, err: Option<XmlError>) {
+    let text = match text.trim_end() {
+        trimmed if trimmed.len() == text.len() => text,
+        trimmed => trimmed.to_owned(),
+    };
     cx.text(sub, role, text);
     if let Some(e) = err {
         cx.unreadable(sub, e.to_string());

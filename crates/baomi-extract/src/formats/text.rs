@@ -155,12 +155,15 @@ impl Chunker {
         }
     }
 
-    /// Emit `pending` up to its last line end (or all of it, if one line is longer than a
-    /// chunk: a line without end still has to reach the detectors).
+    /// Emit about a chunk of `pending`, cut after the last line end within the first `chunk`
+    /// bytes (or after the first line end beyond, or all of it: a line longer than a chunk
+    /// still has to reach the detectors).
     fn emit_up_to_line_end(&mut self, cx: &mut Ctx<'_, '_>) {
-        let cut = match self.pending.rfind('\n') {
+        let bytes = self.pending.as_bytes();
+        let limit = self.chunk.min(bytes.len());
+        let cut = match memchr::memrchr(b'\n', &bytes[..limit]) {
             Some(nl) => nl + 1,
-            None => self.pending.len(),
+            None => memchr::memchr(b'\n', &bytes[limit..]).map_or(bytes.len(), |nl| limit + nl + 1),
         };
         let rest = self.pending.split_off(cut);
         let piece = std::mem::replace(&mut self.pending, rest);
