@@ -327,6 +327,40 @@ fn docx_with_cut_document_xml_keeps_text_read_so_far() {
 }
 
 #[test]
+fn long_docx_body_comes_in_chunks_with_line_numbers() {
+    let bytes = fixture("doc.docx");
+    let paragraphs: String = (1..=3000)
+        .map(|n| format!("<w:p><w:r><w:t>第{n}段 机</w:t></w:r><w:r><w:t>密材料</w:t></w:r></w:p>"))
+        .collect();
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{paragraphs}</w:body></w:document>"#
+    );
+    let long = rewrite_zip(&bytes, &[("word/document.xml", document.as_bytes())]);
+    let limits = Limits {
+        text_chunk: 4096,
+        ..Limits::default()
+    };
+    let out = run_with(FileType::Docx, Blob::from_vec(long), "long.docx", &limits);
+    let chunks: Vec<&Part> = out
+        .parts
+        .iter()
+        .filter(|p| p.role == PartRole::Body && p.path.ends_with("word/document.xml"))
+        .collect();
+    assert!(chunks.len() > 5, "{} chunks", chunks.len());
+    let mut line = 1;
+    for chunk in &chunks {
+        assert_eq!(chunk.first_line, line);
+        let first = chunk.text.lines().next().unwrap_or("");
+        assert_eq!(first, format!("第{line}段 机密材料"));
+        line += chunk.text.matches('\n').count() as u32;
+    }
+    assert_eq!(
+        chunks.last().map(|c| c.text.lines().last()),
+        Some(Some("第3000段 机密材料"))
+    );
+}
+
+#[test]
 fn embedded_objects_are_handed_to_the_walker() {
     let outer = fixture("doc.docx");
     let inner = fixture("doc.odt");
@@ -390,6 +424,8 @@ fn ofd_package() -> Vec<u8> {
   <ofd:Pages>
     <ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/>
   </ofd:Pages>
+  <ofd:Annotations>Annots/Annotations.xml</ofd:Annotations>
+  <ofd:Attachments>Attachs/Attachments.xml</ofd:Attachments>
 </ofd:Document>"#
     );
     let page = format!(
@@ -417,9 +453,28 @@ fn ofd_package() -> Vec<u8> {
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <ofd:Res xmlns:ofd="{NS}" BaseLoc="Res"><ofd:Fonts><ofd:Font ID="10" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>"#
     );
+    let annotation_index = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ofd:Annotations xmlns:ofd="{NS}"><ofd:Page PageID="1"><ofd:FileLoc>Page_0/Annotation.xml</ofd:FileLoc></ofd:Page></ofd:Annotations>"#
+    );
+    let annotation = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ofd:PageAnnot xmlns:ofd="{NS}"><ofd:Annot ID="21" Type="Highlight" Creator="审核人"><ofd:Appearance Boundary="20 100 80 10">
+  <ofd:TextObject ID="22" Boundary="0 0 80 10" Font="10" Size="4"><ofd:TextCode X="0" Y="5">批注：此段涉密请核实</ofd:TextCode></ofd:TextObject>
+</ofd:Appearance></ofd:Annot></ofd:PageAnnot>"#
+    );
+    let attachment_index = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ofd:Attachments xmlns:ofd="{NS}"><ofd:Attachment ID="31" Name="附件说明" Format="txt" Visible="true"><ofd:FileLoc>附件说明.txt</ofd:FileLoc></ofd:Attachment></ofd:Attachments>"#
+    );
+    let attachment = "附件：人员名单见另册。".to_owned();
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
     for (name, body) in [
+        ("Doc_0/Annots/Annotations.xml", &annotation_index),
+        ("Doc_0/Annots/Page_0/Annotation.xml", &annotation),
+        ("Doc_0/Attachs/Attachments.xml", &attachment_index),
+        ("Doc_0/Attachs/附件说明.txt", &attachment),
         ("OFD.xml", &ofd),
         ("Doc_0/Document.xml", &document),
         ("Doc_0/PublicRes.xml", &public_res),
@@ -446,6 +501,13 @@ fn ofd_pages_templates_and_docinfo() {
         "内部资料 注意保存",
         "{dump}"
     );
+    assert_eq!(
+        out.all(PartRole::Annotation),
+        "批注：此段涉密请核实",
+        "{dump}"
+    );
+    let attached = out.text(PartRole::Body, "Doc_0/Attachs/附件说明.txt");
+    assert_eq!(attached, "附件：人员名单见另册。", "{dump}");
     assert_eq!(
         out.all(PartRole::Subject),
         "关于加强保密管理的通知",
@@ -629,6 +691,17 @@ fn html_title_meta_body_and_charset() {
     );
     assert!(body.contains("张三\t110101199003071234"), "{dump}");
     assert!(body.contains("a < b\n下一行"), "{dump}");
+    let unclosed = run(
+        FileType::Html,
+        "<table><tr><td>姓名<td>张三<tr><td>电话<td>13800138000</table>"
+            .as_bytes()
+            .to_vec(),
+        "t.html",
+    );
+    assert_eq!(
+        unclosed.all(PartRole::Body),
+        "姓名\t张三\n电话\t13800138000"
+    );
     for absent in ["脚本", "样式", "注释", "color"] {
         assert!(!body.contains(absent), "{absent} leaked: {dump}");
     }

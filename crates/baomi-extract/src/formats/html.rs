@@ -23,13 +23,31 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     }
 }
 
-/// Html and Xml share this module; an XHTML page sniffed as Xml is still read as HTML.
+/// Html and Xml share this module: content with HTML elements (an XHTML page sniffed as Xml,
+/// an HTML fragment without `<html>`) is read as HTML, the rest as generic XML.
 fn looks_like_html(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(4096)];
-    let lower = head.to_ascii_lowercase();
-    memchr::memmem::find(&lower, b"<html").is_some()
-        || memchr::memmem::find(&lower, b"<!doctype html").is_some()
-        || memchr::memmem::find(&lower, b"<body").is_some()
+    const MARKERS: &[&[u8]] = &[
+        b"<html",
+        b"<!doctype html",
+        b"<head",
+        b"<body",
+        b"<title",
+        b"<meta ",
+        b"<div",
+        b"<table",
+        b"<p>",
+        b"<p ",
+        b"<br",
+        b"<span",
+        b"<h1",
+        b"<h2",
+        b"<ul",
+        b"<li",
+    ];
+    let head = bytes[..bytes.len().min(4096)].to_ascii_lowercase();
+    MARKERS
+        .iter()
+        .any(|marker| memchr::memmem::find(&head, marker).is_some())
 }
 
 /// Generic XML: every text node (and CDATA) on its own line.
@@ -240,6 +258,14 @@ fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
             state.line_break();
         }
         match (name, tag.closing) {
+            // HTML lets cells go unclosed (`<td>a<td>b`): a new cell still separates.
+            ("td" | "th", false) => {
+                let body = &mut state.body;
+                if !body.is_empty() && !body.ends_with(['\n', '\t']) {
+                    body.push('\t');
+                }
+                state.space = false;
+            }
             ("title", false) => state.in_title = true,
             ("title", true) => {
                 state.in_title = false;

@@ -7,6 +7,7 @@
 use baomi_core::PartRole;
 
 use super::ooxml::Package;
+use super::text::emit_chunked;
 use super::xml::{self, Node, TextBuf, XmlError, attr, local_name};
 use crate::{Blob, Ctx, FormatResult};
 
@@ -78,7 +79,7 @@ fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
     let content = format!("{root}content.xml");
     if let Some(xml_text) = pkg.read_xml(&content, cx) {
         let (text, err) = odf_text(&xml_text, &[]);
-        cx.text(&content, PartRole::Body, text.body.into_text());
+        emit_chunked(cx, &content, PartRole::Body, text.body.into_text());
         cx.text(
             &format!("{content}#annotations"),
             PartRole::Annotation,

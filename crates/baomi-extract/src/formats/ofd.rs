@@ -9,6 +9,7 @@
 use baomi_core::PartRole;
 
 use super::ooxml::Package;
+use super::text::emit_chunked;
 use super::xml::{self, Node, TextBuf, XmlError, attr, local_name};
 use crate::{Blob, Ctx, FormatResult};
 
@@ -17,6 +18,11 @@ const SAME_LINE_MM: f64 = 0.5;
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let mut pkg = Package::open(blob)?;
+    // GM/T 0099 (cryptographic protection of OFD) lists encrypted parts in Encryptions.xml.
+    if pkg.find("Encryptions.xml").is_some() {
+        cx.encrypted("", "encrypted OFD (Encryptions.xml)");
+        return Ok(());
+    }
     let Some(entry) = pkg.read_xml("OFD.xml", cx) else {
         return Err("OFD package without OFD.xml".into());
     };
@@ -114,6 +120,7 @@ struct DocumentParts {
     pages: Vec<String>,
     templates: Vec<String>,
     annotations: Option<String>,
+    attachments: Option<String>,
 }
 
 fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
@@ -123,22 +130,23 @@ fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
     };
     let dir = parent_dir(root);
     let mut parts = DocumentParts::default();
-    let mut in_annotations = false;
+    let mut element = String::new();
     let result = xml::walk(&xml_text, |node| match node {
-        Node::Open(e) => match local_name(e) {
-            "Page" => parts.pages.extend(attr(e, "BaseLoc")),
-            "TemplatePage" => parts.templates.extend(attr(e, "BaseLoc")),
-            "Annotations" => in_annotations = true,
-            _ => {}
-        },
-        Node::Close(name) => {
-            if name == "Annotations" {
-                in_annotations = false;
+        Node::Open(e) => {
+            element = local_name(e).to_owned();
+            match element.as_str() {
+                "Page" => parts.pages.extend(attr(e, "BaseLoc")),
+                "TemplatePage" => parts.templates.extend(attr(e, "BaseLoc")),
+                _ => {}
             }
         }
+        Node::Close(_) => element.clear(),
         Node::Text(t) => {
-            if in_annotations && !t.trim().is_empty() {
-                parts.annotations = Some(t.trim().to_owned());
+            let t = t.trim();
+            match element.as_str() {
+                "Annotations" if !t.is_empty() => parts.annotations = Some(t.to_owned()),
+                "Attachments" if !t.is_empty() => parts.attachments = Some(t.to_owned()),
+                _ => {}
             }
         }
     });
@@ -163,6 +171,47 @@ fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
     {
         annotations(pkg, &path, cx);
     }
+    if let Some(loc) = &parts.attachments
+        && let Some(path) = locate(pkg, dir, loc)
+    {
+        attachments(pkg, &path, cx);
+    }
+}
+
+/// `Attachments.xml` lists files carried inside the document (`FileLoc`, relative to its
+/// folder): each is a nested object.
+fn attachments(pkg: &mut Package<'_>, index: &str, cx: &mut Ctx<'_, '_>) {
+    let Some(xml_text) = pkg.read_xml(index, cx) else {
+        return;
+    };
+    let dir = parent_dir(index);
+    let files = file_locs(&xml_text, cx, index);
+    for loc in files {
+        if cx.should_stop() {
+            return;
+        }
+        match locate(pkg, dir, &loc) {
+            Some(path) => pkg.open_child(&path, cx),
+            None => cx.unreadable(&loc, "OFD attachment listed in Attachments.xml is missing"),
+        }
+    }
+}
+
+/// The `FileLoc` entries of an OFD index file.
+fn file_locs(xml_text: &str, cx: &mut Ctx<'_, '_>, index: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    let mut in_file_loc = false;
+    let result = xml::walk(xml_text, |node| match node {
+        Node::Open(e) => in_file_loc = local_name(e) == "FileLoc",
+        Node::Close(_) => in_file_loc = false,
+        Node::Text(t) => {
+            if in_file_loc && !t.trim().is_empty() {
+                files.push(t.trim().to_owned());
+            }
+        }
+    });
+    report(cx, index, result.err());
+    files
 }
 
 /// Resolve an OFD location: absolute from the package root when it starts with `/`, else
@@ -184,7 +233,7 @@ fn page(pkg: &mut Package<'_>, path: &str, role: PartRole, cx: &mut Ctx<'_, '_>)
         return;
     };
     let (text, err) = page_text(&xml_text);
-    cx.text(path, role, text);
+    emit_chunked(cx, path, role, text);
     report(cx, path, err);
 }
 
@@ -239,18 +288,7 @@ fn annotations(pkg: &mut Package<'_>, index: &str, cx: &mut Ctx<'_, '_>) {
         return;
     };
     let dir = parent_dir(index);
-    let mut files: Vec<String> = Vec::new();
-    let mut in_file_loc = false;
-    let result = xml::walk(&xml_text, |node| match node {
-        Node::Open(e) => in_file_loc = local_name(e) == "FileLoc",
-        Node::Close(_) => in_file_loc = false,
-        Node::Text(t) => {
-            if in_file_loc && !t.trim().is_empty() {
-                files.push(t.trim().to_owned());
-            }
-        }
-    });
-    report(cx, index, result.err());
+    let files = file_locs(&xml_text, cx, index);
     for loc in files {
         if cx.should_stop() {
             return;

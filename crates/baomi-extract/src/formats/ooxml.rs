@@ -11,6 +11,7 @@ use baomi_core::PartRole;
 use quick_xml::events::BytesStart;
 use zip::ZipArchive;
 
+use super::text::emit_chunked;
 use super::xml::{self, Node, TextBuf, TextRules, XmlError, attr, local_name};
 use crate::blob::ReadSeek;
 use crate::{Blob, Ctx, FileType, FormatResult};
@@ -26,6 +27,7 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult 
         FileType::Pptx => pptx(&mut pkg, cx)?,
         other => return Err(format!("{other} is not an Office Open XML type").into()),
     }
+    charts_and_diagrams(&mut pkg, cx);
     properties(&mut pkg, cx);
     let embedded: Vec<String> = pkg
         .names()
@@ -40,6 +42,27 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult 
         pkg.open_child(&name, cx);
     }
     Ok(())
+}
+
+/// Chart titles, categories and data labels, and SmartArt text: body text wherever they sit.
+fn charts_and_diagrams(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) {
+    let chart_rules = TextRules {
+        text: &["t", "v"],
+        paragraph: &["p", "pt"],
+        tab: &[],
+        line_break: &[],
+        skip: &["Fallback", "numCache", "extLst"],
+    };
+    let mut parts: Vec<(String, PartRole, &TextRules<'_>)> = Vec::new();
+    for root in ["word/", "xl/", "ppt/"] {
+        for name in parts_like(pkg, &format!("{root}charts/"), "chart") {
+            parts.push((name, PartRole::Body, &chart_rules));
+        }
+        for name in parts_like(pkg, &format!("{root}diagrams/"), "data") {
+            parts.push((name, PartRole::Body, &DRAWING_TEXT));
+        }
+    }
+    simple_parts(pkg, parts, cx);
 }
 
 fn is_embedded(name: &str) -> bool {
@@ -356,7 +379,7 @@ fn word_part(pkg: &mut Package<'_>, name: &str, role: PartRole, cx: &mut Ctx<'_,
         return;
     };
     let (text, err) = word_text(&xml_text);
-    cx.text(name, role, text.main.into_text());
+    emit_chunked(cx, name, role, text.main.into_text());
     cx.text(
         &format!("{name}#deleted"),
         PartRole::Annotation,
@@ -378,6 +401,17 @@ fn docx(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) -> FormatResult {
         return Err(format!("docx without its main part {main}").into());
     }
     word_part(pkg, &main, PartRole::Body, cx);
+    // Alternative-format chunks (an HTML or RTF file imported into the body, as some
+    // generators write documents) are body content in another format: open them as objects.
+    let chunks: Vec<String> = pkg
+        .rels(&main, cx)
+        .into_iter()
+        .filter(|r| r.kind.ends_with("/aFChunk"))
+        .filter_map(|r| pkg.find(&r.target))
+        .collect();
+    for chunk in chunks {
+        pkg.open_child(&chunk, cx);
+    }
     let dir = main.rfind('/').map_or("", |i| &main[..i + 1]).to_owned();
     let mut others: Vec<(String, PartRole)> = Vec::new();
     for prefix in ["header", "footer"] {
@@ -483,7 +517,7 @@ fn xlsx(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) -> FormatResult {
         } else {
             sheet_name
         };
-        cx.text(&label, PartRole::Body, cells);
+        emit_chunked(cx, &label, PartRole::Body, cells);
         cx.text(
             &format!("{label}#header-footer"),
             PartRole::HeaderFooter,

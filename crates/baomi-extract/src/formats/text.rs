@@ -33,6 +33,40 @@ pub fn decode_all(bytes: &[u8], encoding: &'static Encoding) -> String {
     unify_line_ends(text.into_owned())
 }
 
+/// Emit a document text that may be large (a long report, a big sheet) in pieces of about
+/// `text_chunk` bytes cut at line ends, each with the line it starts at, as plain text is.
+pub fn emit_chunked(cx: &mut Ctx<'_, '_>, sub: &str, role: PartRole, text: String) {
+    let chunk = cx.limits().text_chunk.max(1024);
+    if text.len() <= chunk {
+        cx.text(sub, role, text);
+        return;
+    }
+    let mut rest = text.as_str();
+    let mut line = 1u32;
+    while !rest.is_empty() {
+        let bytes = rest.as_bytes();
+        let limit = chunk.min(bytes.len());
+        let cut = if limit == bytes.len() {
+            limit
+        } else {
+            match memchr::memrchr(b'\n', &bytes[..limit]) {
+                Some(nl) => nl + 1,
+                None => {
+                    memchr::memchr(b'\n', &bytes[limit..]).map_or(bytes.len(), |nl| limit + nl + 1)
+                }
+            }
+        };
+        let (piece, tail) = rest.split_at(cut);
+        cx.text_from_line(sub, role, piece.to_owned(), line);
+        let lines = memchr::memchr_iter(b'\n', piece.as_bytes()).count();
+        line = line.saturating_add(u32::try_from(lines).unwrap_or(u32::MAX));
+        rest = tail;
+        if cx.should_stop() {
+            return;
+        }
+    }
+}
+
 /// `\r\n` → `\n`, so "a level standing alone on a line" looks the same in Windows files.
 fn unify_line_ends(text: String) -> String {
     if text.contains('\r') {
