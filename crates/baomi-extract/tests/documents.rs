@@ -585,6 +585,23 @@ fn utf16_text_decodes_with_and_without_bom() {
 }
 
 #[test]
+fn bomless_utf16_chinese_decodes_and_legacy_text_is_not_taken_for_it() {
+    let out = run(FileType::Text, utf16(SAMPLE, true, false), "le.txt");
+    assert_eq!(out.all(PartRole::Body), SAMPLE);
+    let out = run(FileType::Text, utf16(SAMPLE, false, false), "be.txt");
+    assert_eq!(out.all(PartRole::Body), SAMPLE);
+    // Even-length GBK text must still be read as GBK.
+    let even = if encoding_rs::GBK.encode(SAMPLE).0.len() % 2 == 0 {
+        SAMPLE.to_owned()
+    } else {
+        format!("{SAMPLE}x")
+    };
+    let (bytes, _, _) = encoding_rs::GBK.encode(&even);
+    let out = run(FileType::Text, bytes.into_owned(), "gbk.txt");
+    assert_eq!(out.all(PartRole::Body), even);
+}
+
+#[test]
 fn crlf_becomes_lf() {
     let out = run(
         FileType::Text,
@@ -716,6 +733,42 @@ fn generic_xml_gives_text_nodes_only() {
     let body = out.all(PartRole::Body);
     assert_eq!(body, "机密\n张三\n身份证 110101199003071234\n&b;\n");
     assert!(!body.contains("aaaaaaaaaa"), "entities must not expand");
+}
+
+#[test]
+fn flat_odf_sniffed_as_xml_is_read_as_odf() {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/documents");
+    let fodt = std::fs::read(sources.join("doc.fodt")).expect("fodt");
+    let out = run(FileType::Xml, fodt, "doc.fodt");
+    let dump = out.describe();
+    assert_eq!(
+        out.all(PartRole::HeaderFooter),
+        "机密★10年\n页脚文字",
+        "{dump}"
+    );
+    let body = out.all(PartRole::Body);
+    assert_eq!(body.lines().next(), Some("第一行标题"), "{dump}");
+    assert!(
+        !body.contains("机密★10年") && !body.contains("已删除的绝密内容"),
+        "{dump}"
+    );
+    assert_eq!(out.all(PartRole::Subject), "关于年度预算的通知", "{dump}");
+    let fods = std::fs::read(sources.join("sheet.fods")).expect("fods");
+    let out = run(FileType::Xml, fods, "sheet.fods");
+    let dump = out.describe();
+    assert!(
+        out.all(PartRole::Body)
+            .contains("张三\t110101199003071234\t12345.5"),
+        "{dump}"
+    );
+    assert!(
+        out.all(PartRole::HeaderFooter).contains("秘密★5年"),
+        "{dump}"
+    );
+    assert!(
+        out.all(PartRole::Annotation).contains("工资需复核"),
+        "{dump}"
+    );
 }
 
 #[test]

@@ -14,6 +14,10 @@ use crate::{Blob, Ctx, FileType, FormatResult};
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let bytes = blob.bytes()?;
+    if super::odf::is_flat_odf(&bytes) {
+        let text = xml::decode(&bytes);
+        return super::odf::extract_flat(&text, cx);
+    }
     if looks_like_html(&bytes) {
         let text = decode_html(&bytes);
         extract_html(&text, cx);
@@ -26,28 +30,26 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
 /// Html and Xml share this module: content with HTML elements (an XHTML page sniffed as Xml,
 /// an HTML fragment without `<html>`) is read as HTML, the rest as generic XML.
 fn looks_like_html(bytes: &[u8]) -> bool {
-    const MARKERS: &[&[u8]] = &[
-        b"<html",
-        b"<!doctype html",
-        b"<head",
-        b"<body",
-        b"<title",
-        b"<meta ",
-        b"<div",
-        b"<table",
-        b"<p>",
-        b"<p ",
-        b"<br",
-        b"<span",
-        b"<h1",
-        b"<h2",
-        b"<ul",
-        b"<li",
+    // Names followed by `>`, space or `/`, so `<table:table` (ODF) or `<titleInfo>` (XML) do
+    // not count.
+    const NAMES: &[&[u8]] = &[
+        b"html", b"head", b"body", b"title", b"meta", b"div", b"table", b"p", b"br", b"span",
+        b"h1", b"h2", b"h3", b"ul", b"li", b"td",
     ];
     let head = bytes[..bytes.len().min(4096)].to_ascii_lowercase();
-    MARKERS
-        .iter()
-        .any(|marker| memchr::memmem::find(&head, marker).is_some())
+    if memchr::memmem::find(&head, b"<!doctype html").is_some() {
+        return true;
+    }
+    memchr::memchr_iter(b'<', &head).any(|at| {
+        let rest = &head[at + 1..];
+        NAMES.iter().any(|name| {
+            rest.starts_with(name)
+                && matches!(
+                    rest.get(name.len()),
+                    Some(b'>' | b' ' | b'/' | b'\t' | b'\n' | b'\r')
+                )
+        })
+    })
 }
 
 /// Generic XML: every text node (and CDATA) on its own line.

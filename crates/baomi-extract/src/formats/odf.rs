@@ -74,6 +74,48 @@ fn is_embedded_file(name: &str) -> bool {
         && !NOT_OBJECTS.iter().any(|p| name.starts_with(p))
 }
 
+/// A flat OpenDocument file (.fodt, .fods, .fodp: the whole document in one XML file).
+pub fn is_flat_odf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4096)];
+    memchr::memmem::find(head, b"<office:document").is_some()
+        && memchr::memmem::find(head, b"urn:oasis:names:tc:opendocument:xmlns:office:1.0").is_some()
+}
+
+/// A flat OpenDocument: body, header/footer styles and metadata from one XML text.
+pub fn extract_flat(xml_text: &str, cx: &mut Ctx<'_, '_>) -> FormatResult {
+    let (text, err) = odf_text(xml_text, &["body"]);
+    emit_chunked(cx, "", PartRole::Body, text.body.into_text());
+    cx.text(
+        "#annotations",
+        PartRole::Annotation,
+        text.annotation.into_text(),
+    );
+    cx.text("#deleted", PartRole::Annotation, text.deleted.into_text());
+    let (styles, _) = odf_text(xml_text, HEADER_FOOTER);
+    cx.text(
+        "#header-footer",
+        PartRole::HeaderFooter,
+        styles.body.into_text(),
+    );
+    let (title, other, _) = meta_text(xml_text);
+    cx.text("#title", PartRole::Subject, title);
+    cx.text("#meta", PartRole::Metadata, other);
+    match err {
+        Some(e) => Err(format!("flat OpenDocument: {e}").into()),
+        None => Ok(()),
+    }
+}
+
+/// Elements of `styles.xml` holding page header and footer content.
+const HEADER_FOOTER: &[&str] = &[
+    "header",
+    "footer",
+    "header-left",
+    "footer-left",
+    "header-first",
+    "footer-first",
+];
+
 /// The parts of one (possibly embedded) document whose files live under `root`.
 fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
     let content = format!("{root}content.xml");
@@ -94,14 +136,6 @@ fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
     }
     let styles = format!("{root}styles.xml");
     if let Some(xml_text) = pkg.read_xml(&styles, cx) {
-        const HEADER_FOOTER: &[&str] = &[
-            "header",
-            "footer",
-            "header-left",
-            "footer-left",
-            "header-first",
-            "footer-first",
-        ];
         let (text, err) = odf_text(&xml_text, HEADER_FOOTER);
         cx.text(&styles, PartRole::HeaderFooter, text.body.into_text());
         report(cx, &styles, err);
@@ -278,18 +312,28 @@ fn meta_text(xml_text: &str) -> (String, String, Option<XmlError>) {
     let mut other = String::new();
     let mut current: Option<String> = None;
     let mut user_field: Option<String> = None;
+    // Only inside `office:meta` (a flat document has titles and authors elsewhere too).
+    let mut in_meta = 0u32;
     let result = xml::walk(xml_text, |node| match node {
         Node::Open(e) => {
             let name = local_name(e);
+            if name == "meta" {
+                in_meta += 1;
+            }
             if name == "user-defined" {
                 user_field = attr(e, "name");
             }
             current = Some(name.to_owned());
         }
-        Node::Close(_) => current = None,
+        Node::Close(name) => {
+            if name == "meta" {
+                in_meta = in_meta.saturating_sub(1);
+            }
+            current = None;
+        }
         Node::Text(t) => {
             let t = t.trim();
-            if t.is_empty() {
+            if t.is_empty() || in_meta == 0 {
                 return;
             }
             match current.as_deref() {

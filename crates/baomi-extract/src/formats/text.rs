@@ -90,6 +90,9 @@ pub fn detect_encoding(head: &[u8], complete: bool) -> &'static Encoding {
         Err(e) if !complete && e.error_len().is_none() => return encoding_rs::UTF_8,
         Err(_) => {}
     }
+    if let Some(encoding) = utf16_by_cjk_units(head) {
+        return encoding;
+    }
     let mut detector = EncodingDetector::new(Iso2022JpDetection::Deny);
     detector.feed(head, complete);
     detector.guess(None, Utf8Detection::Allow)
@@ -115,6 +118,40 @@ fn utf16_by_nul_pattern(head: &[u8]) -> Option<&'static Encoding> {
     if odd_nuls > many && even_nuls <= few {
         Some(encoding_rs::UTF_16LE)
     } else if even_nuls > many && odd_nuls <= few {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
+}
+
+/// BOM-less UTF-16 of Chinese text: read as 16-bit units, nearly all are CJK ideographs,
+/// CJK or full-width punctuation, or ASCII text characters. Bytes of GBK, Big5 or UTF-8 text
+/// read that way fall all over the code space, so a 90 % threshold does not mistake them.
+fn utf16_by_cjk_units(head: &[u8]) -> Option<&'static Encoding> {
+    let sample = &head[..head.len().min(4096) & !1];
+    let units = sample.len() / 2;
+    if units < 8 {
+        return None;
+    }
+    let plausible = |unit: u16| matches!(unit, 0x4E00..=0x9FFF | 0x3000..=0x303F | 0xFF00..=0xFFEF | 0x0020..=0x007E | 0x0009 | 0x000A | 0x000D | 0x2000..=0x206F);
+    let score = |little: bool| {
+        sample
+            .chunks_exact(2)
+            .map(|pair| {
+                let bytes = [pair[0], pair[1]];
+                if little {
+                    u16::from_le_bytes(bytes)
+                } else {
+                    u16::from_be_bytes(bytes)
+                }
+            })
+            .filter(|&unit| plausible(unit))
+            .count()
+    };
+    let needed = units * 9 / 10;
+    if score(true) >= needed {
+        Some(encoding_rs::UTF_16LE)
+    } else if score(false) >= needed {
         Some(encoding_rs::UTF_16BE)
     } else {
         None
