@@ -591,7 +591,7 @@ fn bomless_utf16_chinese_decodes_and_legacy_text_is_not_taken_for_it() {
     let out = run(FileType::Text, utf16(SAMPLE, false, false), "be.txt");
     assert_eq!(out.all(PartRole::Body), SAMPLE);
     // Even-length GBK text must still be read as GBK.
-    let even = if encoding_rs::GBK.encode(SAMPLE).0.len() % 2 == 0 {
+    let even = if encoding_rs::GBK.encode(SAMPLE).0.len().is_multiple_of(2) {
         SAMPLE.to_owned()
     } else {
         format!("{SAMPLE}x")
