@@ -789,3 +789,59 @@ fn malformed_xml_keeps_text_and_reports() {
         out.describe()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Robustness
+
+/// Damaged copies of every fixture (cut at many lengths, bytes overwritten) must give text
+/// or findings, never a parser panic (the walker turns those into "parser failed").
+#[test]
+fn damaged_documents_never_panic() {
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/documents");
+    let mut samples: Vec<(FileType, Vec<u8>)> = vec![
+        (FileType::Docx, fixture("doc.docx")),
+        (FileType::Odt, fixture("doc.odt")),
+        (FileType::Xlsx, fixture("sheet.xlsx")),
+        (FileType::Pptx, fixture("slides.pptx")),
+        (FileType::Ofd, ofd_package()),
+        (
+            FileType::Xml,
+            std::fs::read(sources.join("doc.fodt")).expect("fodt"),
+        ),
+    ];
+    let html = "<html><title>标题</title><body><p>机密&#x4E2D;<td a='>'>x</td><script>1<2</script>";
+    samples.push((FileType::Html, html.as_bytes().to_vec()));
+    let (gbk, _, _) = encoding_rs::GBK.encode(SAMPLE);
+    samples.push((FileType::Text, gbk.into_owned()));
+    let mut seed = 0x9E37_79B9_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    for (ty, bytes) in samples {
+        let mut variants: Vec<Vec<u8>> = Vec::new();
+        for step in 1..12 {
+            variants.push(bytes[..bytes.len() * step / 12].to_vec());
+        }
+        for _ in 0..30 {
+            let mut damaged = bytes.clone();
+            for _ in 0..8 {
+                let at = next() % damaged.len();
+                damaged[at] = next() as u8;
+            }
+            variants.push(damaged);
+        }
+        for damaged in variants {
+            let out = run(ty, damaged, "damaged");
+            assert!(
+                !out.findings
+                    .iter()
+                    .any(|f| f.reason.contains("parser failed")),
+                "{ty}: {}",
+                out.describe()
+            );
+        }
+    }
+}

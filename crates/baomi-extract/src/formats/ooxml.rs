@@ -264,9 +264,8 @@ fn parts_like(pkg: &Package<'_>, dir: &str, prefix: &str) -> Vec<String> {
 
 fn natural_key(name: &str) -> (String, u64) {
     let stem = name.trim_end_matches(".xml");
-    let digits_at = stem
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
+    // Count trailing ASCII digits by bytes: a crafted non-ASCII name must not split a char.
+    let digits_at = stem.len() - stem.bytes().rev().take_while(u8::is_ascii_digit).count();
     let number = stem[digits_at..].parse().unwrap_or(0);
     (stem[..digits_at].to_owned(), number)
 }
@@ -912,6 +911,15 @@ fn properties(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_order_of_part_names() {
+        assert!(natural_key("ppt/slides/slide2.xml") < natural_key("ppt/slides/slide10.xml"));
+        assert_eq!(
+            natural_key("ppt/slides/幻灯片.xml"),
+            ("ppt/slides/幻灯片".to_owned(), 0)
+        );
+    }
 
     #[test]
     fn targets_resolve_against_the_source_folder() {
