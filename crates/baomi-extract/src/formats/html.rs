@@ -8,7 +8,7 @@
 
 use baomi_core::PartRole;
 
-use super::text::{decode_all, detect_encoding};
+use super::text::{decode_all, detect_encoding, emit_chunked};
 use super::xml;
 use crate::{Blob, Ctx, FileType, FormatResult};
 
@@ -65,7 +65,7 @@ fn extract_xml(bytes: &[u8], cx: &mut Ctx<'_, '_>) -> FormatResult {
             }
         }
     });
-    cx.text("", PartRole::Body, out);
+    emit_chunked(cx, "", PartRole::Body, out);
     result.map_err(|e| format!("{}: {e}", FileType::Xml).into())
 }
 
@@ -306,7 +306,7 @@ fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
         .join("\n");
     cx.text("title", PartRole::Subject, state.title.trim().to_owned());
     cx.text("meta", PartRole::Metadata, state.meta.trim_end().to_owned());
-    cx.text("", PartRole::Body, body);
+    emit_chunked(cx, "", PartRole::Body, body);
 }
 
 /// Position of `needle` (ASCII) in `haystack`, ignoring ASCII case.
