@@ -116,6 +116,8 @@ fn office_fixtures() -> &'static Path {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+        // The office profile is only needed while converting; the fixtures stay.
+        let _ = std::fs::remove_dir_all(dir.join("profile"));
         dir
     })
 }
