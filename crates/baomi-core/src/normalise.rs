@@ -39,6 +39,14 @@ struct Checkpoint {
 }
 
 impl Normalized {
+    /// Text that needs no normalisation (already normalised, or for tests): identity map.
+    pub fn identity(text: String) -> Normalized {
+        Normalized {
+            text,
+            checkpoints: Vec::new(),
+        }
+    }
+
     /// Map a byte range of the normalised text to the byte range of the original it came from.
     /// A range covering characters that were removed *inside* it (spaces, zero-width chars)
     /// covers them in the original too; removed characters just outside it are not included.

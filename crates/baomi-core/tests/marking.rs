@@ -502,6 +502,10 @@ const MENTIONS: &[(PartRole, &str)] = &[
     (Name, "工作秘密管理办法.docx"),
     (Subject, "关于做好国家秘密载体清查工作的通知"),
     (Body, "The SECRET to good tea is patience."),
+    // A table counting documents by level, as a sheet's first rows.
+    (Body, "密级\t数量\n绝密\t0\n机密\t3\n秘密\t16"),
+    (Body, "绝密 0 机密 3 秘密 16"),
+    (Body, "机密 秘密 绝密 三个密级"),
     (HeaderFooter, "Secret garden"),
     (Body, "一\n二\n三\n四\n五\n六\nSECRET"),
 ];
@@ -594,4 +598,168 @@ fn prose_corpus_has_no_markings() {
         "markings found in prose:\n{}",
         failures.join("\n")
     );
+}
+
+/// Normalise + detect over ~10 MB of prose (about 1 MB in debug builds). Run with
+/// `cargo test --release -p baomi-core --test marking -- --nocapture throughput`.
+#[test]
+fn throughput() {
+    let corpus: String = prose_corpus().into_iter().map(|(_, t)| t).collect();
+    let target = if cfg!(debug_assertions) {
+        1 << 20
+    } else {
+        10 << 20
+    };
+    let mut text = String::with_capacity(target + corpus.len());
+    while text.len() < target {
+        text.push_str(&corpus);
+    }
+    // Plant one marking per ~100 KB so the detector has something to report.
+    let parts: Vec<String> = text
+        .as_bytes()
+        .chunks(100_000)
+        .map(|c| format!("{}\n秘密★5年\n", String::from_utf8_lossy(c)))
+        .collect();
+    let normalizer = Normalizer::new();
+    let detector = MarkingDetector::new();
+    let started = std::time::Instant::now();
+    let mut findings = Vec::new();
+    let mut bytes = 0;
+    for p in &parts {
+        bytes += p.len();
+        let norm = normalizer.normalize(p);
+        let view = PartView {
+            path: "bench",
+            role: Body,
+            original: p,
+            norm: &norm,
+        };
+        detector.detect(&view, &mut findings);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "normalise + marking: {:.1} MB in {:.3} s = {:.0} MB/s, {} findings",
+        bytes as f64 / 1e6,
+        secs,
+        bytes as f64 / secs / 1e6,
+        findings.len()
+    );
+    assert_eq!(findings.len(), parts.len());
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.level == Some(Confidential) && f.text == "秘密★5年")
+    );
+}
+
+/// Pseudo-random strings of the characters that matter (level words, stars, separators,
+/// brackets, spaces, invisible and full-width characters): no panic, spans always slice the
+/// original at character boundaries, and the finding text is what the span covers.
+#[test]
+fn random_inputs_never_break_spans() {
+    let tokens: &[&str] = &[
+        "机密",
+        "秘密",
+        "绝密",
+        "機密",
+        "絕密",
+        "工作",
+        "商业",
+        "内部",
+        "资料",
+        "注意保存",
+        "敏感信息",
+        "密级",
+        "密級",
+        "级",
+        "★",
+        "☆",
+        "*",
+        "＊",
+        "※",
+        "⭐",
+        "5年",
+        "１０年",
+        "6个月",
+        "长期",
+        "启用前",
+        "解密条件",
+        "2027年12月31日",
+        "：",
+        ":",
+        "【",
+        "】",
+        "（",
+        "）",
+        "(",
+        ")",
+        "[",
+        "]",
+        "_",
+        "-",
+        ".",
+        "·",
+        " ",
+        "  ",
+        "\u{3000}",
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{00AD}",
+        "\n",
+        "\r\n",
+        "\t",
+        "TOP SECRET",
+        "SECRET",
+        "secret",
+        "CONFIDENTIAL",
+        "INTERNAL USE ONLY",
+        "㈠",
+        "①",
+        "份号",
+        "000123",
+        "，",
+        "。",
+        "、",
+        "关于",
+        "通知",
+        "文件",
+        ".docx",
+        "/",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let normalizer = Normalizer::new();
+    let detector = MarkingDetector::new();
+    let mut total = 0;
+    for _ in 0..3000 {
+        let len = (next() % 12) as usize;
+        let text: String = (0..len)
+            .map(|_| tokens[(next() % tokens.len() as u64) as usize])
+            .collect();
+        let norm = normalizer.normalize(&text);
+        for role in [Body, HeaderFooter, Name, Subject, Metadata, Annotation] {
+            let view = PartView {
+                path: "fuzz",
+                role,
+                original: &text,
+                norm: &norm,
+            };
+            let mut out = Vec::new();
+            detector.detect(&view, &mut out);
+            for f in &out {
+                let (s, e) = f.span.expect("span");
+                assert!(s < e && text.is_char_boundary(s) && text.is_char_boundary(e));
+                assert_eq!(f.text, text[s..e]);
+                assert!(f.level.is_some());
+            }
+            total += out.len();
+        }
+    }
+    // The alphabet is dense with level words and stars: some findings must come out.
+    assert!(total > 100, "only {total} findings");
 }

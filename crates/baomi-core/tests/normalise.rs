@@ -199,3 +199,82 @@ fn throughput() {
         text.len()
     );
 }
+
+/// Pseudo-random mixes of the characters normalisation changes: every normalised range maps
+/// to a range of the original on character boundaries, in order, and a non-empty range maps
+/// to a non-empty one.
+#[test]
+fn random_inputs_map_to_boundaries() {
+    let tokens: &[&str] = &[
+        "机",
+        "密",
+        "絕",
+        "★",
+        " ",
+        "  ",
+        "\t",
+        "\u{3000}",
+        "\u{00A0}",
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{00AD}",
+        "\n",
+        "\r\n",
+        "\u{2028}",
+        "\u{000C}",
+        "Ａ",
+        "a",
+        "1",
+        "１",
+        "，",
+        ",",
+        "㈠",
+        "①",
+        "ﬁ",
+        "…",
+        "𝐀",
+        "😀",
+        "𠀀",
+        "⭐\u{FE0F}",
+        "x y",
+    ];
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let normalizer = Normalizer::new();
+    for _ in 0..2000 {
+        let len = (next() % 10) as usize;
+        let input: String = (0..len)
+            .map(|_| tokens[(next() % tokens.len() as u64) as usize])
+            .collect();
+        let n = normalizer.normalize(&input);
+        let bounds: Vec<usize> = n
+            .text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([n.text.len()])
+            .collect();
+        let mut last_start = 0;
+        for (a, &s) in bounds.iter().enumerate() {
+            let (os, _) = n.original_range(s, s);
+            assert!(os >= last_start, "starts go backwards in {input:?}");
+            last_start = os;
+            for &e in &bounds[a..] {
+                let (os, oe) = n.original_range(s, e);
+                assert!(
+                    os <= oe
+                        && oe <= input.len()
+                        && input.is_char_boundary(os)
+                        && input.is_char_boundary(oe),
+                    "{s}..{e} → {os}..{oe} in {input:?} → {:?}",
+                    n.text
+                );
+                assert!(s == e || os < oe, "{s}..{e} → empty in {input:?}");
+            }
+        }
+    }
+}

@@ -538,10 +538,15 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                 let start = base + after_copy;
                 let end = start + len;
                 let rest = &head[len..];
+                // A row of a table counting documents by level (`绝密 0 机密 3 秘密 16`)
+                // also starts with a level and a space: not a marking.
+                let table_row = rest.starts_with(|c: char| c.is_ascii_digit())
+                    && period_len(rest).is_none()
+                    || STATE_WORDS.iter().any(|(w, _)| rest.contains(w));
                 let marked = rest.is_empty()
                     || rest.chars().next().is_some_and(|c| is_star(c) || c == ' ')
                     || period_len(rest).is_some()
-                    || original_space_after(part, start, end);
+                    || (original_space_after(part, start, end) && !table_row);
                 if marked {
                     let end = end + period_len(rest).unwrap_or(0);
                     found.push(Candidate {
