@@ -543,7 +543,7 @@ impl Normalizer {
             if entry & F_SPACE != 0 {
                 has_space = true;
             } else if entry & F_REMOVE == 0 {
-                next_class = if cp == '\n' as u32 || cp == '\r' as u32 || cp == 0x0B || cp == 0x0C {
+                next_class = if char::from_u32(cp).is_some_and(is_line_break) {
                     F_CJK
                 } else {
                     entry & F_CJK

@@ -252,6 +252,12 @@ fn random_inputs_map_to_boundaries() {
             .map(|_| tokens[(next() % tokens.len() as u64) as usize])
             .collect();
         let n = normalizer.normalize(&input);
+        // Normalising twice changes nothing: dictionary terms are normalised like the text.
+        assert_eq!(
+            normalizer.normalize(&n.text).text,
+            n.text,
+            "not idempotent on {input:?}"
+        );
         let bounds: Vec<usize> = n
             .text
             .char_indices()
