@@ -564,7 +564,40 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                             "document head"
                         },
                     });
+                    continue;
                 }
+            }
+        }
+
+        // A header or footer line ending with a level set off by a space: `第1页 秘密`.
+        let suffix = if place == LinePlace::Header {
+            level_suffix(trimmed, &[OTHER_WORDS, STATE_WORDS], false)
+        } else {
+            None
+        };
+        if let Some((level, len)) = suffix {
+            let end = base + trimmed.len();
+            let start = end - len;
+            let before = trimmed[..trimmed.len() - len].chars().next_back();
+            let longer_word = level_suffix(
+                &trimmed[..trimmed.len() - len],
+                &[&[
+                    ("工作", Level::WorkSecret),
+                    ("商业", Level::CommercialSecret),
+                ]],
+                false,
+            )
+            .is_some();
+            let set_off = before.is_some_and(|c| c == ' ' || c == '|')
+                || original_space_before(part, start, end);
+            if set_off && !longer_word {
+                found.push(Candidate {
+                    start,
+                    end,
+                    level,
+                    confidence: 0.9,
+                    reason: "header part",
+                });
             }
         }
     }
