@@ -433,9 +433,8 @@ impl Normalizer {
     }
 
     pub fn normalize(&self, text: &str) -> Normalized {
-        // Offsets are stored as u32; larger parts are not expected (extraction limits cap
-        // them), but stay correct by splitting is not possible here, so fall back to an
-        // identity map beyond 4 GiB.
+        // Offsets are stored as u32. Extraction limits keep parts far below 4 GiB; a larger
+        // text is passed through unnormalised rather than given a wrong offset map.
         if text.len() >= u32::MAX as usize {
             return Normalized {
                 text: text.to_owned(),

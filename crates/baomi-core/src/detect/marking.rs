@@ -19,7 +19,7 @@ use regex::Regex;
 use super::{Detector, PartView};
 use crate::Finding;
 use crate::model::{FindingKind, Level, PartRole};
-use crate::normalise::{is_cjk, is_star};
+use crate::normalise::is_star;
 
 /// The three state-secret levels.
 const STATE_WORDS: &[(&str, Level)] = &[
@@ -435,7 +435,9 @@ fn label_form(part: &PartView<'_>, at: usize, found: &mut Vec<Candidate>) {
     let terminated = match text[end..].chars().next() {
         None => true,
         Some(c) => {
-            !is_cjk(c)
+            // Punctuation ends it, except the enumeration comma of a list of levels
+            // (`密级：绝密、机密、秘密三级`).
+            (!is_ideograph(c) && c != '、')
                 || is_star(c)
                 || period_len(&text[end..]).is_some()
                 || original_space_after(part, pos, end)
@@ -461,6 +463,11 @@ enum LinePlace {
     Body,
     Header,
     Other,
+}
+
+/// CJK ideographs (not CJK punctuation): a level followed by one continues a word.
+fn is_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}')
 }
 
 /// Lines longer than this cannot be a standalone marking (longest: a level, a star and a
