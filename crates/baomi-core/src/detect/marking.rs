@@ -470,6 +470,9 @@ fn is_ideograph(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}')
 }
 
+/// What follows the level on the second line of an official document.
+const URGENCY: &[&str] = &["特急", "加急", "特提", "平急", "急件"];
+
 /// Lines longer than this cannot be a standalone marking (longest: a level, a star and a
 /// date or condition, with some brackets).
 const MAX_MARKING_LINE: usize = 120;
@@ -479,6 +482,8 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
     let text = part.norm.text.as_str();
     let mut non_empty = 0usize;
     let mut line_start = 0;
+    // (non-empty line number, candidate), filtered below.
+    let mut line_found: Vec<(usize, Candidate)> = Vec::new();
     for line in text.split('\n') {
         let offset = line_start;
         line_start += line.len() + 1;
@@ -507,13 +512,16 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                     period_len(rest).filter(|&p| p == rest.len())
                 };
                 if let Some(p) = period {
-                    found.push(Candidate {
-                        start: base,
-                        end: base + len + p,
-                        level,
-                        confidence,
-                        reason,
-                    });
+                    line_found.push((
+                        non_empty,
+                        Candidate {
+                            start: base,
+                            end: base + len + p,
+                            level,
+                            confidence,
+                            reason,
+                        },
+                    ));
                     continue;
                 }
             }
@@ -524,13 +532,16 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                 None
             };
             if let Some(&(_, level)) = english {
-                found.push(Candidate {
-                    start: base,
-                    end: base + trimmed.len(),
-                    level,
-                    confidence: if in_head { 0.85 } else { confidence },
-                    reason: if in_head { "document head" } else { reason },
-                });
+                line_found.push((
+                    non_empty,
+                    Candidate {
+                        start: base,
+                        end: base + trimmed.len(),
+                        level,
+                        confidence: if in_head { 0.85 } else { confidence },
+                        reason: if in_head { "document head" } else { reason },
+                    },
+                ));
                 continue;
             }
         }
@@ -545,32 +556,48 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                 let start = base + after_copy;
                 let end = start + len;
                 let rest = &head[len..];
-                // A row of a table counting documents by level (`绝密 0 机密 3 秘密 16`)
-                // also starts with a level and a space: not a marking.
-                let table_row = rest.starts_with(|c: char| c.is_ascii_digit())
-                    && period_len(rest).is_none()
-                    || STATE_WORDS.iter().any(|(w, _)| rest.contains(w));
-                let marked = rest.is_empty()
-                    || rest.chars().next().is_some_and(|c| is_star(c) || c == ' ')
-                    || period_len(rest).is_some()
-                    || (original_space_after(part, start, end) && !table_row);
+                let spaced = original_space_after(part, start, end);
+                let period_then_end = period_len(rest)
+                    .is_some_and(|p| p == rest.len() || original_space_after(part, start, end + p));
+                let marked = if place == LinePlace::Header {
+                    // A header line such as `机密  某某单位文件`; but a row of a table counting
+                    // documents by level (`绝密 0 机密 3 秘密 16`) is not a marking.
+                    let table_row = rest.starts_with(|c: char| c.is_ascii_digit())
+                        && period_len(rest).is_none()
+                        || STATE_WORDS.iter().any(|(w, _)| rest.contains(w));
+                    rest.is_empty()
+                        || rest.starts_with(is_star)
+                        || period_then_end
+                        || (spaced && !table_row)
+                } else {
+                    // The head of an official document (GB/T 9704): the copy number, then the
+                    // level with its period, then the urgency. Prose that merely starts with a
+                    // level word and a space (`绝密 ——涉及…`) is not enough.
+                    rest.is_empty()
+                        || rest.starts_with(is_star)
+                        || period_then_end
+                        || (spaced && URGENCY.iter().any(|u| rest.starts_with(u)))
+                };
                 if marked {
                     let end = end + period_len(rest).unwrap_or(0);
-                    found.push(Candidate {
-                        start,
-                        end,
-                        level,
-                        confidence: if place == LinePlace::Header {
-                            0.9
-                        } else {
-                            0.85
+                    line_found.push((
+                        non_empty,
+                        Candidate {
+                            start,
+                            end,
+                            level,
+                            confidence: if place == LinePlace::Header {
+                                0.9
+                            } else {
+                                0.85
+                            },
+                            reason: if place == LinePlace::Header {
+                                "header part"
+                            } else {
+                                "document head"
+                            },
                         },
-                        reason: if place == LinePlace::Header {
-                            "header part"
-                        } else {
-                            "document head"
-                        },
-                    });
+                    ));
                     continue;
                 }
             }
@@ -598,14 +625,39 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
             let set_off = before.is_some_and(|c| c == ' ' || c == '|')
                 || original_space_before(part, start, end);
             if set_off && !longer_word {
-                found.push(Candidate {
-                    start,
-                    end,
-                    level,
-                    confidence: 0.9,
-                    reason: "header part",
-                });
+                line_found.push((
+                    non_empty,
+                    Candidate {
+                        start,
+                        end,
+                        level,
+                        confidence: 0.9,
+                        reason: "header part",
+                    },
+                ));
             }
+        }
+    }
+
+    // Several lines with different levels close together are a list or a table about the
+    // levels (`绝密 30年` / `机密 20年` / `秘密 10年`), not markings: a document carries one.
+    const NEAR: usize = 5;
+    // `line_found` is in line order: only the neighbours within NEAR lines need a look.
+    for (i, &(line, c)) in line_found.iter().enumerate() {
+        let differs = |&&(other_line, other): &&(usize, Candidate)| {
+            other.level != c.level && line.abs_diff(other_line) <= NEAR
+        };
+        let before = line_found[..i]
+            .iter()
+            .rev()
+            .take_while(|(l, _)| line - l <= NEAR)
+            .any(|x| differs(&x));
+        let after = line_found[i + 1..]
+            .iter()
+            .take_while(|(l, _)| l - line <= NEAR)
+            .any(|x| differs(&x));
+        if !before && !after {
+            found.push(c);
         }
     }
 }
