@@ -271,6 +271,7 @@ fn benches(c: &mut Criterion) {
                     role: PartRole::Body,
                     original: document,
                     norm: &norm,
+                    first_line: 1,
                 };
                 for detector in &detectors {
                     detector.detect(&part, &mut findings);

@@ -16,6 +16,7 @@ fn detect(role: PartRole, text: &str) -> Vec<Finding> {
         role,
         original: text,
         norm: &norm,
+        first_line: 1,
     };
     let mut out = Vec::new();
     MarkingDetector::new().detect(&part, &mut out);
@@ -328,6 +329,7 @@ fn throughput() {
             role: Body,
             original: p,
             norm: &norm,
+            first_line: 1,
         };
         detector.detect(&view, &mut findings);
     }
@@ -443,6 +445,7 @@ fn random_inputs_never_break_spans() {
                 role,
                 original: &text,
                 norm: &norm,
+                first_line: 1,
             };
             let mut out = Vec::new();
             detector.detect(&view, &mut out);
@@ -457,4 +460,29 @@ fn random_inputs_never_break_spans() {
     }
     // The alphabet is dense with level words and stars: some findings must come out.
     assert!(total > 100, "only {total} findings");
+}
+
+/// A later chunk of a large streamed text has no document head: its first lines are the
+/// middle of the file, so only forms that are markings anywhere may fire there.
+#[test]
+fn document_head_rule_applies_only_to_the_start_of_a_part() {
+    let text = "000123\n机密 特急\n关于开展专项检查的通知\n";
+    let norm = Normalizer::new().normalize(text);
+    let run = |first_line| {
+        let part = PartView {
+            path: "big.log",
+            role: Body,
+            original: text,
+            norm: &norm,
+            first_line,
+        };
+        let mut out = Vec::new();
+        MarkingDetector::new().detect(&part, &mut out);
+        out
+    };
+    let head = run(1);
+    assert_eq!(head.len(), 1, "{head:?}");
+    assert_eq!(head[0].level, Some(Secret));
+    assert_eq!(head[0].reason, "document head");
+    assert!(run(40_001).is_empty());
 }

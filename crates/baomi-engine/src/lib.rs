@@ -146,6 +146,7 @@ impl Engine {
             role: part.role,
             original: &part.text,
             norm: &norm,
+            first_line: part.first_line,
         };
         let start = out.len();
         for d in &self.detectors {

@@ -492,7 +492,7 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
             continue;
         }
         non_empty += 1;
-        let in_head = place == LinePlace::Body && non_empty <= 5;
+        let in_head = place == LinePlace::Body && non_empty <= 5 && part.first_line == 1;
         if !in_head && trimmed.len() > MAX_MARKING_LINE {
             continue;
         }
