@@ -107,6 +107,7 @@ const POSITIVE: &[Case] = &[
     (Name, "材料/機密 关于调整编制的请示.docx", Secret, "level in file name", "機密"),
     (Name, "（工作秘密）考核办法.xlsx", WorkSecret, "level in file name", "工作秘密"),
     (Name, "report_CONFIDENTIAL.pdf", Confidential, "level in file name", "CONFIDENTIAL"),
+    (Name, "minutes (secret).docx", Secret, "level in file name", "secret"),
     (Name, "Top Secret - plan.docx", TopSecret, "level in file name", "Top Secret"),
     (Name, "plan (confidential).docx", Confidential, "level in file name", "confidential"),
     (Name, "机密★5年_方案.docx", Secret, "★ and period", "机密★5年"),
@@ -167,6 +168,10 @@ fn one_finding_per_occurrence() {
 /// Mentions of the words in prose: none of these is a marking.
 #[rustfmt::skip]
 const MENTIONS: &[(PartRole, &str)] = &[
+    // English level words in ordinary lower-case names are words, not markings.
+    (Name, "notice-secret.docx"),
+    (Name, "secret-santa.xlsx"),
+    (Name, "confidential_draft_v2.docx"),
     (Body, "全体干部要保守国家秘密。"),
     (Body, "秘密级以上的文件要登记。"),
     (Body, "属于机密、秘密、绝密的文件一律不得复印。"),

@@ -782,7 +782,7 @@ fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
             } || original_space_after(part, s0, s0 + len);
             // Lower-case English at the start of a name must be a whole word.
             let word_end = !next.is_some_and(|c| c.is_ascii_alphanumeric());
-            if set_off && word_end {
+            if set_off && word_end && shouts(&text[s0..s0 + len]) {
                 push(found, s0, s0 + len, level);
             }
         }
@@ -804,11 +804,20 @@ fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
                 false,
             )
             .is_some();
-            if set_off && word_start && !inside_longer {
+            if set_off && word_start && !inside_longer && shouts(&text[start..start + len]) {
                 push(found, start, start + len, level);
             }
         }
     }
+}
+
+/// An English level word set off in a name counts only when capitalised
+/// (`report-SECRET.docx`, `Top Secret - plan.docx`): all-lower-case `notice-secret.docx` or
+/// `secret-santa.xlsx` is an ordinary name. Brackets are marking enough for any case.
+/// Chinese words always pass.
+fn shouts(word: &str) -> bool {
+    let has_letters = word.bytes().any(|b| b.is_ascii_alphabetic());
+    !has_letters || word.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// `报告.docx` → `报告`; leaves names without a short ASCII extension alone.
