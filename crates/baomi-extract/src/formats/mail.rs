@@ -1,12 +1,467 @@
-//! mail (placeholder)
+//! Internet mail: single messages (.eml, RFC 5322 + MIME) and mbox files.
+//!
+//! A message yields its subject (role Subject), its address headers (Metadata), every
+//! text body (Body; HTML reduced to text) and every attachment as a nested object.
+//! Attached messages (`message/rfc822`) are opened here, recursively, so their parts keep
+//! the path of the outer message (`mail.eml/attached-1.eml/body`).
+
+use std::io::BufRead;
+
+use baomi_core::PartRole;
+use encoding_rs::Encoding;
+use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
+
 use crate::{Blob, Ctx, FormatResult};
 
+/// Address and date headers worth scanning: display names and addresses are text too.
+const META_HEADERS: &[&str] = &["From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Date"];
+
 pub fn extract_eml(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
-    let _ = (blob, cx);
-    Err("not implemented".into())
+    let bytes = blob.bytes()?;
+    let mut state = MessageState::default();
+    extract_message(&bytes, "", 0, &mut state, cx)
 }
 
+/// Counters shared by one top-level message and the messages attached to it, so names
+/// stay unique along the whole path.
+#[derive(Default)]
+struct MessageState {
+    attachments: usize,
+    attached_messages: usize,
+}
+
+/// Extract one message whose parts go under `prefix` (empty, or `attached-1.eml/`).
+fn extract_message(
+    raw: &[u8],
+    prefix: &str,
+    nesting: u32,
+    state: &mut MessageState,
+    cx: &mut Ctx<'_, '_>,
+) -> FormatResult {
+    let mail = match mailparse::parse_mail(raw) {
+        Ok(mail) => mail,
+        Err(err) => {
+            // The MIME structure is broken somewhere: keep what the headers say, and
+            // report the rest as unreadable rather than dropping the message.
+            let (headers, _) = mailparse::parse_headers(raw)
+                .map_err(|e| format!("mail headers do not parse: {e}"))?;
+            emit_headers(&headers, prefix, cx);
+            cx.unreadable(prefix.trim_end_matches('/'), format!("malformed MIME: {err}"));
+            return Ok(());
+        }
+    };
+    emit_headers(&mail.headers, prefix, cx);
+    let mut bodies = 0usize;
+    walk_part(&mail, prefix, nesting, &mut bodies, state, cx);
+    Ok(())
+}
+
+fn emit_headers(headers: &[mailparse::MailHeader<'_>], prefix: &str, cx: &mut Ctx<'_, '_>) {
+    if let Some(subject) = headers.get_first_value("Subject") {
+        cx.text(&format!("{prefix}subject"), PartRole::Subject, subject);
+    }
+    let mut meta = String::new();
+    for name in META_HEADERS {
+        for value in headers.get_all_values(name) {
+            let value = value.trim();
+            if !value.is_empty() {
+                meta.push_str(name);
+                meta.push_str(": ");
+                meta.push_str(value);
+                meta.push('\n');
+            }
+        }
+    }
+    cx.text(&format!("{prefix}headers"), PartRole::Metadata, meta);
+}
+
+/// Walk the MIME tree depth first: bodies become text parts, leaves that are not bodies
+/// become nested objects.
+fn walk_part(
+    part: &ParsedMail<'_>,
+    prefix: &str,
+    nesting: u32,
+    bodies: &mut usize,
+    state: &mut MessageState,
+    cx: &mut Ctx<'_, '_>,
+) {
+    if cx.should_stop() {
+        return;
+    }
+    let mime = part.ctype.mimetype.to_ascii_lowercase();
+    if mime.starts_with("multipart/") {
+        if part.subparts.is_empty() {
+            // A multipart without a usable boundary: treat the raw body as text so nothing
+            // written in it goes unseen.
+            let raw = part.get_body_raw().unwrap_or_default();
+            let text = decode_text(&raw, declared_charset(part));
+            if !text.trim().is_empty() {
+                emit_body(text, prefix, bodies, cx);
+            }
+        }
+        for sub in &part.subparts {
+            walk_part(sub, prefix, nesting, bodies, state, cx);
+            if cx.should_stop() {
+                return;
+            }
+        }
+        return;
+    }
+
+    let disposition = part.get_content_disposition();
+    let is_attachment = matches!(disposition.disposition, DispositionType::Attachment);
+    let file_name = attachment_name(part, &disposition.params);
+
+    let decoded = match part.get_body_raw() {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let what = file_name.clone().unwrap_or_else(|| mime.clone());
+            let sub = format!("{prefix}{what}");
+            cx.unreadable(sub.trim_end_matches('/'), format!("MIME part does not decode: {err}"));
+            return;
+        }
+    };
+
+    if mime == "message/rfc822" || mime == "message/global" {
+        state.attached_messages += 1;
+        let name = format!("attached-{}.eml", state.attached_messages);
+        let inner_prefix = format!("{prefix}{name}/");
+        if nesting >= cx.limits().max_depth {
+            let max = cx.limits().max_depth;
+            cx.limit(format!("attached message nesting {} > {max}", nesting + 1));
+            return;
+        }
+        if let Err(err) = extract_message(&decoded, &inner_prefix, nesting + 1, state, cx) {
+            cx.unreadable(&format!("{prefix}{name}"), err.to_string());
+        }
+        return;
+    }
+
+    let is_text_body = !is_attachment && (mime == "text/plain" || mime == "text/html");
+    // A text part with a file name but no disposition is usually an inline body; any other
+    // leaf (images, documents, unknown types) is an attached object.
+    if is_text_body {
+        let text = decode_text(&decoded, declared_charset(part));
+        let text = if mime == "text/html" {
+            html_to_text(&text)
+        } else {
+            text
+        };
+        emit_body(text, prefix, bodies, cx);
+        return;
+    }
+
+    state.attachments += 1;
+    let name = file_name.unwrap_or_else(|| format!("attachment-{}.bin", state.attachments));
+    cx.child(&format!("{prefix}{name}"), Blob::from_vec(decoded));
+}
+
+fn emit_body(text: String, prefix: &str, bodies: &mut usize, cx: &mut Ctx<'_, '_>) {
+    *bodies += 1;
+    let sub = if *bodies == 1 {
+        format!("{prefix}body")
+    } else {
+        format!("{prefix}body.{bodies}")
+    };
+    cx.text(&sub, PartRole::Body, normalise_newlines(&text));
+}
+
+fn normalise_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// The charset label the part declares, if any (mailparse defaults to us-ascii when none
+/// is given, which hides the difference we need).
+fn declared_charset(part: &ParsedMail<'_>) -> Option<String> {
+    part.headers
+        .get_first_value("Content-Type")
+        .and_then(|_| part.ctype.params.get("charset").cloned())
+}
+
+/// The attachment's file name, from Content-Disposition `filename` (RFC 2231 decoded by
+/// mailparse) or Content-Type `name`, with any leftover encoded words decoded and path
+/// separators removed (a name is one path segment).
+fn attachment_name(
+    part: &ParsedMail<'_>,
+    disposition_params: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let raw = disposition_params
+        .get("filename")
+        .or_else(|| part.ctype.params.get("name"))?;
+    let decoded = if raw.contains("=?") {
+        decode_encoded_words(raw)
+    } else {
+        raw.clone()
+    };
+    let base = decoded
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(&decoded)
+        .trim()
+        .to_owned();
+    if base.is_empty() || base == "." || base == ".." {
+        None
+    } else {
+        Some(base)
+    }
+}
+
+/// Decode RFC 2047 encoded words that mail clients put inside quoted parameters (not
+/// allowed by the RFC, but what Outlook and Foxmail send).
+fn decode_encoded_words(value: &str) -> String {
+    let header = format!("X: {value}\n");
+    match mailparse::parse_header(header.as_bytes()) {
+        Ok((h, _)) => h.get_value(),
+        Err(_) => value.to_owned(),
+    }
+}
+
+/// Bytes of a text part to a string: the declared charset when it decodes cleanly, else a
+/// guess (mail from Chinese clients often declares nothing, or gb2312 for GBK/GB18030).
+pub(crate) fn decode_text(bytes: &[u8], declared: Option<String>) -> String {
+    if let Some(label) = declared.as_deref()
+        && let Some(enc) = Encoding::for_label(label.trim().as_bytes())
+    {
+        // A declared "us-ascii" over 8-bit bytes is a lie; fall through to guessing.
+        let ascii_lie = label.eq_ignore_ascii_case("us-ascii") && !bytes.is_ascii();
+        if !ascii_lie {
+            let (text, _, had_errors) = enc.decode(bytes);
+            if !had_errors {
+                return text.into_owned();
+            }
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return text.to_owned();
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
+    detector.feed(bytes, true);
+    let enc = detector.guess(None, chardetng::Utf8Detection::Allow);
+    enc.decode(bytes).0.into_owned()
+}
+
+/// HTML to plain text, enough for a mail body: scripts, styles and comments dropped, block
+/// tags become line breaks, other tags a space, basic entities decoded.
+pub(crate) fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    let bytes = html.as_bytes();
+    while i < bytes.len() {
+        if bytes[i] == b'<' {
+            if lower[i..].starts_with("<!--") {
+                i = lower[i..].find("-->").map_or(bytes.len(), |end| i + end + 3);
+                continue;
+            }
+            // `inner_end` is the '>' (or the end of input for an unclosed tag): always
+            // on a char boundary, unlike `len - 1`.
+            let inner_end = lower[i..].find('>').map_or(bytes.len(), |end| i + end);
+            let tag_end = (inner_end + 1).min(bytes.len());
+            let tag = &lower[i + 1..inner_end];
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if (name == "script" || name == "style" || name == "head" || name == "title")
+                && !tag.starts_with('/')
+            {
+                let close = format!("</{name}");
+                i = lower[tag_end..]
+                    .find(&close)
+                    .map_or(bytes.len(), |pos| tag_end + pos);
+                continue;
+            }
+            let block = matches!(
+                name.as_str(),
+                "br" | "p"
+                    | "div"
+                    | "tr"
+                    | "li"
+                    | "h1"
+                    | "h2"
+                    | "h3"
+                    | "h4"
+                    | "h5"
+                    | "h6"
+                    | "table"
+                    | "blockquote"
+                    | "pre"
+                    | "hr"
+                    | "ul"
+                    | "ol"
+                    | "section"
+                    | "article"
+            );
+            if block {
+                if !out.ends_with('\n') && !out.is_empty() {
+                    out.push('\n');
+                }
+            } else if name == "td" || name == "th" {
+                out.push('\t');
+            } else if !out.ends_with([' ', '\n']) && !out.is_empty() {
+                // Inline tags inside CJK text must not split words with spaces in a way
+                // that breaks matching: only a space where there was a tag boundary.
+                out.push(' ');
+            }
+            i = tag_end;
+            continue;
+        }
+        let next = lower[i..].find('<').map_or(bytes.len(), |pos| i + pos);
+        let chunk = &html[i..next];
+        // Source line breaks inside HTML are spaces.
+        let chunk = chunk.replace("\r\n", " ").replace(['\n', '\r'], " ");
+        out.push_str(&decode_entities(&chunk));
+        i = next;
+    }
+    // Tidy: trim each line, collapse runs of blank lines.
+    let mut tidy = String::with_capacity(out.len());
+    let mut blank = 0;
+    for line in out.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        tidy.push_str(line);
+        tidy.push('\n');
+    }
+    tidy.trim().to_owned()
+}
+
+fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let end = rest.bytes().take(12).position(|b| b == b';');
+        let decoded = end.and_then(|end| {
+            let entity = &rest[1..end];
+            let c = match entity {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                "ldquo" => Some('“'),
+                "rdquo" => Some('”'),
+                "middot" => Some('·'),
+                _ => {
+                    let num = entity.strip_prefix('#')?;
+                    let code = match num.strip_prefix(['x', 'X']) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                        None => num.parse().ok()?,
+                    };
+                    char::from_u32(code)
+                }
+            }?;
+            Some((c, end + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An mbox: messages separated by `From ` lines. Messages are read one at a time, so only
+/// one message is held in memory however big the mailbox.
 pub fn extract_mbox(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
-    let _ = (blob, cx);
-    Err("not implemented".into())
+    let mut reader = std::io::BufReader::new(blob.open()?);
+    let mut message: Vec<u8> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut count = 0usize;
+    let mut previous_blank = true;
+    let mut seen_separator = false;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        // The separator line starts a message; RFC 4155 says it follows a blank line (or
+        // the start of the file), which keeps a body line "From here on…" from splitting.
+        if line.starts_with(b"From ") && previous_blank {
+            if seen_separator && !message.is_empty() {
+                count += 1;
+                emit_message(count, std::mem::take(&mut message), cx);
+                if cx.should_stop() {
+                    return Ok(());
+                }
+            }
+            seen_separator = true;
+            previous_blank = false;
+            continue;
+        }
+        previous_blank = line == b"\n" || line == b"\r\n";
+        // mboxrd/mboxo quoting: ">From " (and ">>From " …) lose one '>'.
+        let quoted = line.iter().take_while(|&&b| b == b'>').count();
+        if quoted > 0 && line[quoted..].starts_with(b"From ") {
+            message.extend_from_slice(&line[1..]);
+        } else {
+            message.extend_from_slice(&line);
+        }
+    }
+    if !seen_separator {
+        return Err("not an mbox: no 'From ' separator line".into());
+    }
+    if !message.is_empty() {
+        count += 1;
+        emit_message(count, message, cx);
+    }
+    Ok(())
+}
+
+fn emit_message(index: usize, mut message: Vec<u8>, cx: &mut Ctx<'_, '_>) {
+    // The blank line before the next separator belongs to the mbox, not the message.
+    if message.ends_with(b"\r\n\r\n") {
+        message.truncate(message.len() - 2);
+    } else if message.ends_with(b"\n\n") {
+        message.truncate(message.len() - 1);
+    }
+    cx.child(&format!("message-{index}.eml"), Blob::from_vec(message));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_blocks_become_lines_and_scripts_vanish() {
+        let html = "<html><head><title>t</title><style>p{}</style></head><body>\
+                    <p>机密&#9733;5年</p><script>var x='秘密';</script><div>第二&amp;段</div></body></html>";
+        let text = html_to_text(html);
+        assert_eq!(text, "机密★5年\n第二&段");
+    }
+
+    #[test]
+    fn undeclared_gbk_is_guessed() {
+        let (bytes, _, _) = encoding_rs::GBK.encode("关于年度工作总结的通知，请各部门按时提交材料。");
+        let text = decode_text(&bytes, None);
+        assert!(text.contains("年度工作总结"), "{text}");
+    }
+
+    #[test]
+    fn wrong_charset_label_falls_back_to_detection() {
+        let (bytes, _, _) = encoding_rs::GBK.encode("这是一封测试邮件，内容涉及保密工作的安排。");
+        let text = decode_text(&bytes, Some("utf-8".into()));
+        assert!(text.contains("保密工作"), "{text}");
+    }
 }
