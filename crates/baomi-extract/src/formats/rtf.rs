@@ -391,8 +391,16 @@ impl Parser<'_> {
         }
         if matches!(current, Dest::InfoGroup) {
             return Some(match word {
+                // `{\upr{\title ANSI}{\*\ud{\title Unicode}}}`: both variants are
+                // containers; the later (Unicode) value replaces the ANSI one below.
+                "upr" | "ud" => Dest::InfoGroup,
                 "title" | "subject" | "author" | "manager" | "company" | "operator"
                 | "category" | "keywords" | "comment" | "doccomm" => {
+                    for (field, value) in &mut self.out.info {
+                        if field == word {
+                            value.clear();
+                        }
+                    }
                     self.out.info.push((word.to_owned(), String::new()));
                     Dest::InfoField(self.out.info.len() - 1)
                 }

@@ -1,0 +1,382 @@
+//! Mail, RTF and PDF extraction on real files made at test time with python3's `email`
+//! package, LibreOffice, qpdf and zip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use baomi_core::{Finding, FindingKind, Part, PartRole};
+use baomi_extract::{Blob, FileType, Limits, Sink, extract_as};
+
+#[derive(Default)]
+struct Collect {
+    parts: Vec<Part>,
+    findings: Vec<Finding>,
+}
+
+impl Sink for Collect {
+    fn part(&mut self, part: Part) {
+        self.parts.push(part);
+    }
+    fn finding(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+}
+
+impl Collect {
+    fn part(&self, path: &str) -> &Part {
+        self.parts
+            .iter()
+            .find(|p| p.path == path && p.role != PartRole::Name)
+            .unwrap_or_else(|| panic!(
+                    "no part {path}; parts: {:#?}; findings: {:#?}",
+                    self.paths(),
+                    self.findings
+                ))
+    }
+
+    fn paths(&self) -> Vec<(String, PartRole)> {
+        self.parts.iter().map(|p| (p.path.clone(), p.role)).collect()
+    }
+
+    fn has_name(&self, path: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| p.path == path && p.role == PartRole::Name)
+    }
+
+    fn findings_of(&self, kind: FindingKind) -> Vec<&Finding> {
+        self.findings.iter().filter(|f| f.kind == kind).collect()
+    }
+
+    fn all_text(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn run(ty: FileType, bytes: Vec<u8>, name: &str) -> Collect {
+    let mut sink = Collect::default();
+    extract_as(ty, Blob::from_vec(bytes), name, &Limits::default(), &mut sink);
+    sink
+}
+
+fn run_file(ty: FileType, path: &Path, name: &str) -> Collect {
+    let mut sink = Collect::default();
+    let blob = Blob::from_path(path).expect("fixture exists");
+    extract_as(ty, blob, name, &Limits::default(), &mut sink);
+    sink
+}
+
+fn tool(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The system python has python-docx; any python3 has `email`.
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+fn python_script(dir: &Path, script: &str) {
+    let file = dir.join("make.py");
+    std::fs::write(&file, script).expect("write script");
+    tool(Command::new(python()).arg(&file).current_dir(dir));
+}
+
+/// `soffice --headless --convert-to <format> <input>` into `dir`, with a private profile so
+/// parallel tests do not fight over one.
+fn soffice_convert(dir: &Path, input: &Path, format: &str) -> PathBuf {
+    let profile = dir.join("lo-profile");
+    tool(
+        Command::new("soffice")
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
+            .args(["--headless", "--convert-to", format, "--outdir"])
+            .arg(dir)
+            .arg(input),
+    );
+    let ext = format.split(':').next().unwrap_or(format);
+    let out = input.with_extension(ext);
+    assert!(out.exists(), "soffice made no {}", out.display());
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Mail
+
+const MAIL_SCRIPT: &str = r#"
+import email.message, email.policy, email.generator, email.header, base64, io, subprocess, os
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.mime.base import MIMEBase
+from email.mime.message import MIMEMessage
+from email import encoders
+
+def gbk_subject(text):
+    return "=?GBK?B?" + base64.b64encode(text.encode("gbk")).decode() + "?="
+
+# Inner message, attached as message/rfc822.
+inner = MIMEText("内层邮件正文：身份证号见附件。", "plain", "utf-8")
+inner["Subject"] = email.header.Header("转发：内部资料", "utf-8")
+inner["From"] = "wang@example.cn"
+
+outer = MIMEMultipart("mixed")
+outer["Subject"] = gbk_subject("关于机密文件的通知")
+outer["From"] = "=?GBK?B?" + base64.b64encode("张三".encode("gbk")).decode() + "?= <zhangsan@example.cn>"
+outer["To"] = "lisi@example.cn"
+outer["Cc"] = "wangwu@example.cn"
+outer["Date"] = "Sat, 21 Nov 2026 10:00:00 +0800"
+
+alt = MIMEMultipart("alternative")
+plain = MIMEText("请查收附件。\n机密★5年\n第三行", "plain", "gb2312")
+del plain["Content-Transfer-Encoding"]
+plain.set_payload("请查收附件。\n机密★5年\n第三行".encode("gb2312"))
+encoders.encode_quopri(plain) if False else None
+import quopri
+plain.set_payload(quopri.encodestring("请查收附件。\n机密★5年\n第三行".encode("gb2312")).decode("ascii"))
+plain["Content-Transfer-Encoding"] = "quoted-printable"
+alt.attach(plain)
+html = MIMEText("<html><body><p>HTML正文&amp;说明</p><script>x='隐藏'</script><div>绝密</div></body></html>", "html", "utf-8")
+alt.attach(html)
+outer.attach(alt)
+
+# Text attachment with an RFC 2231 UTF-8 file name.
+att = MIMEBase("application", "octet-stream")
+att.set_payload("附件里的文字：秘密".encode("utf-8"))
+encoders.encode_base64(att)
+att.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "报告.txt"))
+outer.attach(att)
+
+# Zip attachment made with zip(1).
+with open("note.txt", "w", encoding="utf-8") as f:
+    f.write("压缩包内的文字")
+subprocess.run(["zip", "-q", "bundle.zip", "note.txt"], check=True)
+z = MIMEBase("application", "zip")
+z.set_payload(open("bundle.zip", "rb").read())
+encoders.encode_base64(z)
+z.add_header("Content-Disposition", "attachment", filename=("utf-8", "", "附件.zip"))
+outer.attach(z)
+
+# An attachment without a name.
+anon = MIMEBase("application", "octet-stream")
+anon.set_payload(b"\x00\x01binary")
+encoders.encode_base64(anon)
+outer.attach(anon)
+
+outer.attach(MIMEMessage(inner))
+
+data = outer.as_bytes()
+open("mail.eml", "wb").write(data)
+
+# An mbox of three messages; the second has a body line that needs >From quoting.
+import mailbox
+mb = mailbox.mbox("box.mbox")
+for i, body in enumerate(["first letter", "From the start, second letter", "third letter"], 1):
+    m = email.message_from_string(f"Subject: subject {i}\nFrom: user{i}@example.cn\n\nline one\n{body}\n")
+    mb.add(m)
+mb.flush()
+mb.close()
+"#;
+
+fn make_mail(dir: &Path) {
+    python_script(dir, MAIL_SCRIPT);
+}
+
+#[test]
+fn eml_subject_headers_bodies_and_attachments() {
+    let dir = tempfile::tempdir().unwrap();
+    make_mail(dir.path());
+    let bytes = std::fs::read(dir.path().join("mail.eml")).unwrap();
+    let sink = run(FileType::Eml, bytes, "mail.eml");
+
+    let subject = sink.part("mail.eml/subject");
+    assert_eq!(subject.role, PartRole::Subject);
+    assert_eq!(subject.text, "关于机密文件的通知");
+
+    let headers = sink.part("mail.eml/headers");
+    assert_eq!(headers.role, PartRole::Metadata);
+    assert!(headers.text.contains("From: 张三 <zhangsan@example.cn>"), "{}", headers.text);
+    assert!(headers.text.contains("To: lisi@example.cn"));
+    assert!(headers.text.contains("Cc: wangwu@example.cn"));
+    assert!(headers.text.contains("Date: Sat, 21 Nov 2026"));
+
+    // GB2312 quoted-printable plain body, line breaks kept.
+    let body = sink.part("mail.eml/body");
+    assert_eq!(body.role, PartRole::Body);
+    assert_eq!(body.text.trim(), "请查收附件。\n机密★5年\n第三行");
+
+    // HTML body: tags gone, script dropped, entities decoded, blocks on their own lines.
+    let html = sink.part("mail.eml/body.2");
+    assert_eq!(html.role, PartRole::Body);
+    assert_eq!(html.text, "HTML正文&说明\n绝密");
+
+    // Attachments are nested objects under decoded names.
+    assert!(sink.has_name("mail.eml/报告.txt"), "{:#?}", sink.paths());
+    assert!(sink.has_name("mail.eml/附件.zip"), "{:#?}", sink.paths());
+    assert!(sink.has_name("mail.eml/attachment-3.bin"), "{:#?}", sink.paths());
+
+    // The attached message is opened in place.
+    let inner_subject = sink.part("mail.eml/attached-1.eml/subject");
+    assert_eq!(inner_subject.text, "转发：内部资料");
+    let inner_body = sink.part("mail.eml/attached-1.eml/body");
+    assert!(inner_body.text.contains("内层邮件正文"));
+    assert!(sink.part("mail.eml/attached-1.eml/headers").text.contains("wang@example.cn"));
+}
+
+#[test]
+fn eml_cut_in_half_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    make_mail(dir.path());
+    let bytes = std::fs::read(dir.path().join("mail.eml")).unwrap();
+    let half = bytes[..bytes.len() / 2].to_vec();
+    let sink = run(FileType::Eml, half, "mail.eml");
+    // The headers and the first body come before the cut.
+    assert_eq!(sink.part("mail.eml/subject").text, "关于机密文件的通知");
+    assert!(sink.part("mail.eml/body").text.contains("机密★5年"));
+    for f in &sink.findings {
+        assert!(!f.reason.contains("panic"), "{f:?}");
+    }
+}
+
+#[test]
+fn eml_garbage_is_unreadable_not_a_panic() {
+    let garbage: Vec<u8> = (0..4000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let sink = run(FileType::Eml, garbage, "x.eml");
+    for f in &sink.findings {
+        assert!(!f.reason.contains("parser failed"), "{f:?}");
+    }
+}
+
+#[test]
+fn mbox_messages_become_children() {
+    let dir = tempfile::tempdir().unwrap();
+    make_mail(dir.path());
+    let path = dir.path().join("box.mbox");
+    let raw = std::fs::read(&path).unwrap();
+    assert!(
+        raw.windows(6).any(|w| w == b">From "),
+        "fixture should contain a quoted From line"
+    );
+    let sink = run_file(FileType::Mbox, &path, "box.mbox");
+    for i in 1..=3 {
+        assert!(
+            sink.has_name(&format!("box.mbox/message-{i}.eml")),
+            "{:#?}",
+            sink.paths()
+        );
+    }
+    assert!(!sink.has_name("box.mbox/message-4.eml"));
+}
+
+#[test]
+fn mbox_child_bytes_are_unescaped_messages() {
+    // Through the format module's own parser: each child must be the message itself.
+    let mbox = b"From a@b Sat Nov 21 10:00:00 2026\nSubject: one\n\n>From here\nbody one\n\nFrom c@d Sat Nov 21 10:00:01 2026\nSubject: two\n\nbody two\n".to_vec();
+    let sink = run(FileType::Mbox, mbox, "m.mbox");
+    assert!(sink.has_name("m.mbox/message-1.eml"));
+    assert!(sink.has_name("m.mbox/message-2.eml"));
+    assert!(!sink.has_name("m.mbox/message-3.eml"));
+}
+
+#[test]
+fn mbox_without_separator_is_unreadable() {
+    let sink = run(FileType::Mbox, b"just text\n".to_vec(), "m.mbox");
+    assert_eq!(sink.findings_of(FindingKind::Unreadable).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// RTF
+
+fn make_rtf(dir: &Path) -> PathBuf {
+    python_script(
+        dir,
+        r#"
+import docx
+d = docx.Document()
+d.sections[0].header.paragraphs[0].text = "机密★5年"
+d.add_paragraph("关于二〇二六年度工作安排的通知")
+d.add_paragraph("第二段：联系人张三。")
+d.core_properties.title = "年度工作通知"
+d.core_properties.author = "李四"
+d.save("doc.docx")
+"#,
+    );
+    soffice_convert(dir, &dir.join("doc.docx"), "rtf")
+}
+
+#[test]
+fn rtf_from_libreoffice() {
+    let dir = tempfile::tempdir().unwrap();
+    let rtf = make_rtf(dir.path());
+    let raw = std::fs::read(&rtf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&raw).contains("\\u"),
+        "LibreOffice writes \\uN escapes"
+    );
+    let sink = run(FileType::Rtf, raw, "doc.rtf");
+    let body = sink.part("doc.rtf");
+    assert_eq!(body.role, PartRole::Body);
+    assert_eq!(
+        body.text,
+        "关于二〇二六年度工作安排的通知\n第二段：联系人张三。"
+    );
+    let header = sink.part("doc.rtf/header");
+    assert_eq!(header.role, PartRole::HeaderFooter);
+    assert!(header.text.contains("机密★5年"), "{}", header.text);
+    let title = sink.part("doc.rtf/title");
+    assert_eq!(title.role, PartRole::Subject);
+    assert_eq!(title.text, "年度工作通知");
+    assert!(sink.part("doc.rtf/info").text.contains("author: 李四"));
+    assert!(
+        sink.findings_of(FindingKind::Unreadable).is_empty(),
+        "{:?}",
+        sink.findings
+    );
+}
+
+#[test]
+fn rtf_word_style_gbk_escapes() {
+    // As Word writes Chinese: \ansicpg936, \fcharset134 fonts, GBK bytes as \'hh (checked by
+    // hand: b8 c3 = 该, bb fa = 机, c3 dc = 密).
+    let rtf = br"{\rtf1\ansi\ansicpg936\deff0\deflang1033\deflangfe2052{\fonttbl{\f0\fnil\fcharset134 \'cb\'ce\'cc\'e5;}{\f1\fnil\fcharset0 Calibri;}}
+{\*\generator Riched20 10.0.19041}\viewkind4\uc1
+\pard\f0\fs21\'b8\'c3\'ce\'c4\'bc\'fe\'ce\'aa\'bb\'fa\'c3\'dc\f1\lang2052 ABC\f0\'a1\'ef\par
+}";
+    let sink = run(FileType::Rtf, rtf.to_vec(), "word.rtf");
+    assert_eq!(sink.part("word.rtf").text, "该文件为机密ABC★");
+}
+
+#[test]
+fn rtf_cut_in_half_keeps_text_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let rtf = make_rtf(dir.path());
+    let raw = std::fs::read(&rtf).unwrap();
+    // Cut inside the body: after the first paragraph's text.
+    let text = String::from_utf8_lossy(&raw);
+    let second = text.find("\\u31532").expect("second paragraph starts with 第");
+    let cut = raw[..second].to_vec();
+    let sink = run(FileType::Rtf, cut, "doc.rtf");
+    assert!(sink.part("doc.rtf").text.contains("关于二〇二六年度工作安排的通知"));
+    let unreadable = sink.findings_of(FindingKind::Unreadable);
+    assert_eq!(unreadable.len(), 1, "{:?}", sink.findings);
+    assert!(unreadable[0].reason.contains("truncated"));
+}
+
+#[test]
+fn rtf_garbage_is_unreadable() {
+    let sink = run(FileType::Rtf, b"\x00\x01 not rtf".to_vec(), "x.rtf");
+    assert_eq!(sink.findings_of(FindingKind::Unreadable).len(), 1);
+}
