@@ -27,15 +27,20 @@ impl Collect {
         self.parts
             .iter()
             .find(|p| p.path == path && p.role != PartRole::Name)
-            .unwrap_or_else(|| panic!(
+            .unwrap_or_else(|| {
+                panic!(
                     "no part {path}; parts: {:#?}; findings: {:#?}",
                     self.paths(),
                     self.findings
-                ))
+                )
+            })
     }
 
     fn paths(&self) -> Vec<(String, PartRole)> {
-        self.parts.iter().map(|p| (p.path.clone(), p.role)).collect()
+        self.parts
+            .iter()
+            .map(|p| (p.path.clone(), p.role))
+            .collect()
     }
 
     fn has_name(&self, path: &str) -> bool {
@@ -59,7 +64,13 @@ impl Collect {
 
 fn run(ty: FileType, bytes: Vec<u8>, name: &str) -> Collect {
     let mut sink = Collect::default();
-    extract_as(ty, Blob::from_vec(bytes), name, &Limits::default(), &mut sink);
+    extract_as(
+        ty,
+        Blob::from_vec(bytes),
+        name,
+        &Limits::default(),
+        &mut sink,
+    );
     sink
 }
 
@@ -71,7 +82,9 @@ fn run_file(ty: FileType, path: &Path, name: &str) -> Collect {
 }
 
 fn tool(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -208,7 +221,11 @@ fn eml_subject_headers_bodies_and_attachments() {
 
     let headers = sink.part("mail.eml/headers");
     assert_eq!(headers.role, PartRole::Metadata);
-    assert!(headers.text.contains("From: 张三 <zhangsan@example.cn>"), "{}", headers.text);
+    assert!(
+        headers.text.contains("From: 张三 <zhangsan@example.cn>"),
+        "{}",
+        headers.text
+    );
     assert!(headers.text.contains("To: lisi@example.cn"));
     assert!(headers.text.contains("Cc: wangwu@example.cn"));
     assert!(headers.text.contains("Date: Sat, 21 Nov 2026"));
@@ -226,14 +243,22 @@ fn eml_subject_headers_bodies_and_attachments() {
     // Attachments are nested objects under decoded names.
     assert!(sink.has_name("mail.eml/报告.txt"), "{:#?}", sink.paths());
     assert!(sink.has_name("mail.eml/附件.zip"), "{:#?}", sink.paths());
-    assert!(sink.has_name("mail.eml/attachment-3.bin"), "{:#?}", sink.paths());
+    assert!(
+        sink.has_name("mail.eml/attachment-3.bin"),
+        "{:#?}",
+        sink.paths()
+    );
 
     // The attached message is opened in place.
     let inner_subject = sink.part("mail.eml/attached-1.eml/subject");
     assert_eq!(inner_subject.text, "转发：内部资料");
     let inner_body = sink.part("mail.eml/attached-1.eml/body");
     assert!(inner_body.text.contains("内层邮件正文"));
-    assert!(sink.part("mail.eml/attached-1.eml/headers").text.contains("wang@example.cn"));
+    assert!(
+        sink.part("mail.eml/attached-1.eml/headers")
+            .text
+            .contains("wang@example.cn")
+    );
 }
 
 #[test]
@@ -366,10 +391,16 @@ fn rtf_cut_in_half_keeps_text_and_reports() {
     let raw = std::fs::read(&rtf).unwrap();
     // Cut inside the body: after the first paragraph's text.
     let text = String::from_utf8_lossy(&raw);
-    let second = text.find("\\u31532").expect("second paragraph starts with 第");
+    let second = text
+        .find("\\u31532")
+        .expect("second paragraph starts with 第");
     let cut = raw[..second].to_vec();
     let sink = run(FileType::Rtf, cut, "doc.rtf");
-    assert!(sink.part("doc.rtf").text.contains("关于二〇二六年度工作安排的通知"));
+    assert!(
+        sink.part("doc.rtf")
+            .text
+            .contains("关于二〇二六年度工作安排的通知")
+    );
     let unreadable = sink.findings_of(FindingKind::Unreadable);
     assert_eq!(unreadable.len(), 1, "{:?}", sink.findings);
     assert!(unreadable[0].reason.contains("truncated"));
@@ -378,5 +409,176 @@ fn rtf_cut_in_half_keeps_text_and_reports() {
 #[test]
 fn rtf_garbage_is_unreadable() {
     let sink = run(FileType::Rtf, b"\x00\x01 not rtf".to_vec(), "x.rtf");
+    assert_eq!(sink.findings_of(FindingKind::Unreadable).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// PDF
+
+/// A three-page PDF: two text pages made by LibreOffice from HTML (CJK through
+/// fonts-noto-cjk), then an image-only page (a PNG converted by LibreOffice Draw), joined
+/// with qpdf.
+fn make_pdfs(dir: &Path) -> PathBuf {
+    let html = dir.join("doc.html");
+    std::fs::write(
+        &html,
+        "<html><head><meta charset=\"utf-8\"><title>年度报告</title></head><body>\
+         <p>机密★5年</p><p>关于二〇二六年度工作安排的通知</p>\
+         <p style=\"page-break-before: always\">第二页：联系人张三</p></body></html>",
+    )
+    .unwrap();
+    let text_pdf = soffice_convert(dir, &html, "pdf");
+    python_script(
+        dir,
+        r#"
+import zlib, struct
+w, h = 200, 100
+raw = b"".join(b"\x00" + bytes([(x * y) % 256 for x in range(w)]) for y in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open("scan.png", "wb").write(png)
+"#,
+    );
+    let image_pdf = soffice_convert(dir, &dir.join("scan.png"), "pdf");
+    let joined = dir.join("joined.pdf");
+    tool(
+        Command::new("qpdf")
+            .arg("--empty")
+            .arg("--pages")
+            .arg(&text_pdf)
+            .arg(&image_pdf)
+            .arg("--")
+            .arg(&joined),
+    );
+    joined
+}
+
+#[test]
+fn pdf_pages_info_and_image_only_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = make_pdfs(dir.path());
+    let sink = run_file(FileType::Pdf, &pdf, "doc.pdf");
+    let page1 = sink.part("doc.pdf/page 1");
+    assert_eq!(page1.role, PartRole::Body);
+    assert!(page1.text.contains("机密★5年"), "{}", page1.text);
+    assert!(
+        page1.text.contains("关于二〇二六年度工作安排的通知"),
+        "{}",
+        page1.text
+    );
+    // Line breaks are kept between paragraphs.
+    assert!(page1.text.lines().count() >= 2, "{}", page1.text);
+    let page2 = sink.part("doc.pdf/page 2");
+    assert!(page2.text.contains("第二页：联系人张三"), "{}", page2.text);
+    assert!(!page1.text.contains("第二页"));
+
+    let unreadable = sink.findings_of(FindingKind::Unreadable);
+    assert_eq!(unreadable.len(), 1, "{:?}", sink.findings);
+    assert_eq!(unreadable[0].part, "doc.pdf/page 3");
+    assert!(unreadable[0].reason.contains("image-only"));
+    assert!(sink.findings_of(FindingKind::Encrypted).is_empty());
+}
+
+#[test]
+fn pdf_info_title_is_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("doc.html");
+    std::fs::write(
+        &html,
+        "<html><head><meta charset=\"utf-8\"><title>年度报告</title></head>\
+         <body><p>正文</p></body></html>",
+    )
+    .unwrap();
+    let pdf = soffice_convert(dir.path(), &html, "pdf");
+    let sink = run_file(FileType::Pdf, &pdf, "doc.pdf");
+    let title = sink.part("doc.pdf/title");
+    assert_eq!(title.role, PartRole::Subject);
+    assert_eq!(title.text, "年度报告");
+    let info = sink.part("doc.pdf/info");
+    assert_eq!(info.role, PartRole::Metadata);
+    assert!(info.text.contains("Producer: LibreOffice"), "{}", info.text);
+}
+
+#[test]
+fn pdf_encrypted_with_empty_user_password_is_flagged_and_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = make_pdfs(dir.path());
+    for (bits, extra) in [("256", None), ("128", Some("--use-aes=y"))] {
+        let out = dir.path().join(format!("enc{bits}.pdf"));
+        let mut cmd = Command::new("qpdf");
+        cmd.args(["--encrypt", "", "owner-secret", bits]);
+        if let Some(extra) = extra {
+            cmd.arg(extra);
+        }
+        cmd.arg("--").arg(&pdf).arg(&out);
+        tool(&mut cmd);
+        let sink = run_file(FileType::Pdf, &out, "enc.pdf");
+        let encrypted = sink.findings_of(FindingKind::Encrypted);
+        assert_eq!(encrypted.len(), 1, "{bits}: {:?}", sink.findings);
+        assert_eq!(encrypted[0].part, "enc.pdf");
+        assert!(
+            encrypted[0].reason.contains("text extracted"),
+            "{:?}",
+            encrypted[0]
+        );
+        // AES-128 goes through the pdftotext fallback, whose -layout mode may put a space
+        // between a digit and a CJK glyph: compare without spaces.
+        let page1: String = sink
+            .part("enc.pdf/page 1")
+            .text
+            .chars()
+            .filter(|c| *c != ' ')
+            .collect();
+        assert!(page1.contains("机密★5年"), "{bits}: {page1}");
+    }
+}
+
+#[test]
+fn pdf_with_user_password_is_encrypted_without_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = make_pdfs(dir.path());
+    let out = dir.path().join("locked.pdf");
+    tool(
+        Command::new("qpdf")
+            .args(["--encrypt", "user-secret", "owner-secret", "256", "--"])
+            .arg(&pdf)
+            .arg(&out),
+    );
+    let sink = run_file(FileType::Pdf, &out, "locked.pdf");
+    let encrypted = sink.findings_of(FindingKind::Encrypted);
+    assert_eq!(encrypted.len(), 1, "{:?}", sink.findings);
+    assert!(encrypted[0].reason.contains("password required"));
+    assert!(!sink.all_text().contains("机密★5年"));
+}
+
+#[test]
+fn pdf_cut_in_half_and_garbage_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = make_pdfs(dir.path());
+    let raw = std::fs::read(&pdf).unwrap();
+    let half = raw[..raw.len() / 2].to_vec();
+    let sink = run(FileType::Pdf, half, "half.pdf");
+    let has_text = sink
+        .parts
+        .iter()
+        .any(|p| p.path.starts_with("half.pdf/page"));
+    let unreadable = sink.findings_of(FindingKind::Unreadable);
+    assert!(has_text || !unreadable.is_empty(), "{:?}", sink.findings);
+    for f in &sink.findings {
+        assert!(!f.reason.contains("parser failed"), "{f:?}");
+    }
+
+    let sink = run(
+        FileType::Pdf,
+        b"%PDF-1.7\n garbage \x00\x01".to_vec(),
+        "bad.pdf",
+    );
+    let unreadable = sink.findings_of(FindingKind::Unreadable);
+    assert_eq!(unreadable.len(), 1, "{:?}", sink.findings);
+    assert_eq!(unreadable[0].part, "bad.pdf");
+
+    let sink = run(FileType::Pdf, b"not a pdf at all".to_vec(), "x.pdf");
     assert_eq!(sink.findings_of(FindingKind::Unreadable).len(), 1);
 }

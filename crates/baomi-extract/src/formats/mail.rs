@@ -46,7 +46,10 @@ fn extract_message(
             let (headers, _) = mailparse::parse_headers(raw)
                 .map_err(|e| format!("mail headers do not parse: {e}"))?;
             emit_headers(&headers, prefix, cx);
-            cx.unreadable(prefix.trim_end_matches('/'), format!("malformed MIME: {err}"));
+            cx.unreadable(
+                prefix.trim_end_matches('/'),
+                format!("malformed MIME: {err}"),
+            );
             return Ok(());
         }
     };
@@ -117,7 +120,10 @@ fn walk_part(
         Err(err) => {
             let what = file_name.clone().unwrap_or_else(|| mime.clone());
             let sub = format!("{prefix}{what}");
-            cx.unreadable(sub.trim_end_matches('/'), format!("MIME part does not decode: {err}"));
+            cx.unreadable(
+                sub.trim_end_matches('/'),
+                format!("MIME part does not decode: {err}"),
+            );
             return;
         }
     };
@@ -250,7 +256,9 @@ pub(crate) fn html_to_text(html: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'<' {
             if lower[i..].starts_with("<!--") {
-                i = lower[i..].find("-->").map_or(bytes.len(), |end| i + end + 3);
+                i = lower[i..]
+                    .find("-->")
+                    .map_or(bytes.len(), |end| i + end + 3);
                 continue;
             }
             // `inner_end` is the '>' (or the end of input for an unclosed tag): always
@@ -453,7 +461,8 @@ mod tests {
 
     #[test]
     fn undeclared_gbk_is_guessed() {
-        let (bytes, _, _) = encoding_rs::GBK.encode("关于年度工作总结的通知，请各部门按时提交材料。");
+        let (bytes, _, _) =
+            encoding_rs::GBK.encode("关于年度工作总结的通知，请各部门按时提交材料。");
         let text = decode_text(&bytes, None);
         assert!(text.contains("年度工作总结"), "{text}");
     }

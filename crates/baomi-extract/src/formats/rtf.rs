@@ -183,7 +183,9 @@ impl Parser<'_> {
                 b'{' => {
                     self.skip = 0;
                     if self.stack.len() >= MAX_GROUP_DEPTH {
-                        return Err(format!("RTF groups nested deeper than {MAX_GROUP_DEPTH}").into());
+                        return Err(
+                            format!("RTF groups nested deeper than {MAX_GROUP_DEPTH}").into()
+                        );
                     }
                     self.stack.push(self.group);
                     self.group_start = true;
@@ -327,8 +329,7 @@ impl Parser<'_> {
             (_, Dest::Skip | Dest::InfoGroup) => {}
             ("f", Dest::FontTable) => self.font_def = param,
             ("fcharset", Dest::FontTable) => {
-                if let (Some(font), Some(enc)) = (self.font_def, param.and_then(charset_encoding))
-                {
+                if let (Some(font), Some(enc)) = (self.font_def, param.and_then(charset_encoding)) {
                     self.fonts.insert(font, enc);
                 }
             }
@@ -347,11 +348,8 @@ impl Parser<'_> {
             }
             ("f", _) => {
                 if let Some(font) = param {
-                    self.group.encoding = self
-                        .fonts
-                        .get(&font)
-                        .copied()
-                        .unwrap_or(self.doc_encoding);
+                    self.group.encoding =
+                        self.fonts.get(&font).copied().unwrap_or(self.doc_encoding);
                 }
             }
             ("uc", _) => self.group.uc = param.unwrap_or(1).clamp(0, 16) as u32,
@@ -414,12 +412,10 @@ impl Parser<'_> {
             | "footerf" => Dest::HeaderFooter,
             "footnote" | "annotation" => Dest::Annotation,
             "colortbl" | "stylesheet" | "listtable" | "listoverridetable" | "revtbl"
-            | "rsidtbl" | "filetbl" | "pict" | "object" | "objdata" | "datastore"
-            | "themedata" | "colorschememapping" | "latentstyles" | "fldinst" | "xmlnstbl"
-            | "generator" | "pgdsctbl" | "mmathPr" | "nonshppict" | "atnid" | "atnauthor"
-            | "bkmkstart" | "bkmkend" | "template" | "userprops" | "panose" | "falt" => {
-                Dest::Skip
-            }
+            | "rsidtbl" | "filetbl" | "pict" | "object" | "objdata" | "datastore" | "themedata"
+            | "colorschememapping" | "latentstyles" | "fldinst" | "xmlnstbl" | "generator"
+            | "pgdsctbl" | "mmathPr" | "nonshppict" | "atnid" | "atnauthor" | "bkmkstart"
+            | "bkmkend" | "template" | "userprops" | "panose" | "falt" => Dest::Skip,
             _ => return None,
         })
     }
@@ -449,7 +445,8 @@ impl Parser<'_> {
             return;
         }
         if !self.pending.is_empty()
-            && (self.pending_encoding != self.group.encoding || self.pending_dest != self.group.dest)
+            && (self.pending_encoding != self.group.encoding
+                || self.pending_dest != self.group.dest)
         {
             self.flush();
         }
