@@ -261,6 +261,50 @@ fn eml_subject_headers_bodies_and_attachments() {
     );
 }
 
+/// What Chinese mail clients really send: a Big5 subject, a GBK body with no charset
+/// declared, an Outlook-style encoded-word file name inside quotes, and a part whose base64
+/// is broken.
+const ODD_MAIL_SCRIPT: &str = r#"
+import base64
+def ew(cs, text):
+    return "=?%s?B?%s?=" % (cs, base64.b64encode(text.encode(cs)).decode())
+body = "本邮件没有声明字符集，正文为国标扩展编码，内容涉及保密工作。".encode("gbk")
+parts = [
+ b"From: a@example.cn\r\nTo: b@example.cn\r\nSubject: " + ew("big5", "機密會議紀要").encode()
+   + b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n",
+ b"--XX\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n",
+ b"--XX\r\nContent-Type: application/octet-stream; name=\"" + ew("gbk", "会议纪要.txt").encode()
+   + b"\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.b64encode("纪要正文".encode()) + b"\r\n",
+ b"--XX\r\nContent-Type: application/pdf; name=\"broken.pdf\"\r\n"
+   + b"Content-Disposition: attachment; filename=\"broken.pdf\"\r\n"
+   + b"Content-Transfer-Encoding: base64\r\n\r\n!!!@@@###\r\n",
+ b"--XX--\r\n",
+]
+open("odd.eml", "wb").write(b"".join(parts))
+"#;
+
+#[test]
+fn eml_big5_subject_undeclared_gbk_body_encoded_word_name_and_bad_base64() {
+    let dir = tempfile::tempdir().unwrap();
+    python_script(dir.path(), ODD_MAIL_SCRIPT);
+    let bytes = std::fs::read(dir.path().join("odd.eml")).unwrap();
+    let sink = run(FileType::Eml, bytes, "odd.eml");
+    assert_eq!(sink.part("odd.eml/subject").text, "機密會議紀要");
+    assert_eq!(
+        sink.part("odd.eml/body").text.trim(),
+        "本邮件没有声明字符集，正文为国标扩展编码，内容涉及保密工作。"
+    );
+    assert!(sink.has_name("odd.eml/会议纪要.txt"), "{:#?}", sink.paths());
+    let unreadable = sink.findings_of(FindingKind::Unreadable);
+    assert!(
+        unreadable
+            .iter()
+            .any(|f| f.part == "odd.eml/broken.pdf" && f.reason.contains("does not decode")),
+        "{:?}",
+        sink.findings
+    );
+}
+
 #[test]
 fn eml_cut_in_half_does_not_panic() {
     let dir = tempfile::tempdir().unwrap();

@@ -274,12 +274,10 @@ impl Parser<'_> {
                     }
                 }
             }
-            b'*' => {
-                if first {
-                    self.ignorable = true;
-                    // Keep `group_start` so the next word is read as the destination.
-                    self.group_start = true;
-                }
+            b'*' if first => {
+                self.ignorable = true;
+                // Keep `group_start` so the next word is read as the destination.
+                self.group_start = true;
             }
             b'\\' | b'{' | b'}' => self.emit_byte_or_skip(c),
             b'~' => self.emit_char_or_skip('\u{a0}'),
