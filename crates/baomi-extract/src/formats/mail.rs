@@ -393,27 +393,43 @@ fn decode_entities(text: &str) -> String {
 /// one message is held in memory however big the mailbox.
 pub fn extract_mbox(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let mut reader = std::io::BufReader::new(blob.open()?);
+    let mut count = 0usize;
+    let found = split_mbox(&mut reader, |message| {
+        count += 1;
+        cx.child(&format!("message-{count}.eml"), Blob::from_vec(message));
+        !cx.should_stop()
+    })?;
+    if !found {
+        return Err("not an mbox: no 'From ' separator line".into());
+    }
+    Ok(())
+}
+
+/// Split an mbox into messages, unescaping `>From ` lines, calling `on_message` with each
+/// one as soon as it is complete (it returns false to stop). Returns whether the input
+/// had a separator line at all.
+fn split_mbox(
+    reader: &mut dyn BufRead,
+    mut on_message: impl FnMut(Vec<u8>) -> bool,
+) -> std::io::Result<bool> {
     let mut message: Vec<u8> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
-    let mut count = 0usize;
     let mut previous_blank = true;
     let mut seen_separator = false;
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        // The separator line starts a message; RFC 4155 says it follows a blank line (or
-        // the start of the file), which keeps a body line "From here on…" from splitting.
-        if line.starts_with(b"From ") && previous_blank {
-            if seen_separator && !message.is_empty() {
-                count += 1;
-                emit_message(count, std::mem::take(&mut message), cx);
-                if cx.should_stop() {
-                    return Ok(());
-                }
+        if is_separator(&line, previous_blank) {
+            // An empty message (two separators in a row) is skipped, not emitted.
+            if seen_separator
+                && trim_mbox_gap(&mut message)
+                && !on_message(std::mem::take(&mut message))
+            {
+                return Ok(true);
             }
+            message.clear();
             seen_separator = true;
             previous_blank = false;
             continue;
@@ -427,29 +443,82 @@ pub fn extract_mbox(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             message.extend_from_slice(&line);
         }
     }
-    if !seen_separator {
-        return Err("not an mbox: no 'From ' separator line".into());
+    if seen_separator && trim_mbox_gap(&mut message) {
+        on_message(message);
     }
-    if !message.is_empty() {
-        count += 1;
-        emit_message(count, message, cx);
-    }
-    Ok(())
+    Ok(seen_separator)
 }
 
-fn emit_message(index: usize, mut message: Vec<u8>, cx: &mut Ctx<'_, '_>) {
-    // The blank line before the next separator belongs to the mbox, not the message.
+/// `From sender date…`: RFC 4155 puts it after a blank line (or at the start); writers that
+/// forget the blank line still write a date, so a line with a time in it is accepted too.
+/// A body line like "From here on…" is neither.
+fn is_separator(line: &[u8], previous_blank: bool) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let has_digit = rest.iter().any(u8::is_ascii_digit);
+    let tokens = rest
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+        .count();
+    let has_time = rest
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit());
+    (previous_blank && tokens >= 2 && has_digit) || (tokens >= 3 && has_time)
+}
+
+/// Drop the blank line that separates messages (it belongs to the mbox, not the message);
+/// false if nothing but blank lines is left.
+fn trim_mbox_gap(message: &mut Vec<u8>) -> bool {
     if message.ends_with(b"\r\n\r\n") {
         message.truncate(message.len() - 2);
     } else if message.ends_with(b"\n\n") {
         message.truncate(message.len() - 1);
     }
-    cx.child(&format!("message-{index}.eml"), Blob::from_vec(message));
+    message.iter().any(|b| !b.is_ascii_whitespace())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split(mbox: &[u8]) -> (bool, Vec<String>) {
+        let mut messages = Vec::new();
+        let found = split_mbox(&mut &mbox[..], |m| {
+            messages.push(String::from_utf8(m).unwrap());
+            true
+        })
+        .unwrap();
+        (found, messages)
+    }
+
+    #[test]
+    fn mbox_splits_and_unescapes() {
+        let mbox = b"From a@b Sat Nov 21 10:00:00 2026\nSubject: one\n\n>From here\n>>From x\nFrom here on, text\n\nFrom c@d Sat Nov 21 10:00:01 2026\nSubject: two\n\nbody two\n";
+        let (found, messages) = split(mbox);
+        assert!(found);
+        assert_eq!(
+            messages,
+            vec![
+                "Subject: one\n\nFrom here\n>From x\nFrom here on, text\n".to_owned(),
+                "Subject: two\n\nbody two\n".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn mbox_skips_empty_messages() {
+        let mbox = b"From a@b Sat Nov 21 10:00:00 2026\n\nFrom c@d Sat Nov 21 10:00:01 2026\nSubject: two\n\nbody\n";
+        let (_, messages) = split(mbox);
+        assert_eq!(messages, vec!["Subject: two\n\nbody\n".to_owned()]);
+    }
+
+    #[test]
+    fn mbox_without_separator_is_not_an_mbox() {
+        let (found, messages) = split(b"Subject: x\n\nbody\n");
+        assert!(!found);
+        assert!(messages.is_empty());
+    }
 
     #[test]
     fn html_blocks_become_lines_and_scripts_vanish() {
