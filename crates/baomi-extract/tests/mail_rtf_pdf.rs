@@ -626,3 +626,28 @@ fn pdf_cut_in_half_and_garbage_do_not_panic() {
     let sink = run(FileType::Pdf, b"not a pdf at all".to_vec(), "x.pdf");
     assert_eq!(sink.findings_of(FindingKind::Unreadable).len(), 1);
 }
+
+#[test]
+fn pdf_blank_page_is_not_reported_as_image_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("blank.txt");
+    // A form feed at the end makes LibreOffice start a second, empty page.
+    std::fs::write(&txt, "第一页正文\n\u{c}").unwrap();
+    let pdf = soffice_convert(dir.path(), &txt, "pdf");
+    let sink = run_file(FileType::Pdf, &pdf, "blank.pdf");
+    assert!(sink.part("blank.pdf/page 1").text.contains("第一页正文"));
+    let pdf_text = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let pages = String::from_utf8_lossy(&pdf_text.stdout)
+        .matches('\u{c}')
+        .count();
+    assert_eq!(pages, 2, "fixture should have a blank second page");
+    assert!(
+        sink.findings_of(FindingKind::Unreadable).is_empty(),
+        "{:?}",
+        sink.findings
+    );
+}

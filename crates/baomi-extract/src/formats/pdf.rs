@@ -41,6 +41,9 @@ const LEGACY_CJK_CMAPS: &[&[u8]] = &[
 /// What pdf_oxide made of a document.
 struct OxideText {
     pages: Vec<Result<String, String>>,
+    /// Per page without text: whether it draws images (`None`: could not tell). Blank
+    /// pages are not image-only pages.
+    images: Vec<Option<bool>>,
     info: Vec<(String, String)>,
     encrypted: bool,
     /// False when encrypted and the empty user password did not open it.
@@ -114,9 +117,7 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         };
         cx.encrypted("", how);
     }
-    if let Some(e) = fallback_error
-        && !oxide_good
-    {
+    if let Some(e) = &fallback_error {
         tracing::debug!(path = cx.path(), "pdftotext fallback failed: {e}");
     }
 
@@ -124,6 +125,39 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         emit_info(&o.info, cx);
     }
 
+    let any_text = pages.iter().any(|t| !t.trim().is_empty());
+    if !any_text
+        && !encrypted
+        && let Some(e) = &fallback_error
+    {
+        // pdf_oxide opened something but found no text, and poppler could not read the
+        // file: it is damaged, not merely scanned.
+        let oxide_errors: Vec<&str> = match &oxide {
+            Ok(o) => o
+                .pages
+                .iter()
+                .filter_map(|p| p.as_ref().err())
+                .map(String::as_str)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let detail = oxide_errors
+            .first()
+            .map_or(String::new(), |e| format!("{e}; "));
+        cx.unreadable(
+            "",
+            format!("PDF damaged, no text extracted ({detail}pdftotext: {e})"),
+        );
+        return Ok(());
+    }
+    if pages.is_empty() && !encrypted {
+        cx.unreadable("", "PDF has no pages that could be read");
+        return Ok(());
+    }
+    let page_images: &[Option<bool>] = match &oxide {
+        Ok(o) if o.images.len() == pages.len() => &o.images,
+        _ => &[],
+    };
     let mut image_only = Vec::new();
     for (index, text) in pages.into_iter().enumerate() {
         if cx.should_stop() {
@@ -131,7 +165,10 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
         let number = index + 1;
         if text.trim().is_empty() {
-            image_only.push(number);
+            // A page known to draw no image is blank, not a scan.
+            if page_images.get(index) != Some(&Some(false)) {
+                image_only.push(number);
+            }
             continue;
         }
         cx.text(&format!("page {number}"), PartRole::Body, text);
@@ -192,6 +229,7 @@ fn oxide_extract(bytes: Vec<u8>, cx: &mut Ctx<'_, '_>) -> Result<OxideText, Stri
         0
     };
     let mut pages = Vec::with_capacity(count.min(10_000));
+    let mut images = Vec::with_capacity(count.min(10_000));
     for index in 0..count {
         if cx.should_stop() {
             break;
@@ -199,10 +237,19 @@ fn oxide_extract(bytes: Vec<u8>, cx: &mut Ctx<'_, '_>) -> Result<OxideText, Stri
         let text = catch_unwind(AssertUnwindSafe(|| doc.extract_text(index)))
             .map_err(|_| "page text extraction panicked".to_owned())
             .and_then(|r| r.map_err(|e| e.to_string()));
+        let has_images = match &text {
+            Ok(t) if !t.trim().is_empty() => Some(false),
+            _ => catch_unwind(AssertUnwindSafe(|| doc.page_image_handles(index)))
+                .ok()
+                .and_then(Result::ok)
+                .map(|handles| !handles.is_empty()),
+        };
         pages.push(text);
+        images.push(has_images);
     }
     Ok(OxideText {
         pages,
+        images,
         info,
         encrypted,
         authenticated,
