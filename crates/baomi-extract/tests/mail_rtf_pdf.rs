@@ -651,3 +651,41 @@ fn pdf_blank_page_is_not_reported_as_image_only() {
         sink.findings
     );
 }
+
+/// A hand-built PDF as older Chinese software writes it: a non-embedded STSong-Light font
+/// with the predefined `GBK-EUC-H` CMap and GBK bytes in the content stream. CRATES.md saw
+/// pdf_oxide mis-decode such a file (this simple one it reads correctly), so these CMaps
+/// are routed to pdftotext; either way the text must come out right.
+const GBK_PDF_SCRIPT: &str = r#"
+text = "身份证号码机密".encode("gbk")
+hexs = text.hex().upper()
+content = ("BT /F1 24 Tf 72 700 Td <%s> Tj ET" % hexs).encode()
+objs = [
+ b"<< /Type /Catalog /Pages 2 0 R >>",
+ b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+ b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+ b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+ b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /GBK-EUC-H /DescendantFonts [6 0 R] >>",
+ b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /FontDescriptor 7 0 R /DW 1000 >>",
+ b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
+]
+out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+offsets = []
+for i, o in enumerate(objs, 1):
+    offsets.append(len(out))
+    out += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+for off in offsets:
+    out += b"%010d 00000 n \n" % off
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+open("gbk.pdf", "wb").write(out)
+"#;
+
+#[test]
+fn pdf_gbk_euc_cmap_goes_through_pdftotext() {
+    let dir = tempfile::tempdir().unwrap();
+    python_script(dir.path(), GBK_PDF_SCRIPT);
+    let sink = run_file(FileType::Pdf, &dir.path().join("gbk.pdf"), "gbk.pdf");
+    assert_eq!(sink.part("gbk.pdf/page 1").text, "身份证号码机密");
+}
