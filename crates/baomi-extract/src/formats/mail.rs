@@ -225,6 +225,13 @@ fn decode_encoded_words(value: &str) -> String {
 /// Bytes of a text part to a string: the declared charset when it decodes cleanly, else a
 /// guess (mail from Chinese clients often declares nothing, or gb2312 for GBK/GB18030).
 pub(crate) fn decode_text(bytes: &[u8], declared: Option<String>) -> String {
+    // Valid multi-byte UTF-8 is almost never GBK or Big5 text by accident, while UTF-8 sent
+    // under a stale "gb2312" label decodes as GBK without errors, into mojibake.
+    if !bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return text.to_owned();
+    }
     if let Some(label) = declared.as_deref()
         && let Some(enc) = Encoding::for_label(label.trim().as_bytes())
     {
@@ -534,6 +541,12 @@ mod tests {
             encoding_rs::GBK.encode("关于年度工作总结的通知，请各部门按时提交材料。");
         let text = decode_text(&bytes, None);
         assert!(text.contains("年度工作总结"), "{text}");
+    }
+
+    #[test]
+    fn utf8_under_a_gb2312_label_is_utf8() {
+        let text = decode_text("机密★5年".as_bytes(), Some("gb2312".into()));
+        assert_eq!(text, "机密★5年");
     }
 
     #[test]
