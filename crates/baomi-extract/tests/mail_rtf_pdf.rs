@@ -689,3 +689,42 @@ fn pdf_gbk_euc_cmap_goes_through_pdftotext() {
     let sink = run_file(FileType::Pdf, &dir.path().join("gbk.pdf"), "gbk.pdf");
     assert_eq!(sink.part("gbk.pdf/page 1").text, "身份证号码机密");
 }
+
+#[test]
+fn attached_messages_count_towards_the_depth_limit() {
+    // Each level wraps the previous message as message/rfc822.
+    let mut message = b"Subject: innermost\r\n\r\ndeep body\r\n".to_vec();
+    for level in 0..4 {
+        let mut outer = format!(
+            "Subject: level {level}\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"
+        )
+        .into_bytes();
+        outer.extend_from_slice(&message);
+        message = outer;
+    }
+    let limits = Limits {
+        max_depth: 2,
+        ..Limits::default()
+    };
+    let mut sink = Collect::default();
+    extract_as(
+        FileType::Eml,
+        Blob::from_vec(message),
+        "m.eml",
+        &limits,
+        &mut sink,
+    );
+    let subjects: Vec<&str> = sink
+        .parts
+        .iter()
+        .filter(|p| p.role == PartRole::Subject)
+        .map(|p| p.text.as_str())
+        .collect();
+    assert_eq!(subjects, vec!["level 3", "level 2", "level 1"]);
+    let limits = sink.findings_of(FindingKind::Limit);
+    assert_eq!(limits.len(), 1, "{:?}", sink.findings);
+    assert_eq!(
+        limits[0].part,
+        "m.eml/attached-1.eml/attached-2.eml/attached-3.eml"
+    );
+}

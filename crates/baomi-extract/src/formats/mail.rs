@@ -7,7 +7,7 @@
 
 use std::io::BufRead;
 
-use baomi_core::PartRole;
+use baomi_core::{Finding, FindingKind, PartRole};
 use encoding_rs::Encoding;
 use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
 
@@ -132,9 +132,17 @@ fn walk_part(
         state.attached_messages += 1;
         let name = format!("attached-{}.eml", state.attached_messages);
         let inner_prefix = format!("{prefix}{name}/");
-        if nesting >= cx.limits().max_depth {
-            let max = cx.limits().max_depth;
-            cx.limit(format!("attached message nesting {} > {max}", nesting + 1));
+        // Attached messages count as nesting levels, like any other container, but
+        // running out of depth here skips only this branch (as the walker does).
+        let depth = cx.depth() + nesting + 1;
+        let max = cx.limits().max_depth;
+        if depth > max {
+            let f = Finding::structural(
+                FindingKind::Limit,
+                format!("{}/{}", cx.path(), inner_prefix.trim_end_matches('/')),
+                format!("nesting depth {depth} > {max}"),
+            );
+            cx.finding(f);
             return;
         }
         if let Err(err) = extract_message(&decoded, &inner_prefix, nesting + 1, state, cx) {
