@@ -544,6 +544,44 @@ mod tests {
     }
 
     #[test]
+    fn html_random_input_never_panics() {
+        let tokens = [
+            "<",
+            ">",
+            "</",
+            "<script>",
+            "</script",
+            "<!--",
+            "-->",
+            "&",
+            "&#",
+            "&#x",
+            ";",
+            "机密",
+            "p",
+            "br",
+            " ",
+            "\n",
+            "&amp;",
+            "&#99999999;",
+            "&#xD800;",
+            "<td>",
+            "<style",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..3000 {
+            let mut input = String::new();
+            for _ in 0..30 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                input.push_str(tokens[(seed >> 33) as usize % tokens.len()]);
+            }
+            let _ = html_to_text(&input);
+        }
+    }
+
+    #[test]
     fn undeclared_gbk_is_guessed() {
         let (bytes, _, _) =
             encoding_rs::GBK.encode("关于年度工作总结的通知，请各部门按时提交材料。");

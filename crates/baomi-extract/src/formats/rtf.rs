@@ -572,6 +572,50 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics() {
+        // A cheap deterministic fuzz: RTF-ish tokens and raw bytes in random order.
+        let tokens: &[&[u8]] = &[
+            b"{",
+            b"}",
+            b"\\",
+            b"\\'",
+            b"\\'b",
+            b"\\u",
+            b"\\u-",
+            b"\\uc9",
+            b"\\bin99",
+            b"\\*",
+            b"\\info",
+            b"\\title",
+            b"\\header",
+            b"\\fonttbl",
+            b"\\f",
+            b"\\fcharset134",
+            b"\\par",
+            b"\\ansicpg936",
+            b"7",
+            b"-",
+            b" ",
+            b"\xb1",
+            b"\xa3",
+            b"\xff",
+            b"\n",
+            b"\\\n",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut input = b"{\\rtf1".to_vec();
+            for _ in 0..40 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                input.extend_from_slice(tokens[(seed >> 33) as usize % tokens.len()]);
+            }
+            let _ = parse(&input);
+        }
+    }
+
+    #[test]
     fn not_rtf_is_an_error() {
         assert!(parse(b"hello").is_err());
     }
