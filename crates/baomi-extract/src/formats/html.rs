@@ -226,6 +226,20 @@ fn is_html_space(c: char) -> bool {
 }
 
 fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
+    let page = parse_html(html);
+    cx.text("title", PartRole::Subject, page.title);
+    cx.text("meta", PartRole::Metadata, page.meta);
+    emit_chunked(cx, "", PartRole::Body, page.body);
+}
+
+/// The text of an HTML page or fragment (also used for HTML mail bodies).
+pub(crate) struct HtmlPage {
+    pub title: String,
+    pub meta: String,
+    pub body: String,
+}
+
+pub(crate) fn parse_html(html: &str) -> HtmlPage {
     let mut state = HtmlText::default();
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
@@ -304,9 +318,11 @@ fn extract_html(html: &str, cx: &mut Ctx<'_, '_>) {
         .map(str::trim_end)
         .collect::<Vec<_>>()
         .join("\n");
-    cx.text("title", PartRole::Subject, state.title.trim().to_owned());
-    cx.text("meta", PartRole::Metadata, state.meta.trim_end().to_owned());
-    emit_chunked(cx, "", PartRole::Body, body);
+    HtmlPage {
+        title: state.title.trim().to_owned(),
+        meta: state.meta.trim_end().to_owned(),
+        body,
+    }
 }
 
 /// Position of `needle` (ASCII) in `haystack`, ignoring ASCII case.

@@ -157,7 +157,7 @@ fn walk_part(
     if is_text_body {
         let text = decode_text(&decoded, declared_charset(part));
         let text = if mime == "text/html" {
-            html_to_text(&text)
+            super::html::parse_html(&text).body
         } else {
             text
         };
@@ -259,149 +259,6 @@ pub(crate) fn decode_text(bytes: &[u8], declared: Option<String>) -> String {
     detector.feed(bytes, true);
     let enc = detector.guess(None, chardetng::Utf8Detection::Allow);
     enc.decode(bytes).0.into_owned()
-}
-
-/// HTML to plain text, enough for a mail body: scripts, styles and comments dropped, block
-/// tags become line breaks, other tags a space, basic entities decoded.
-pub(crate) fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let lower = html.to_ascii_lowercase();
-    let mut i = 0;
-    let bytes = html.as_bytes();
-    while i < bytes.len() {
-        if bytes[i] == b'<' {
-            if lower[i..].starts_with("<!--") {
-                i = lower[i..]
-                    .find("-->")
-                    .map_or(bytes.len(), |end| i + end + 3);
-                continue;
-            }
-            // `inner_end` is the '>' (or the end of input for an unclosed tag): always
-            // on a char boundary, unlike `len - 1`.
-            let inner_end = lower[i..].find('>').map_or(bytes.len(), |end| i + end);
-            let tag_end = (inner_end + 1).min(bytes.len());
-            let tag = &lower[i + 1..inner_end];
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            if (name == "script" || name == "style" || name == "head" || name == "title")
-                && !tag.starts_with('/')
-            {
-                let close = format!("</{name}");
-                i = lower[tag_end..]
-                    .find(&close)
-                    .map_or(bytes.len(), |pos| tag_end + pos);
-                continue;
-            }
-            let block = matches!(
-                name.as_str(),
-                "br" | "p"
-                    | "div"
-                    | "tr"
-                    | "li"
-                    | "h1"
-                    | "h2"
-                    | "h3"
-                    | "h4"
-                    | "h5"
-                    | "h6"
-                    | "table"
-                    | "blockquote"
-                    | "pre"
-                    | "hr"
-                    | "ul"
-                    | "ol"
-                    | "section"
-                    | "article"
-            );
-            if block {
-                if !out.ends_with('\n') && !out.is_empty() {
-                    out.push('\n');
-                }
-            } else if name == "td" || name == "th" {
-                out.push('\t');
-            } else if !out.ends_with([' ', '\n']) && !out.is_empty() {
-                // Inline tags inside CJK text must not split words with spaces in a way
-                // that breaks matching: only a space where there was a tag boundary.
-                out.push(' ');
-            }
-            i = tag_end;
-            continue;
-        }
-        let next = lower[i..].find('<').map_or(bytes.len(), |pos| i + pos);
-        let chunk = &html[i..next];
-        // Source line breaks inside HTML are spaces.
-        let chunk = chunk.replace("\r\n", " ").replace(['\n', '\r'], " ");
-        out.push_str(&decode_entities(&chunk));
-        i = next;
-    }
-    // Tidy: trim each line, collapse runs of blank lines.
-    let mut tidy = String::with_capacity(out.len());
-    let mut blank = 0;
-    for line in out.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        tidy.push_str(line);
-        tidy.push('\n');
-    }
-    tidy.trim().to_owned()
-}
-
-fn decode_entities(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let end = rest.bytes().take(12).position(|b| b == b';');
-        let decoded = end.and_then(|end| {
-            let entity = &rest[1..end];
-            let c = match entity {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some(' '),
-                "ldquo" => Some('“'),
-                "rdquo" => Some('”'),
-                "middot" => Some('·'),
-                _ => {
-                    let num = entity.strip_prefix('#')?;
-                    let code = match num.strip_prefix(['x', 'X']) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                        None => num.parse().ok()?,
-                    };
-                    char::from_u32(code)
-                }
-            }?;
-            Some((c, end + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// An mbox: messages separated by `From ` lines. Messages are read one at a time, so only
@@ -539,7 +396,7 @@ mod tests {
     fn html_blocks_become_lines_and_scripts_vanish() {
         let html = "<html><head><title>t</title><style>p{}</style></head><body>\
                     <p>机密&#9733;5年</p><script>var x='秘密';</script><div>第二&amp;段</div></body></html>";
-        let text = html_to_text(html);
+        let text = super::super::html::parse_html(html).body;
         assert_eq!(text, "机密★5年\n第二&段");
     }
 
@@ -577,7 +434,7 @@ mod tests {
                     .wrapping_add(1442695040888963407);
                 input.push_str(tokens[(seed >> 33) as usize % tokens.len()]);
             }
-            let _ = html_to_text(&input);
+            let _ = super::super::html::parse_html(&input);
         }
     }
 
