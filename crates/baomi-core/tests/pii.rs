@@ -63,7 +63,11 @@ fn resident_id_rejections() {
     // Checksum fails.
     assert!(of_kind(&detect("110105194912310021"), FindingKind::ResidentId).is_empty());
     // Dates that do not exist, with correct check characters.
-    for bad in ["11010519490230123", "11010519000229123", "11010519971301123"] {
+    for bad in [
+        "11010519490230123",
+        "11010519000229123",
+        "11010519971301123",
+    ] {
         let id = make_id(bad);
         assert!(
             of_kind(&detect(&id), FindingKind::ResidentId).is_empty(),
@@ -73,10 +77,19 @@ fn resident_id_rejections() {
     // Leap days that exist.
     for good in ["11010520000229123", "11010519960229123"] {
         let id = make_id(good);
-        assert_eq!(of_kind(&detect(&id), FindingKind::ResidentId).len(), 1, "{id}");
+        assert_eq!(
+            of_kind(&detect(&id), FindingKind::ResidentId).len(),
+            1,
+            "{id}"
+        );
     }
     // Province codes that do not exist (16, 90, 00), future birth year.
-    for bad in ["16010519491231002", "90010519491231002", "00010519491231002", "11010529991231002"] {
+    for bad in [
+        "16010519491231002",
+        "90010519491231002",
+        "00010519491231002",
+        "11010529991231002",
+    ] {
         let id = make_id(bad);
         assert!(
             of_kind(&detect(&id), FindingKind::ResidentId).is_empty(),
@@ -142,12 +155,22 @@ fn bank_cards() {
     assert!(cards[0].reason.starts_with("Luhn ok, UnionPay"));
     // One digit changed: Luhn fails.
     let mut broken = card.clone().into_bytes();
-    broken[5] = if broken[5] == b'9' { b'0' } else { broken[5] + 1 };
+    broken[5] = if broken[5] == b'9' {
+        b'0'
+    } else {
+        broken[5] + 1
+    };
     let broken = String::from_utf8(broken).unwrap();
     assert!(of_kind(&detect(&broken), FindingKind::BankCard).is_empty());
     // Groups of four, value without the spaces, context raises confidence.
     let visa = make_luhn("411111111111111");
-    let grouped = format!("{} {} {} {}", &visa[..4], &visa[4..8], &visa[8..12], &visa[12..]);
+    let grouped = format!(
+        "{} {} {} {}",
+        &visa[..4],
+        &visa[4..8],
+        &visa[8..12],
+        &visa[12..]
+    );
     let f = detect(&format!("银行卡号：{grouped}"));
     let cards = of_kind(&f, FindingKind::BankCard);
     assert_eq!(cards.len(), 1, "{f:?}");
@@ -205,7 +228,13 @@ fn mobiles() {
         assert_eq!(m[0].value.as_deref(), Some("13812345678"));
     }
     // Not mobiles: wrong second digit, glued into longer runs, glued to letters.
-    for text in ["12812345678", "913812345678", "138123456789", "a13812345678", "13812345678b"] {
+    for text in [
+        "12812345678",
+        "913812345678",
+        "138123456789",
+        "a13812345678",
+        "13812345678b",
+    ] {
         assert!(
             of_kind(&detect(text), FindingKind::Mobile).is_empty(),
             "{text}"
@@ -244,7 +273,10 @@ fn landlines() {
     assert_eq!(p[0].text, "0755-8765432-123");
     // Without dash only with context.
     assert!(of_kind(&detect("编号 01062345678"), FindingKind::Phone).is_empty());
-    assert_eq!(of_kind(&detect("电话：01062345678"), FindingKind::Phone).len(), 1);
+    assert_eq!(
+        of_kind(&detect("电话：01062345678"), FindingKind::Phone).len(),
+        1
+    );
     // Local numbers do not start with 0 or 1.
     assert!(of_kind(&detect("010-02345678"), FindingKind::Phone).is_empty());
 }
@@ -258,12 +290,20 @@ fn weak_kinds_need_context() {
         ("京A12345", "车牌号京A12345", FindingKind::Plate),
         ("粤BD12345", "号牌：粤BD12345", FindingKind::Plate),
         ("沪A12345D", "车牌 沪A12345D", FindingKind::Plate),
-        ("zhang.san@example.com", "联系方式 zhang.san@example.com", FindingKind::Email),
+        (
+            "zhang.san@example.com",
+            "联系方式 zhang.san@example.com",
+            FindingKind::Email,
+        ),
     ] {
         let f = detect(alone);
         let found = of_kind(&f, kind);
         assert_eq!(found.len(), 1, "{alone}: {f:?}");
-        assert!(found[0].confidence <= 0.4, "{alone}: {}", found[0].confidence);
+        assert!(
+            found[0].confidence <= 0.4,
+            "{alone}: {}",
+            found[0].confidence
+        );
         let f = detect(with_context);
         let found = of_kind(&f, kind);
         assert_eq!(found.len(), 1, "{with_context}: {f:?}");
@@ -290,7 +330,9 @@ fn plates_and_emails_details() {
     assert_eq!(of_kind(&f, FindingKind::Email).len(), 1);
     assert!(of_kind(&f, FindingKind::Mobile).is_empty(), "{f:?}");
     assert_eq!(
-        of_kind(&detect("Zhang@Example.COM"), FindingKind::Email)[0].value.as_deref(),
+        of_kind(&detect("Zhang@Example.COM"), FindingKind::Email)[0]
+            .value
+            .as_deref(),
         Some("zhang@example.com")
     );
     assert!(of_kind(&detect("a@b"), FindingKind::Email).is_empty());
