@@ -133,13 +133,13 @@ impl Policy {
             if rule.kinds.is_empty() {
                 return Err(format!("rule {:?}: `kinds` is empty", rule.name));
             }
-            if let Some(c) = rule.min_confidence {
-                if !(0.0..=1.0).contains(&c) {
-                    return Err(format!(
-                        "rule {:?}: min_confidence {c} is not within 0.0–1.0",
-                        rule.name
-                    ));
-                }
+            if let Some(c) = rule.min_confidence
+                && !(0.0..=1.0).contains(&c)
+            {
+                return Err(format!(
+                    "rule {:?}: min_confidence {c} is not within 0.0–1.0",
+                    rule.name
+                ));
             }
             if rule.min_score.is_some_and(|s| !s.is_finite()) {
                 return Err(format!("rule {:?}: min_score must be a number", rule.name));
@@ -162,7 +162,7 @@ impl Policy {
             .filter(|r| r.matches(findings, channel))
             .collect();
         // Strongest first; stable, so equal rules keep the order of the file.
-        matched.sort_by(|a, b| (b.action, b.severity).cmp(&(a.action, a.severity)));
+        matched.sort_by_key(|r| std::cmp::Reverse((r.action, r.severity)));
         Verdict {
             action: matched.first().map_or(Action::Allow, |r| r.action),
             severity: matched.iter().map(|r| r.severity).max().unwrap_or_default(),

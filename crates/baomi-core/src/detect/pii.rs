@@ -252,7 +252,7 @@ impl PiiDetector {
             }
             // Landline: area-local[-extension].
             if (2..=3).contains(&tokens.len())
-                && is_area_code(digits[..lens[0]].as_bytes())
+                && is_area_code(&digits.as_bytes()[..lens[0]])
                 && (7..=8).contains(&lens[1])
                 && !matches!(digits.as_bytes()[lens[0]], b'0' | b'1')
                 && (separators[0] == b'-' || ctx.is_some())
@@ -284,10 +284,10 @@ impl PiiDetector {
             }
         }
         // Resident ID written 6-8-4.
-        if lens == [6, 8, 4] {
-            if let Some(reason) = check_resident_id(digits.as_bytes(), self.current_year) {
-                return Some(id_candidate(start, end, digits, reason, ctx));
-            }
+        if lens == [6, 8, 4]
+            && let Some(reason) = check_resident_id(digits.as_bytes(), self.current_year)
+        {
+            return Some(id_candidate(start, end, digits, reason, ctx));
         }
         None
     }
@@ -325,10 +325,10 @@ impl PiiDetector {
             }
             _ if has_x => None,
             15 => {
-                if let Some(rest) = digits.strip_prefix("0086") {
-                    if is_mobile(rest.as_bytes()) {
-                        return Some(mobile_candidate(start, end, rest, false, true, ctx));
-                    }
+                if let Some(rest) = digits.strip_prefix("0086")
+                    && is_mobile(rest.as_bytes())
+                {
+                    return Some(mobile_candidate(start, end, rest, false, true, ctx));
                 }
                 let ctx = ctx.filter(|c| c.supports_id)?;
                 let reason = check_legacy_id(b)?;
@@ -419,19 +419,19 @@ impl PiiDetector {
                 return None;
             }
         }
-        if b.len() == 9 {
-            if let Some(what) = passport_kind(b) {
-                let ctx = self.context_near(text, start, end);
-                let (confidence, reason) = weak(what, ctx);
-                out.push(Candidate {
-                    kind: FindingKind::Passport,
-                    start,
-                    end,
-                    confidence,
-                    reason,
-                    value: word.to_owned(),
-                });
-            }
+        if b.len() == 9
+            && let Some(what) = passport_kind(b)
+        {
+            let ctx = self.context_near(text, start, end);
+            let (confidence, reason) = weak(what, ctx);
+            out.push(Candidate {
+                kind: FindingKind::Passport,
+                start,
+                end,
+                confidence,
+                reason,
+                value: word.to_owned(),
+            });
         }
         None
     }
@@ -690,7 +690,7 @@ pub fn is_province_code(code: u32) -> bool {
 }
 
 fn is_real_date(year: u32, month: u32, day: u32) -> bool {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -762,7 +762,7 @@ pub fn luhn(b: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The GB 32100-2015 check character for the first 17 characters of a USCC.

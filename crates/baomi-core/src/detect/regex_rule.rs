@@ -29,13 +29,13 @@ pub(crate) fn compile(rule: &RegexRule) -> Result<(Regex, FindingKind), String> 
         Some(k) => FindingKind::parse(k)
             .ok_or_else(|| format!("regex rule {:?}: unknown kind {k:?}", rule.name))?,
     };
-    if let Some(c) = rule.confidence {
-        if !(0.0..=1.0).contains(&c) {
-            return Err(format!(
-                "regex rule {:?}: confidence {c} is not within 0.0–1.0",
-                rule.name
-            ));
-        }
+    if let Some(c) = rule.confidence
+        && !(0.0..=1.0).contains(&c)
+    {
+        return Err(format!(
+            "regex rule {:?}: confidence {c} is not within 0.0–1.0",
+            rule.name
+        ));
     }
     let regex = RegexBuilder::new(&rule.pattern)
         .size_limit(REGEX_SIZE_LIMIT)
