@@ -350,3 +350,73 @@ fn throughput_smoke() {
     assert!(!f.is_empty());
     assert!(elapsed.as_secs() < 10);
 }
+
+/// Measurement (run in release with `--ignored --nocapture`): throughput on 10 MB of
+/// Chinese prose sprinkled with numbers, IDs, phones and addresses.
+#[test]
+#[ignore = "measurement, not a check"]
+fn measure_throughput() {
+    let unit = "根据工作安排，现将有关事项通知如下，请各单位认真贯彻落实。文号2024年第15号，\
+                联系人张三，电话010-62345678，手机13812345678，身份证号11010519491231002X，\
+                邮箱zhangsan@example.com，车牌京A12345，共计1234.56万元，页码3/17。";
+    let text = unit.repeat(10_000_000 / unit.len());
+    let detector = PiiDetector::new();
+    let norm = Normalizer::new().normalize(&text);
+    let part = PartView {
+        path: "bench.txt",
+        role: PartRole::Body,
+        original: &text,
+        norm: &norm,
+    };
+    for _ in 0..3 {
+        let mut out = Vec::new();
+        let start = std::time::Instant::now();
+        detector.detect(&part, &mut out);
+        let elapsed = start.elapsed();
+        eprintln!(
+            "pii: {} MB in {elapsed:?} = {:.0} MB/s, {} findings",
+            text.len() / 1_000_000,
+            text.len() as f64 / 1e6 / elapsed.as_secs_f64(),
+            out.len()
+        );
+    }
+}
+
+/// Measurement: prose with the usual dates and amounts but little personal data, against
+/// ripgrep searching the same file for a digit pattern.
+#[test]
+#[ignore = "measurement, not a check"]
+fn measure_prose_throughput() {
+    let unit = "根据工作安排，现将2024年第15号文件有关事项通知如下，请各单位认真贯彻落实，\
+                确保在12月31日前完成，预算1234.56万元，详见附件3第17页。联系电话010-62345678。";
+    let text = unit.repeat(10_000_000 / unit.len());
+    let norm = Normalizer::new().normalize(&text);
+    let part = PartView {
+        path: "bench.txt",
+        role: PartRole::Body,
+        original: &text,
+        norm: &norm,
+    };
+    let detector = PiiDetector::new();
+    for _ in 0..3 {
+        let mut out = Vec::new();
+        let start = std::time::Instant::now();
+        detector.detect(&part, &mut out);
+        let elapsed = start.elapsed();
+        eprintln!(
+            "pii prose: {} MB in {elapsed:?} = {:.0} MB/s, {} findings",
+            text.len() / 1_000_000,
+            text.len() as f64 / 1e6 / elapsed.as_secs_f64(),
+            out.len()
+        );
+    }
+    let path = std::env::temp_dir().join("baomi-pii-prose.txt");
+    std::fs::write(&path, &text).unwrap();
+    let start = std::time::Instant::now();
+    let rg = std::process::Command::new("rg")
+        .args(["-c", r"1[3-9]\d{9}|\d{17}[\dXx]"])
+        .arg(&path)
+        .output();
+    eprintln!("rg (same file, 2 patterns): {:?} {rg:?}", start.elapsed());
+    let _ = std::fs::remove_file(&path);
+}

@@ -217,6 +217,13 @@ impl PiiDetector {
         let first = tokens.first()?;
         let last = tokens.last()?;
         let (start, end) = (first.start, last.end);
+        // Every valid number has 10 (landline) to 19 (card; `0086` + mobile is 15) digits:
+        // most digit runs in prose (dates, amounts, page numbers) stop here, before any
+        // allocation.
+        let total: usize = tokens.iter().map(|t| t.end - t.start).sum();
+        if !(10..=19).contains(&total) {
+            return None;
+        }
         let mut digits = String::with_capacity(end - start);
         for t in tokens {
             digits.push_str(&text[t.start..t.end]);
