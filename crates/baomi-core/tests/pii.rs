@@ -259,7 +259,14 @@ fn full_width_digits_after_normalisation() {
     assert_eq!(folded, "手机:13812345678，身份证:11010519491231002X");
     let f = detect(&folded);
     assert_eq!(of_kind(&f, FindingKind::Mobile).len(), 1, "{f:?}");
-    assert_eq!(of_kind(&f, FindingKind::ResidentId).len(), 1, "{f:?}");
+    let ids = of_kind(&f, FindingKind::ResidentId);
+    assert_eq!(ids.len(), 1, "{f:?}");
+    // The nearest context word is the one reported.
+    assert!(
+        ids[0].reason.ends_with("context: 身份证"),
+        "{}",
+        ids[0].reason
+    );
 }
 
 #[test]

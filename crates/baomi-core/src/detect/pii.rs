@@ -42,6 +42,8 @@ const CONTEXT_WORDS: &[(&str, bool)] = &[
     ("开房", true),
     ("入住", true),
     ("信用代码", false),
+    ("邮箱", false),
+    ("电子邮件", false),
 ];
 
 /// How far around a candidate context words are looked for, in characters.
@@ -135,10 +137,22 @@ impl PiiDetector {
             .nth(CONTEXT_CHARS)
             .map_or(text.len(), |(i, _)| end + i);
         let window = text.get(window_start..window_end)?;
-        self.context.find(window).map(|m| {
-            let (word, supports_id) = CONTEXT_WORDS[m.pattern().as_usize()];
-            Context { word, supports_id }
-        })
+        // The nearest word names what the number is: in `手机：…，身份证：…` the ID's
+        // context is 身份证, not the 手机 a few characters further back.
+        let (rel_start, rel_end) = (start - window_start, end - window_start);
+        self.context
+            .find_iter(window)
+            .min_by_key(|m| {
+                if m.end() <= rel_start {
+                    rel_start - m.end()
+                } else {
+                    m.start().saturating_sub(rel_end)
+                }
+            })
+            .map(|m| {
+                let (word, supports_id) = CONTEXT_WORDS[m.pattern().as_usize()];
+                Context { word, supports_id }
+            })
     }
 
     fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
