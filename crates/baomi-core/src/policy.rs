@@ -170,6 +170,11 @@ impl Policy {
         }
     }
 
+    /// Names of the policy's rules, in order (for `baomi policy show`-style listings).
+    pub fn rule_names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).collect()
+    }
+
     /// The weakest action that counts as "alert or block" for exit codes.
     pub fn alert_threshold(&self) -> Action {
         self.alert_at

@@ -49,6 +49,8 @@ fn default_policy_is_the_shipped_file() {
         Policy::from_toml(DEFAULT_POLICY_TOML).unwrap().rules.len()
     );
     assert!(p.rules.len() >= 14);
+    assert_eq!(p.rule_names()[0], "state-secret-marking-high");
+    assert_eq!(p.rule_names().len(), p.rules.len());
     assert!(p.regex.is_empty());
     assert_eq!(p.alert_threshold(), Action::Alert);
     assert_eq!(eval(&[]), Verdict::default());
