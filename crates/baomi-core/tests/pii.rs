@@ -284,6 +284,18 @@ fn landlines() {
         of_kind(&detect("电话：01062345678"), FindingKind::Phone).len(),
         1
     );
+    // Area code in parentheses.
+    for (text, expect) in [
+        ("电话(010)62345678", "(010)62345678"),
+        ("(0571) 87061234。", "(0571) 87061234"),
+    ] {
+        let f = detect(text);
+        let p = of_kind(&f, FindingKind::Phone);
+        assert_eq!(p.len(), 1, "{text}: {f:?}");
+        assert_eq!(p[0].text, expect);
+    }
+    assert!(of_kind(&detect("(12)62345678"), FindingKind::Phone).is_empty());
+    assert!(of_kind(&detect("第(3)页 62345678"), FindingKind::Phone).is_empty());
     // Local numbers do not start with 0 or 1.
     assert!(of_kind(&detect("010-02345678"), FindingKind::Phone).is_empty());
 }

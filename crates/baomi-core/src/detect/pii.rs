@@ -235,6 +235,9 @@ impl PiiDetector {
         // most digit runs in prose (dates, amounts, page numbers) stop here, before any
         // allocation.
         let total: usize = tokens.iter().map(|t| t.end - t.start).sum();
+        if tokens.len() == 1 && (7..=8).contains(&total) {
+            return self.parenthesised_landline(text, start, end);
+        }
         if !(10..=19).contains(&total) {
             return None;
         }
@@ -311,6 +314,44 @@ impl PiiDetector {
             return Some(id_candidate(start, end, digits, reason, ctx));
         }
         None
+    }
+
+    /// A local number after an area code in parentheses: `(010)62345678`, `(0571) 87061234`
+    /// (full-width parentheses are ASCII after normalisation).
+    fn parenthesised_landline(&self, text: &str, start: usize, end: usize) -> Option<Candidate> {
+        let b = text.as_bytes();
+        if matches!(b[start], b'0' | b'1') {
+            return None;
+        }
+        let mut close = start.checked_sub(1)?;
+        if b[close] == b' ' {
+            close = close.checked_sub(1)?;
+        }
+        if b[close] != b')' {
+            return None;
+        }
+        let area_start = b[..close]
+            .iter()
+            .rposition(|c| !c.is_ascii_digit())
+            .map_or(0, |i| i + 1);
+        let open = area_start.checked_sub(1)?;
+        if b[open] != b'(' || !is_area_code(&b[area_start..close]) {
+            return None;
+        }
+        let area = &text[area_start..close];
+        let ctx = self.context_near(text, open, end);
+        let (confidence, reason) = match ctx {
+            Some(c) => (0.85, format!("area code {area}, context: {}", c.word)),
+            None => (0.7, format!("area code {area} in parentheses")),
+        };
+        Some(Candidate {
+            kind: FindingKind::Phone,
+            start: open,
+            end,
+            confidence,
+            reason,
+            value: format!("{area}{}", &text[start..end]),
+        })
     }
 
     /// A single token of digits (maybe ending in X) without separators.
