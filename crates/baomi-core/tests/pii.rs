@@ -178,6 +178,10 @@ fn bank_cards() {
     assert_eq!(cards[0].text, grouped);
     assert!(cards[0].confidence >= 0.8);
     assert!(cards[0].reason.contains("context: 银行卡"));
+    // Dashes between the groups work too.
+    let dashed = grouped.replace(' ', "-");
+    let f = detect(&dashed);
+    assert_eq!(of_kind(&f, FindingKind::BankCard)[0].text, dashed);
 }
 
 #[test]
@@ -240,6 +244,13 @@ fn mobiles() {
             "{text}"
         );
     }
+    // Digits of a decimal number are not a phone number; a sentence's full stop is fine.
+    assert!(of_kind(&detect("3.13812345678"), FindingKind::Mobile).is_empty());
+    assert!(of_kind(&detect("13812345678.5"), FindingKind::Mobile).is_empty());
+    assert_eq!(
+        of_kind(&detect("call 13812345678."), FindingKind::Mobile).len(),
+        1
+    );
     // Two numbers separated by a space are two numbers.
     let f = detect("13812345678 13912345678");
     assert_eq!(of_kind(&f, FindingKind::Mobile).len(), 2, "{f:?}");

@@ -235,6 +235,9 @@ impl PiiDetector {
         // most digit runs in prose (dates, amounts, page numbers) stop here, before any
         // allocation.
         let total: usize = tokens.iter().map(|t| t.end - t.start).sum();
+        if is_decimal_part(bytes, start, end) {
+            return None;
+        }
         if tokens.len() == 1 && (7..=8).contains(&total) {
             return self.parenthesised_landline(text, start, end);
         }
@@ -714,6 +717,14 @@ fn uscc_candidate(start: usize, end: usize, code: &str, ctx: Option<Context>) ->
         reason,
         value: code.to_owned(),
     })
+}
+
+/// Digits right after `<digit>.` or right before `.<digit>` belong to a decimal number
+/// (`3.13812345678`, an amount, a version), not to an identifier.
+fn is_decimal_part(b: &[u8], start: usize, end: usize) -> bool {
+    let before = start >= 2 && b[start - 1] == b'.' && b[start - 2].is_ascii_digit();
+    let after = end + 1 < b.len() && b[end] == b'.' && b[end + 1].is_ascii_digit();
+    before || after
 }
 
 fn is_mobile(b: &[u8]) -> bool {
