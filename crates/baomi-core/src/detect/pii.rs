@@ -231,16 +231,16 @@ impl PiiDetector {
         let first = tokens.first()?;
         let last = tokens.last()?;
         let (start, end) = (first.start, last.end);
-        // Every valid number has 10 (landline) to 19 (card; `0086` + mobile is 15) digits:
-        // most digit runs in prose (dates, amounts, page numbers) stop here, before any
-        // allocation.
-        let total: usize = tokens.iter().map(|t| t.end - t.start).sum();
         if is_decimal_part(bytes, start, end) {
             return None;
         }
+        let total: usize = tokens.iter().map(|t| t.end - t.start).sum();
         if tokens.len() == 1 && (7..=8).contains(&total) {
             return self.parenthesised_landline(text, start, end);
         }
+        // Every other valid number has 10 (landline) to 19 (card; `0086` + mobile is 15)
+        // digits: most digit runs in prose (dates, amounts, page numbers) stop here, before
+        // any allocation.
         if !(10..=19).contains(&total) {
             return None;
         }
