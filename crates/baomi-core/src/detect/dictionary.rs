@@ -108,9 +108,17 @@ pub struct DictionaryDetector {
 }
 
 impl DictionaryDetector {
+    /// Builds the detector. Panics only if the automaton exceeds aho-corasick's limits
+    /// (more than `u32::MAX` states: gigabytes of terms); [`DictionaryDetector::try_new`]
+    /// reports that as an error instead.
     pub fn new(dictionaries: Vec<Dictionary>) -> DictionaryDetector {
+        DictionaryDetector::try_new(dictionaries)
+            .expect("dictionary automaton within aho-corasick limits")
+    }
+
+    pub fn try_new(dictionaries: Vec<Dictionary>) -> Result<DictionaryDetector, String> {
         // Merge all dictionaries; a term in two lists keeps its highest weight. ASCII case is
-        // folded here because the automaton matches ASCII case-insensitively.
+        // folded in the key because matching ignores ASCII case.
         let mut terms: Vec<Term> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for term in dictionaries.into_iter().flat_map(|d| d.terms) {
@@ -128,11 +136,11 @@ impl DictionaryDetector {
             }
         }
         if terms.is_empty() {
-            return DictionaryDetector {
+            return Ok(DictionaryDetector {
                 automaton: None,
                 terms,
                 fold_case: false,
-            };
+            });
         }
         let fold_case = terms
             .iter()
@@ -149,16 +157,15 @@ impl DictionaryDetector {
                 .build(terms.iter().map(|t| t.term.to_ascii_lowercase()))
         };
         // The DFA can exceed its size limits on unusual lists; the automatic choice (a
-        // contiguous NFA) then still works. Failing both means more than u32::MAX states,
-        // which no list loaded from text reaches.
+        // contiguous NFA) then still works.
         let automaton = build(kind)
             .or_else(|_| build(None))
-            .expect("dictionary automaton within aho-corasick limits");
-        DictionaryDetector {
+            .map_err(|e| format!("{} terms: {e}", terms.len()))?;
+        Ok(DictionaryDetector {
             automaton: Some(automaton),
             terms,
             fold_case,
-        }
+        })
     }
 
     pub fn term_count(&self) -> usize {
