@@ -103,6 +103,9 @@ pub struct DictionaryDetector {
     automaton: Option<AhoCorasick>,
     /// Pattern id → term.
     terms: Vec<Term>,
+    /// Pattern id → finding reason, formatted once: a dense text yields hundreds of
+    /// thousands of matches and formatting each showed in profiles.
+    reasons: Vec<String>,
     /// Some term contains an ASCII letter, so scanned text must be ASCII-lowercased.
     fold_case: bool,
 }
@@ -139,6 +142,7 @@ impl DictionaryDetector {
             return Ok(DictionaryDetector {
                 automaton: None,
                 terms,
+                reasons: Vec::new(),
                 fold_case: false,
             });
         }
@@ -161,9 +165,14 @@ impl DictionaryDetector {
         let automaton = build(kind)
             .or_else(|_| build(None))
             .map_err(|e| format!("{} terms: {e}", terms.len()))?;
+        let reasons = terms
+            .iter()
+            .map(|t| format!("dictionary term ({})", t.category))
+            .collect();
         Ok(DictionaryDetector {
             automaton: Some(automaton),
             terms,
+            reasons,
             fold_case,
         })
     }
@@ -203,7 +212,8 @@ impl Detector for DictionaryDetector {
             if !boundaries_ok(text.as_bytes(), m.start(), m.end()) {
                 continue;
             }
-            let term = &self.terms[m.pattern().as_usize()];
+            let id = m.pattern().as_usize();
+            let term = &self.terms[id];
             let (start, end) = part.norm.original_range(m.start(), m.end());
             if part.original.get(start..end).is_none() {
                 continue;
@@ -214,7 +224,7 @@ impl Detector for DictionaryDetector {
                 part.original,
                 (start, end),
                 1.0,
-                format!("dictionary term ({})", term.category),
+                self.reasons[id].clone(),
             )
             .with_value(term.term.clone());
             finding.rule = Some(term.category.clone());
