@@ -13,6 +13,7 @@ fn detect(detector: &DictionaryDetector, text: &str) -> Vec<Finding> {
         role: PartRole::Body,
         original: text,
         norm: &norm,
+        first_line: 1,
     };
     let mut out = Vec::new();
     detector.detect(&part, &mut out);
@@ -145,7 +146,6 @@ fn cjk_terms_need_no_boundaries() {
 }
 
 #[test]
-#[ignore = "needs the real normaliser (branch wt-core-norm): the placeholder here is the identity"]
 fn traditional_term_matches_simplified_text() {
     let d = parse("x", "機密文件\t7\n").unwrap();
     assert_eq!(d.terms[0].term, "机密文件");

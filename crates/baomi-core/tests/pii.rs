@@ -11,6 +11,7 @@ fn detect(text: &str) -> Vec<Finding> {
         role: PartRole::Body,
         original: text,
         norm: &norm,
+        first_line: 1,
     };
     let mut out = Vec::new();
     PiiDetector::new().detect(&part, &mut out);
@@ -278,6 +279,22 @@ fn full_width_digits_after_normalisation() {
         "{}",
         ids[0].reason
     );
+    // Through the real normaliser, spans land on the full-width original.
+    let f = detect(original);
+    let texts: Vec<(&str, Option<&str>)> = f
+        .iter()
+        .map(|f| (f.text.as_str(), f.value.as_deref()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            ("１３８１２３４５６７８", Some("13812345678")),
+            (
+                "１１０１０５１９４９１２３１００２Ｘ",
+                Some("11010519491231002X")
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -397,6 +414,7 @@ fn measure_throughput() {
         role: PartRole::Body,
         original: &text,
         norm: &norm,
+        first_line: 1,
     };
     for _ in 0..3 {
         let mut out = Vec::new();
@@ -426,6 +444,7 @@ fn measure_prose_throughput() {
         role: PartRole::Body,
         original: &text,
         norm: &norm,
+        first_line: 1,
     };
     let detector = PiiDetector::new();
     for _ in 0..3 {

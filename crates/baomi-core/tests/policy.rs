@@ -259,6 +259,7 @@ fn regex_rules_find_and_name_matches() {
         role: PartRole::Body,
         original: text,
         norm: &norm,
+        first_line: 1,
     };
     let mut out = Vec::new();
     detector.detect(&part, &mut out);

@@ -15,7 +15,8 @@ use baomi_core::detect::{Detector, PartView};
 use baomi_core::normalise::Normalizer;
 use baomi_core::policy::Policy;
 use baomi_core::{Action, Channel, Finding, Part, Verdict};
-use baomi_extract::{Blob, Limits, Sink};
+pub use baomi_extract::Limits;
+use baomi_extract::{Blob, Sink};
 
 mod report;
 pub use report::ObjectReport;
@@ -95,13 +96,6 @@ impl Engine {
         };
         let summary = baomi_extract::extract(blob, name, &self.limits, &mut sink);
         let verdict = self.decide(&sink.findings, channel);
-        let mut errors = Vec::new();
-        if sink.dropped > 0 {
-            errors.push(format!(
-                "{} further findings not listed (first {MAX_FINDINGS_PER_OBJECT} kept)",
-                sink.dropped
-            ));
-        }
         ObjectReport {
             path: name.to_owned(),
             true_type: summary.true_type.as_str().to_owned(),
@@ -109,7 +103,8 @@ impl Engine {
             size: summary.size,
             verdict,
             findings: sink.findings,
-            errors,
+            findings_omitted: sink.dropped,
+            errors: Vec::new(),
             complete: summary.complete,
             text_bytes: sink.text_bytes,
         }
@@ -151,6 +146,7 @@ impl Engine {
             role: part.role,
             original: &part.text,
             norm: &norm,
+            first_line: part.first_line,
         };
         let start = out.len();
         for d in &self.detectors {
@@ -211,3 +207,44 @@ impl Sink for DetectSink<'_> {
 
 /// A shareable engine.
 pub type SharedEngine = Arc<Engine>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baomi_core::FindingKind;
+
+    fn at(start: usize) -> Finding {
+        let text = "x";
+        let mut f = Finding::at(FindingKind::Keyword, "p", text, (0, 1), 1.0, "t");
+        f.span = Some((start, start + 1));
+        f
+    }
+
+    #[test]
+    fn lines_are_numbered_from_the_part_start_in_any_finding_order() {
+        let text = "a\nb\nc\nd";
+        let mut fs = vec![at(6), at(0), at(2)];
+        number_lines(text, 10, &mut fs);
+        let lines: Vec<_> = fs.iter().map(|f| f.line).collect();
+        assert_eq!(lines, vec![Some(13), Some(10), Some(11)]);
+    }
+
+    #[test]
+    fn structural_findings_get_no_line() {
+        let mut fs = vec![Finding::structural(
+            FindingKind::Encrypted,
+            "a.zip/x",
+            "zip entry encrypted",
+        )];
+        number_lines("a\nb", 1, &mut fs);
+        assert_eq!(fs[0].line, None);
+    }
+
+    #[test]
+    fn an_unreadable_path_is_an_error_not_a_panic() {
+        let engine = Engine::new(EngineConfig::default()).expect("default engine");
+        let r = engine.inspect_path(Path::new("/nonexistent/baomi-test"), Channel::Scan);
+        assert_eq!(r.errors.len(), 1);
+        assert!(r.errors[0].contains("cannot read"), "{:?}", r.errors);
+    }
+}

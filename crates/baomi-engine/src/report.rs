@@ -14,6 +14,9 @@ pub struct ObjectReport {
     pub size: u64,
     pub verdict: Verdict,
     pub findings: Vec<Finding>,
+    /// Findings beyond [`crate::MAX_FINDINGS_PER_OBJECT`], counted but not listed.
+    pub findings_omitted: usize,
+    /// Errors that kept the object from being inspected (I/O), not findings about it.
     pub errors: Vec<String>,
     /// False when a limit stopped extraction early (there is a `limit` finding).
     pub complete: bool,
@@ -31,6 +34,7 @@ impl ObjectReport {
             size: 0,
             verdict: Verdict::default(),
             findings: Vec::new(),
+            findings_omitted: 0,
             errors: vec![error],
             complete: false,
             text_bytes: 0,
@@ -68,7 +72,7 @@ impl ObjectReport {
                 v
             })
             .collect();
-        json!({
+        let mut out = json!({
             "path": self.path,
             "type": self.true_type,
             "declared_type": self.declared_type,
@@ -78,6 +82,10 @@ impl ObjectReport {
             "rules": self.verdict.rules,
             "findings": findings,
             "errors": self.errors,
-        })
+        });
+        if self.findings_omitted > 0 {
+            out["findings_omitted"] = json!(self.findings_omitted);
+        }
+        out
     }
 }

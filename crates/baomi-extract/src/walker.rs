@@ -42,6 +42,9 @@ struct Walker<'a> {
     parts: u64,
     /// Set once a global limit (bytes, ratio, parts, time) is hit: extraction winds down.
     stopped: bool,
+    /// Set when any limit left something uninspected (a global one, or the depth limit
+    /// skipping one subtree while the rest goes on).
+    incomplete: bool,
 }
 
 /// Extract `blob`, named `name` (a file name, attachment name or upload name: it is text
@@ -77,6 +80,7 @@ fn run(
         expanded: 0,
         parts: 0,
         stopped: false,
+        incomplete: false,
     };
     let size = blob.len();
     let mut cx = Ctx {
@@ -91,7 +95,7 @@ fn run(
         size,
         expanded_bytes: w.expanded,
         parts: w.parts,
-        complete: !w.stopped,
+        complete: !w.stopped && !w.incomplete,
     }
 }
 
@@ -341,15 +345,16 @@ impl Ctx<'_, '_> {
                 );
                 self.w.sink.finding(f);
             }
-        } else if sniff::needs_extension(true_type) && !name.is_empty() {
+        } else if sniff::needs_extension(true_type) && !name.is_empty() && !has_extension(name) {
             let f = Finding::structural(
                 FindingKind::TypeMismatch,
                 self.path.clone(),
-                format!("no known extension, content is {true_type}"),
+                format!("no extension, content is {true_type}"),
             );
             self.w.sink.finding(f);
         }
         if self.depth > self.w.limits.max_depth {
+            self.w.incomplete = true;
             let max = self.w.limits.max_depth;
             let f = Finding::structural(
                 FindingKind::Limit,
@@ -381,5 +386,13 @@ impl Ctx<'_, '_> {
             }
         }
         (true_type, declared)
+    }
+}
+
+/// `report.docx` has one; `README`, `.bashrc` and `notes.` do not.
+fn has_extension(name: &str) -> bool {
+    match name.rfind('.') {
+        Some(i) => i > 0 && i + 1 < name.len(),
+        None => false,
     }
 }

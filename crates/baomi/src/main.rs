@@ -1,1 +1,268 @@
-fn main() {}
+//! `baomi`: the command line. Thin by design: argument parsing and wiring only; the work is
+//! done by the library crates (see ARCHITECTURE.md).
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use baomi_core::policy::Policy;
+use baomi_engine::{Engine, EngineConfig};
+use baomi_scan::ScanOptions;
+use baomi_scan::output::{self, Format};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "baomi",
+    version,
+    about = "保密: keep classified and personal information from leaking"
+)]
+struct Cli {
+    /// Data directory (database, fingerprint registry, policy, dictionaries, evidence, keys).
+    /// Default: $BAOMI_DATA_DIR, else the platform data directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect files and directories (self-inspection, 保密自查).
+    Scan(ScanArgs),
+    /// Show or check a policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print the shipped default policy (a starting point for your own).
+    Default,
+    /// Check a policy file and print its rules.
+    Check { file: PathBuf },
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format: human, json (JSON Lines), csv, html.
+    #[arg(long, default_value = "human")]
+    format: String,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Policy file (TOML). Default: DATA_DIR/policy.toml if present, else the shipped default.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Term list (`term[<TAB>weight[<TAB>category]]` per line); repeatable. Lists in
+    /// DATA_DIR/dictionaries/*.txt are always loaded.
+    #[arg(long, value_name = "FILE")]
+    dict: Vec<PathBuf>,
+    /// Leave out paths matching this glob (gitignore syntax); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Follow symbolic links (off by default).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Show personal data unmasked in the report.
+    #[arg(long)]
+    show_values: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Wall-time limit per file in seconds.
+    #[arg(long, value_name = "SECS")]
+    time_limit: Option<u64>,
+    /// Maximum nesting depth of containers.
+    #[arg(long, value_name = "N")]
+    max_depth: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BAOMI_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(io::stderr)
+        .init();
+    // Malformed input must never print a panic trace at the user: the walker turns a parser
+    // panic into an `unreadable` finding; keep the message for debugging only.
+    std::panic::set_hook(Box::new(|info| tracing::debug!("parser panic: {info}")));
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("baomi: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let data_dir = data_dir(cli.data_dir)?;
+    match cli.command {
+        Command::Scan(args) => scan(args, &data_dir),
+        Command::Policy {
+            command: PolicyCommand::Default,
+        } => {
+            print!("{}", baomi_core::policy::DEFAULT_POLICY_TOML);
+            Ok(0)
+        }
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
+            let policy = load_policy(&file)?;
+            println!(
+                "{}: ok, {} rules, {} regex rules",
+                file.display(),
+                policy.rule_names().len(),
+                policy.regex.len()
+            );
+            for name in policy.rule_names() {
+                println!("  {name}");
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `--data-dir`, else `$BAOMI_DATA_DIR`, else `$XDG_DATA_HOME/baomi` or `~/.local/share/baomi`.
+fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(d) = flag {
+        return Ok(d);
+    }
+    if let Some(d) = std::env::var_os("BAOMI_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(d).join("baomi"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/baomi")),
+        None => bail!("no data directory: pass --data-dir or set BAOMI_DATA_DIR"),
+    }
+}
+
+fn load_policy(path: &Path) -> Result<Policy> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
+    Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))
+}
+
+fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
+    let format = Format::parse(&args.format)
+        .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
+    let policy = match &args.policy {
+        Some(p) => load_policy(p)?,
+        None => {
+            let p = data_dir.join("policy.toml");
+            if p.is_file() {
+                load_policy(&p)?
+            } else {
+                Policy::default()
+            }
+        }
+    };
+    let mut dict_files = args.dict.clone();
+    if let Ok(entries) = fs::read_dir(data_dir.join("dictionaries")) {
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        found.sort();
+        dict_files.extend(found);
+    }
+    let mut dictionaries = Vec::new();
+    for f in &dict_files {
+        let text =
+            fs::read_to_string(f).with_context(|| format!("reading dictionary {}", f.display()))?;
+        let name = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        dictionaries.push((name, text));
+    }
+    let mut limits = baomi_extract_limits();
+    if let Some(t) = args.time_limit {
+        limits.max_time = Duration::from_secs(t);
+    }
+    if let Some(d) = args.max_depth {
+        limits.max_depth = d;
+    }
+    let engine = Engine::new(EngineConfig {
+        policy,
+        dictionaries,
+        limits,
+    })?;
+
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(p) => Box::new(io::BufWriter::new(
+            fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(io::BufWriter::new(io::stdout())),
+    };
+    let mut writer = output::writer(format, out, args.show_values);
+    let options = ScanOptions {
+        paths: args.paths.clone(),
+        excludes: args.exclude.clone(),
+        follow_symlinks: args.follow_symlinks,
+        threads: args.threads,
+    };
+    let progress = (!args.no_progress && io::stderr().is_terminal()).then(|| {
+        let pb = indicatif_bar();
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    });
+    let (summary, written) = baomi_scan::scan_to(&engine, &options, writer.as_mut(), |s| {
+        if let Some(pb) = &progress {
+            pb.set_message(format!(
+                "{} files, {}, {} findings",
+                s.files,
+                output::human_bytes(s.bytes),
+                s.findings
+            ));
+        }
+    });
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    match written {
+        // A closed pipe (`baomi scan … | head`) is not worth a message.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(summary.exit_code()),
+        Err(e) => return Err(e).context("writing the report"),
+        Ok(()) => {}
+    }
+    if format != Format::Human && io::stderr().is_terminal() {
+        eprintln!(
+            "baomi: {} files, {} alerting, {} errors",
+            summary.files, summary.alerting_files, summary.errors
+        );
+    }
+    Ok(summary.exit_code())
+}
+
+fn baomi_extract_limits() -> baomi_engine::Limits {
+    baomi_engine::Limits::default()
+}
+
+fn indicatif_bar() -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    pb
+}

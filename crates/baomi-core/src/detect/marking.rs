@@ -1,6 +1,278 @@
-//! Classification markings (placeholder).
+//! Classification markings (密级标志): `机密★10年`, `密级：秘密`, a level word alone on a line,
+//! in a page header, at the head of a document, in a file name or a mail subject.
+//!
+//! Markings are structural; mentions are not. Reports about secrecy work are full of the
+//! words (`保守国家秘密`, `秘密级以上的文件`, `属于机密、秘密、绝密的文件`), so a level word only
+//! counts when it stands where a marking stands: with a star and a period, behind a `密级`
+//! label, alone on a line, at the head of a document or a header, or in a name. See DOMAIN.md
+//! §3.
+//!
+//! The detector works on the normalised text (Traditional → Simplified, full-width → ASCII,
+//! spaces next to CJK removed), so `機 密 ★ ５ 年` is seen as `机密★5年`, and maps spans back
+//! to the original.
+
+use std::sync::OnceLock;
+
+use memchr::memmem;
+use regex::Regex;
+
 use super::{Detector, PartView};
 use crate::Finding;
+use crate::model::{FindingKind, Level, PartRole};
+use crate::normalise::is_star;
+
+/// The three state-secret levels.
+const STATE_WORDS: &[(&str, Level)] = &[
+    ("绝密", Level::TopSecret),
+    ("机密", Level::Secret),
+    ("秘密", Level::Confidential),
+];
+
+/// Markings that are not state secrets, longest first so `内部资料注意保存` wins over `内部资料`.
+/// They count only in structural positions.
+const OTHER_WORDS: &[(&str, Level)] = &[
+    ("内部资料注意保存", Level::Internal),
+    ("工作秘密", Level::WorkSecret),
+    ("商业秘密", Level::CommercialSecret),
+    ("内部资料", Level::Internal),
+    ("内部使用", Level::Internal),
+    ("内部文件", Level::Internal),
+    ("敏感信息", Level::Sensitive),
+];
+
+/// Words that are a level only behind a `密级` label (`密级：内部`).
+const LABEL_ONLY_WORDS: &[(&str, Level)] = &[("内部", Level::Internal), ("敏感", Level::Sensitive)];
+
+/// English markings, longest first.
+const ENGLISH_WORDS: &[(&str, Level)] = &[
+    ("INTERNAL USE ONLY", Level::Internal),
+    ("TOP SECRET", Level::TopSecret),
+    ("CONFIDENTIAL", Level::Confidential),
+    ("SECRET", Level::Secret),
+];
+
+/// Characters a disguise puts between the characters of a level word (`机.密`, `机·密`).
+fn is_word_separator(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '·'
+            | '-'
+            | '_'
+            | '—'
+            | '~'
+            | '/'
+            | '\\'
+            | '|'
+            | '・'
+            | '•'
+            | '‧'
+            | '\''
+            | '"'
+            | ' '
+            | '^'
+            | '`'
+            | '+'
+    )
+}
+
+/// Characters trimmed from both ends of a line before asking whether it is just a level word.
+fn is_line_trim(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '【' | '】'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | '<'
+                | '>'
+                | '「'
+                | '」'
+                | '『'
+                | '』'
+                | '《'
+                | '》'
+                | '〈'
+                | '〉'
+                | '〔'
+                | '〕'
+                | '"'
+                | '\''
+                | '“'
+                | '”'
+                | '‘'
+                | '’'
+                | ':'
+                | '·'
+                | '.'
+                | '-'
+                | '—'
+                | '_'
+                | '='
+                | '|'
+                | '#'
+                | '•'
+        )
+}
+
+/// Characters between `密级` and the level in a label (`密级：秘密`, `【密级】秘密`, `密级|秘密`).
+fn is_label_separator(c: char) -> bool {
+    matches!(
+        c,
+        ':' | '】' | ']' | ')' | '|' | '=' | '>' | '〕' | '」' | ' ' | '\t'
+    )
+}
+
+/// Separators between a level and the rest of a file name or subject (`机密_关于….docx`).
+fn is_name_separator(c: char) -> bool {
+    matches!(c, '_' | '-' | ' ' | '.' | '—' | '·' | '+' | '~')
+}
+
+fn open_bracket_close(c: char) -> Option<char> {
+    Some(match c {
+        '(' => ')',
+        '[' => ']',
+        '【' => '】',
+        '〔' => '〕',
+        '「' => '」',
+        '『' => '』',
+        '《' => '》',
+        '<' => '>',
+        '{' => '}',
+        '〖' => '〗',
+        _ => return None,
+    })
+}
+
+/// Match `word` at the start of `s`, allowing up to two separators between its characters
+/// when `allow_sep`. Returns the byte length matched.
+fn match_word(s: &str, word: &str, allow_sep: bool, ignore_ascii_case: bool) -> Option<usize> {
+    let mut pos = 0;
+    for (i, wc) in word.chars().enumerate() {
+        if i > 0 && allow_sep && !wc.is_ascii() {
+            for _ in 0..2 {
+                match s[pos..].chars().next() {
+                    Some(c) if is_word_separator(c) => pos += c.len_utf8(),
+                    _ => break,
+                }
+            }
+        }
+        let c = s[pos..].chars().next()?;
+        let same = if ignore_ascii_case {
+            c.eq_ignore_ascii_case(&wc)
+        } else {
+            c == wc
+        };
+        if !same {
+            return None;
+        }
+        pos += c.len_utf8();
+    }
+    Some(pos)
+}
+
+/// Match `word` ending at the end of `s` (same rules as [`match_word`]). Returns the byte
+/// length matched.
+fn match_word_back(s: &str, word: &str, allow_sep: bool, ignore_ascii_case: bool) -> Option<usize> {
+    let mut end = s.len();
+    let n = word.chars().count();
+    for (i, wc) in word.chars().rev().enumerate() {
+        let c = s[..end].chars().next_back()?;
+        let same = if ignore_ascii_case {
+            c.eq_ignore_ascii_case(&wc)
+        } else {
+            c == wc
+        };
+        if !same {
+            return None;
+        }
+        end -= c.len_utf8();
+        if i + 1 < n && allow_sep && !wc.is_ascii() {
+            for _ in 0..2 {
+                match s[..end].chars().next_back() {
+                    Some(c) if is_word_separator(c) => end -= c.len_utf8(),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Some(s.len() - end)
+}
+
+/// The first word of `sets` that starts `s`: (level, byte length).
+fn level_prefix(s: &str, sets: &[&[(&str, Level)]], ignore_case: bool) -> Option<(Level, usize)> {
+    sets.iter()
+        .flat_map(|set| set.iter())
+        .find_map(|&(word, level)| match_word(s, word, true, ignore_case).map(|len| (level, len)))
+}
+
+/// The first word of `sets` that ends `s`: (level, byte length).
+fn level_suffix(s: &str, sets: &[&[(&str, Level)]], ignore_case: bool) -> Option<(Level, usize)> {
+    sets.iter()
+        .flat_map(|set| set.iter())
+        .find_map(|&(word, level)| {
+            match_word_back(s, word, true, ignore_case).map(|len| (level, len))
+        })
+}
+
+/// A period of secrecy at the start of `s` (`10年`, `6个月`, `长期`, `启用前`, a date,
+/// `解密条件…`). Returns its byte length.
+fn period_len(s: &str) -> Option<usize> {
+    static PERIOD: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = PERIOD
+        .get_or_init(|| {
+            Regex::new(concat!(
+                r"^(?:长期|永久|启用前|公布前|",
+                r"解密(?:条件|时间)[^\s,;。，；、)\]】]{0,40}|",
+                r"\d{4}年\d{1,2}月(?:\d{1,2}日)?(?:前|止)?|",
+                r"\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:前|止)?|",
+                r"[0-9一二三四五六七八九十两〇百]{1,4}(?:个月|年|月|天))"
+            ))
+            .ok()
+        })
+        .as_ref()?;
+    re.find(s).map(|m| m.end())
+}
+
+/// Text after a star that is not a recognised period but reads as a short condition
+/// (`机密★项目验收后`): up to a delimiter or a space in the original, at most 30 characters.
+fn condition_len(part: &PartView<'_>, from: usize) -> Option<usize> {
+    let s = &part.norm.text[from..];
+    let mut len = 0;
+    for (count, c) in s.chars().enumerate() {
+        // Normalisation drops the space in `机密★项目验收后 其他`; the original still has it.
+        if count > 0 && original_space_before(part, from + len, from + len + c.len_utf8()) {
+            break;
+        }
+        if c.is_whitespace()
+            || matches!(
+                c,
+                ',' | ';' | '。' | '、' | ')' | ']' | '】' | '"' | '”' | '!' | '?' | '」' | '》'
+            )
+            || is_star(c)
+        {
+            break;
+        }
+        if count >= 30 {
+            return None;
+        }
+        len += c.len_utf8();
+    }
+    (len > 0).then_some(len)
+}
+
+/// A marking found in the normalised text, before mapping and de-duplication.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    start: usize,
+    end: usize,
+    level: Level,
+    confidence: f32,
+    reason: &'static str,
+}
 
 #[derive(Default)]
 pub struct MarkingDetector {}
@@ -15,5 +287,549 @@ impl Detector for MarkingDetector {
     fn name(&self) -> &'static str {
         "marking"
     }
-    fn detect(&self, _part: &PartView<'_>, _out: &mut Vec<Finding>) {}
+
+    fn detect(&self, part: &PartView<'_>, out: &mut Vec<Finding>) {
+        let mut found: Vec<Candidate> = Vec::new();
+
+        scan_stars_and_labels(part, &mut found);
+
+        match part.role {
+            PartRole::Name | PartRole::Subject => scan_name(part, &mut found),
+            PartRole::HeaderFooter => scan_lines(part, LinePlace::Header, &mut found),
+            PartRole::Body => scan_lines(part, LinePlace::Body, &mut found),
+            PartRole::Metadata | PartRole::Annotation => {
+                scan_lines(part, LinePlace::Other, &mut found)
+            }
+        }
+
+        for c in merge(found) {
+            let span = part.norm.original_range(c.start, c.end);
+            if span.0 >= span.1
+                || span.1 > part.original.len()
+                || !part.original.is_char_boundary(span.0)
+                || !part.original.is_char_boundary(span.1)
+            {
+                continue; // cannot happen with a consistent offset map; never panic on it
+            }
+            out.push(
+                Finding::at(
+                    FindingKind::Marking,
+                    part.path,
+                    part.original,
+                    span,
+                    c.confidence,
+                    c.reason,
+                )
+                .with_level(c.level),
+            );
+        }
+    }
+}
+
+/// Overlapping candidates are one marking: keep the best reason and level, cover both spans.
+fn merge(mut found: Vec<Candidate>) -> Vec<Candidate> {
+    found.sort_by_key(|c| (c.start, c.end));
+    let mut merged: Vec<Candidate> = Vec::with_capacity(found.len());
+    for c in found {
+        match merged.last_mut() {
+            Some(last) if c.start < last.end => {
+                let (start, end) = (last.start.min(c.start), last.end.max(c.end));
+                if c.confidence > last.confidence {
+                    *last = c;
+                }
+                last.start = start;
+                last.end = end;
+            }
+            _ => merged.push(c),
+        }
+    }
+    merged
+}
+
+/// The forms that count anywhere in any part: `level★period` and `密级：level`. Both contain
+/// `密`, so the scan jumps from one `密` to the next.
+fn scan_stars_and_labels(part: &PartView<'_>, found: &mut Vec<Candidate>) {
+    let text = part.norm.text.as_str();
+    let finder = memmem::Finder::new("密".as_bytes());
+    for at in finder.find_iter(text.as_bytes()) {
+        let after = at + "密".len();
+        star_form(part, after, found);
+        label_form(part, at, found);
+    }
+}
+
+/// `密` ends at `after`: is it the end of a level word followed by a star?
+fn star_form(part: &PartView<'_>, after: usize, found: &mut Vec<Candidate>) {
+    let text = part.norm.text.as_str();
+    let rest = &text[after..];
+    let Some(star) = rest.chars().next().filter(|&c| is_star(c)) else {
+        return;
+    };
+    let before = &text[..after];
+    let Some((mut level, word_len)) = level_suffix(before, &[STATE_WORDS], false) else {
+        return;
+    };
+    let mut start = after - word_len;
+    // `工作秘密★…` and `商业秘密★…` are those markings, not 秘密.
+    if level == Level::Confidential {
+        for &(prefix, other) in &[
+            ("工作", Level::WorkSecret),
+            ("商业", Level::CommercialSecret),
+        ] {
+            if let Some(len) = match_word_back(&text[..start], prefix, true, false) {
+                start -= len;
+                level = other;
+                break;
+            }
+        }
+    }
+    let after_star = after + star.len_utf8();
+    let tail = &text[after_star..];
+    let (end, confidence, reason) =
+        match period_len(tail).or_else(|| condition_len(part, after_star)) {
+            Some(len) => (after_star + len, 0.95, "★ and period"),
+            None => (after_star, 0.85, "level and ★"),
+        };
+    found.push(Candidate {
+        start,
+        end,
+        level,
+        confidence,
+        reason,
+    });
+}
+
+/// `密` at `at`: is it the start of a `密级` label followed by a level?
+fn label_form(part: &PartView<'_>, at: usize, found: &mut Vec<Candidate>) {
+    let text = part.norm.text.as_str();
+    let Some(label_len) = match_word(&text[at..], "密级", true, false) else {
+        return;
+    };
+    // `秘密级`, `机密级`, `绝密级` are mentions of a level, not a label.
+    if matches!(text[..at].chars().next_back(), Some('绝' | '机' | '秘')) {
+        return;
+    }
+    let mut pos = at + label_len;
+    let mut separators = 0;
+    while let Some(c) = text[pos..].chars().next() {
+        if !is_label_separator(c) || separators >= 3 {
+            break;
+        }
+        pos += c.len_utf8();
+        separators += 1;
+    }
+    let value = &text[pos..];
+    let Some((level, len)) =
+        level_prefix(value, &[OTHER_WORDS, STATE_WORDS, LABEL_ONLY_WORDS], false)
+    else {
+        return;
+    };
+    let mut end = pos + len;
+    // Without a visible separator (`密级 秘密` in a table cell loses its space to
+    // normalisation) the original must have had whitespace there.
+    if separators == 0 && !original_space_before(part, pos, end) {
+        return;
+    }
+    // The level must end there: `密级：秘密` or `密级：秘密 保密期限：…`, not
+    // `密级：绝密级不超过三十年` or `密级：内部管理要求`.
+    let terminated = match text[end..].chars().next() {
+        None => true,
+        Some(c) => {
+            // Punctuation ends it, except the enumeration comma of a list of levels
+            // (`密级：绝密、机密、秘密三级`).
+            (!is_ideograph(c) && c != '、')
+                || is_star(c)
+                || period_len(&text[end..]).is_some()
+                || original_space_after(part, pos, end)
+        }
+    };
+    if !terminated {
+        return;
+    }
+    if let Some(len) = period_len(&text[end..]) {
+        end += len;
+    }
+    found.push(Candidate {
+        start: at,
+        end,
+        level,
+        confidence: 0.9,
+        reason: "密级 label",
+    });
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LinePlace {
+    Body,
+    Header,
+    Other,
+}
+
+/// CJK ideographs (not CJK punctuation): a level followed by one continues a word.
+fn is_ideograph(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3FFFF}')
+}
+
+/// What follows the level on the second line of an official document.
+const URGENCY: &[&str] = &["特急", "加急", "特提", "平急", "急件"];
+
+/// Lines longer than this cannot be a standalone marking (longest: a level, a star and a
+/// date or condition, with some brackets).
+const MAX_MARKING_LINE: usize = 120;
+
+/// Standalone lines, document head, header lines, English markings.
+fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>) {
+    let text = part.norm.text.as_str();
+    let mut non_empty = 0usize;
+    let mut line_start = 0;
+    // (non-empty line number, candidate), filtered below.
+    let mut line_found: Vec<(usize, Candidate)> = Vec::new();
+    for line in text.split('\n') {
+        let offset = line_start;
+        line_start += line.len() + 1;
+        let (trim_start, trimmed) = trim_line(line);
+        if trimmed.is_empty() {
+            continue;
+        }
+        non_empty += 1;
+        let in_head = place == LinePlace::Body && non_empty <= 5 && part.first_line == 1;
+        if !in_head && trimmed.len() > MAX_MARKING_LINE {
+            continue;
+        }
+        let base = offset + trim_start;
+        let (reason, confidence) = match place {
+            LinePlace::Header => ("header part", 0.9),
+            _ => ("standalone line", 0.8),
+        };
+
+        // A level word, alone or with a period.
+        if trimmed.len() <= MAX_MARKING_LINE {
+            if let Some((level, len)) = level_prefix(trimmed, &[OTHER_WORDS, STATE_WORDS], false) {
+                let rest = &trimmed[len..];
+                let period = if rest.is_empty() {
+                    Some(0)
+                } else {
+                    period_len(rest).filter(|&p| p == rest.len())
+                };
+                if let Some(p) = period {
+                    line_found.push((
+                        non_empty,
+                        Candidate {
+                            start: base,
+                            end: base + len + p,
+                            level,
+                            confidence,
+                            reason,
+                        },
+                    ));
+                    continue;
+                }
+            }
+            // English markings: whole line, upper case, in headers and document heads only.
+            let english = if place == LinePlace::Header || in_head {
+                ENGLISH_WORDS.iter().find(|&&(w, _)| w == trimmed)
+            } else {
+                None
+            };
+            if let Some(&(_, level)) = english {
+                line_found.push((
+                    non_empty,
+                    Candidate {
+                        start: base,
+                        end: base + trimmed.len(),
+                        level,
+                        confidence: if in_head { 0.85 } else { confidence },
+                        reason: if in_head { "document head" } else { reason },
+                    },
+                ));
+                continue;
+            }
+        }
+
+        // A line starting with a level (after a copy number) followed by a space in the
+        // original, a star or a period: the top-left position of an official document, or a
+        // header line such as `机密  XX单位文件`.
+        if in_head || place == LinePlace::Header {
+            let after_copy = skip_copy_number(trimmed);
+            let head = &trimmed[after_copy..];
+            if let Some((level, len)) = level_prefix(head, &[OTHER_WORDS, STATE_WORDS], false) {
+                let start = base + after_copy;
+                let end = start + len;
+                let rest = &head[len..];
+                let spaced = original_space_after(part, start, end);
+                let period_then_end = period_len(rest)
+                    .is_some_and(|p| p == rest.len() || original_space_after(part, start, end + p));
+                let marked = if place == LinePlace::Header {
+                    // A header line such as `机密  某某单位文件`; but a row of a table counting
+                    // documents by level (`绝密 0 机密 3 秘密 16`) is not a marking.
+                    let table_row = rest.starts_with(|c: char| c.is_ascii_digit())
+                        && period_len(rest).is_none()
+                        || STATE_WORDS.iter().any(|(w, _)| rest.contains(w));
+                    rest.is_empty()
+                        || rest.starts_with(is_star)
+                        || period_then_end
+                        || (spaced && !table_row)
+                } else {
+                    // The head of an official document (GB/T 9704): the copy number, then the
+                    // level with its period, then the urgency. Prose that merely starts with a
+                    // level word and a space (`绝密 ——涉及…`) is not enough.
+                    rest.is_empty()
+                        || rest.starts_with(is_star)
+                        || period_then_end
+                        || (spaced && URGENCY.iter().any(|u| rest.starts_with(u)))
+                };
+                if marked {
+                    let end = end + period_len(rest).unwrap_or(0);
+                    line_found.push((
+                        non_empty,
+                        Candidate {
+                            start,
+                            end,
+                            level,
+                            confidence: if place == LinePlace::Header {
+                                0.9
+                            } else {
+                                0.85
+                            },
+                            reason: if place == LinePlace::Header {
+                                "header part"
+                            } else {
+                                "document head"
+                            },
+                        },
+                    ));
+                    continue;
+                }
+            }
+        }
+
+        // A header or footer line ending with a level set off by a space: `第1页 秘密`.
+        let suffix = if place == LinePlace::Header {
+            level_suffix(trimmed, &[OTHER_WORDS, STATE_WORDS], false)
+        } else {
+            None
+        };
+        if let Some((level, len)) = suffix {
+            let end = base + trimmed.len();
+            let start = end - len;
+            let before = trimmed[..trimmed.len() - len].chars().next_back();
+            let longer_word = level_suffix(
+                &trimmed[..trimmed.len() - len],
+                &[&[
+                    ("工作", Level::WorkSecret),
+                    ("商业", Level::CommercialSecret),
+                ]],
+                false,
+            )
+            .is_some();
+            let set_off = before.is_some_and(|c| c == ' ' || c == '|')
+                || original_space_before(part, start, end);
+            if set_off && !longer_word {
+                line_found.push((
+                    non_empty,
+                    Candidate {
+                        start,
+                        end,
+                        level,
+                        confidence: 0.9,
+                        reason: "header part",
+                    },
+                ));
+            }
+        }
+    }
+
+    // Several lines with different levels close together are a list or a table about the
+    // levels (`绝密 30年` / `机密 20年` / `秘密 10年`), not markings: a document carries one.
+    const NEAR: usize = 5;
+    // `line_found` is in line order: only the neighbours within NEAR lines need a look.
+    for (i, &(line, c)) in line_found.iter().enumerate() {
+        let differs = |&&(other_line, other): &&(usize, Candidate)| {
+            other.level != c.level && line.abs_diff(other_line) <= NEAR
+        };
+        let before = line_found[..i]
+            .iter()
+            .rev()
+            .take_while(|(l, _)| line - l <= NEAR)
+            .any(|x| differs(&x));
+        let after = line_found[i + 1..]
+            .iter()
+            .take_while(|(l, _)| l - line <= NEAR)
+            .any(|x| differs(&x));
+        if !before && !after {
+            found.push(c);
+        }
+    }
+}
+
+/// Trim spaces and bracket-like punctuation; returns (bytes trimmed at the start, rest).
+fn trim_line(line: &str) -> (usize, &str) {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let left = line.trim_start_matches(is_line_trim);
+    let trimmed = left.trim_end_matches(is_line_trim);
+    (line.len() - left.len(), trimmed)
+}
+
+/// Length of a leading copy number (`000123`, `份号:000123`, `No.000123`) and the spaces after.
+fn skip_copy_number(line: &str) -> usize {
+    let mut pos = 0;
+    for prefix in ["份号:", "份号", "No.", "NO."] {
+        if let Some(rest) = line.strip_prefix(prefix) {
+            pos = line.len() - rest.len();
+            break;
+        }
+    }
+    let digits = line[pos..].bytes().take_while(u8::is_ascii_digit).count();
+    if !(3..=8).contains(&digits) {
+        return 0;
+    }
+    pos += digits;
+    pos + line[pos..].len() - line[pos..].trim_start().len()
+}
+
+/// Whether the original text has whitespace right after the normalised range `start..end`
+/// (normalisation drops spaces next to CJK, but `机密 关于…` at the head of a document or in
+/// a file name is a level followed by a space).
+fn original_space_after(part: &PartView<'_>, start: usize, end: usize) -> bool {
+    let (_, orig_end) = part.norm.original_range(start, end);
+    part.original
+        .get(orig_end..)
+        .and_then(|s| s.chars().next())
+        .is_some_and(|c| c.is_whitespace() && c != '\n' && c != '\r')
+}
+
+/// Whether the original text has whitespace right before the normalised offset `start`.
+fn original_space_before(part: &PartView<'_>, start: usize, end: usize) -> bool {
+    let (orig_start, _) = part.norm.original_range(start, end);
+    part.original
+        .get(..orig_start)
+        .and_then(|s| s.chars().next_back())
+        .is_some_and(|c| c.is_whitespace() && c != '\n' && c != '\r')
+}
+
+/// File names and subjects: `（机密）`, `【秘密】`, `机密_关于….docx`, `关于…-秘密.pdf`.
+fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
+    let text = part.norm.text.as_str();
+    let reason = if part.role == PartRole::Name {
+        "level in file name"
+    } else {
+        "level in subject"
+    };
+    let words: &[&[(&str, Level)]] = &[OTHER_WORDS, STATE_WORDS, ENGLISH_WORDS];
+    let push = |found: &mut Vec<Candidate>, start: usize, end: usize, level: Level| {
+        found.push(Candidate {
+            start,
+            end,
+            level,
+            confidence: 0.9,
+            reason,
+        });
+    };
+
+    // Brackets anywhere: the content is a level, optionally with a star and a period.
+    let mut search = 0;
+    while let Some((open_at, open)) = text[search..]
+        .char_indices()
+        .map(|(i, c)| (search + i, c))
+        .find(|&(_, c)| open_bracket_close(c).is_some())
+    {
+        search = open_at + open.len_utf8();
+        let Some(close) = open_bracket_close(open) else {
+            continue;
+        };
+        let Some(close_rel) = text[search..].find(close) else {
+            continue;
+        };
+        let inner = &text[search..search + close_rel];
+        let content = inner.trim();
+        if content.is_empty() || content.len() > 80 {
+            continue;
+        }
+        let lead = inner.len() - inner.trim_start().len();
+        if let Some((level, len)) = level_prefix(content, words, true) {
+            let rest = &content[len..];
+            let rest_ok = rest.is_empty()
+                || period_len(rest) == Some(rest.len())
+                || rest.chars().next().is_some_and(is_star);
+            if rest_ok {
+                let start = search + lead;
+                push(found, start, start + content.len(), level);
+            }
+        }
+    }
+
+    // Each path component: the level at the start or end of the stem, set off by a separator.
+    let mut comp_start = 0;
+    for comp in text.split(['/', '\\']) {
+        let base = comp_start;
+        comp_start += comp.len() + 1;
+        let stem = if part.role == PartRole::Name {
+            strip_extension(comp)
+        } else {
+            comp
+        };
+        let lead = stem.len() - stem.trim_start_matches(is_line_trim).len();
+        let stem_t = stem.trim_matches(is_line_trim);
+        if stem_t.is_empty() {
+            continue;
+        }
+        let s0 = base + lead;
+        if let Some((level, len)) = level_prefix(stem_t, words, true) {
+            let next = stem_t[len..].chars().next();
+            let set_off = match next {
+                None => true,
+                Some(c) => is_name_separator(c) || is_star(c),
+            } || original_space_after(part, s0, s0 + len);
+            // Lower-case English at the start of a name must be a whole word.
+            let word_end = !next.is_some_and(|c| c.is_ascii_alphanumeric());
+            if set_off && word_end && shouts(&text[s0..s0 + len]) {
+                push(found, s0, s0 + len, level);
+            }
+        }
+        if let Some((level, len)) = level_suffix(stem_t, words, true) {
+            let start = s0 + stem_t.len() - len;
+            let prev = stem_t[..stem_t.len() - len].chars().next_back();
+            let set_off = match prev {
+                None => true,
+                Some(c) => is_name_separator(c),
+            } || original_space_before(part, start, start + len);
+            let word_start = !prev.is_some_and(|c| c.is_ascii_alphanumeric());
+            // `…工作秘密` must not also count as 秘密.
+            let inside_longer = level_suffix(
+                &stem_t[..stem_t.len() - len],
+                &[&[
+                    ("工作", Level::WorkSecret),
+                    ("商业", Level::CommercialSecret),
+                ]],
+                false,
+            )
+            .is_some();
+            if set_off && word_start && !inside_longer && shouts(&text[start..start + len]) {
+                push(found, start, start + len, level);
+            }
+        }
+    }
+}
+
+/// An English level word set off in a name counts only when capitalised
+/// (`report-SECRET.docx`, `Top Secret - plan.docx`): all-lower-case `notice-secret.docx` or
+/// `secret-santa.xlsx` is an ordinary name. Brackets are marking enough for any case.
+/// Chinese words always pass.
+fn shouts(word: &str) -> bool {
+    let has_letters = word.bytes().any(|b| b.is_ascii_alphabetic());
+    !has_letters || word.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// `报告.docx` → `报告`; leaves names without a short ASCII extension alone.
+fn strip_extension(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(dot)
+            if dot > 0
+                && (1..=5).contains(&(name.len() - dot - 1))
+                && name[dot + 1..].bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            &name[..dot]
+        }
+        _ => name,
+    }
 }

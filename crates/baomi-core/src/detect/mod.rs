@@ -18,6 +18,9 @@ pub struct PartView<'a> {
     pub original: &'a str,
     /// The normalised text with its offset map back to `original`.
     pub norm: &'a Normalized,
+    /// Line number of the part's first line in its source: 1 for a whole part, more for the
+    /// later chunks of a large text streamed in pieces (which have no document head).
+    pub first_line: u32,
 }
 
 pub trait Detector: Send + Sync {

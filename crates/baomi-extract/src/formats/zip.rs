@@ -1,7 +1,75 @@
-//! zip (placeholder)
+//! Zip archives: every file entry, in order, handed to the walker as a nested object.
+//!
+//! Chinese Windows tools write entry names in GBK without the UTF-8 flag, so names that are
+//! not valid UTF-8 are decoded as GBK rather than the CP437 of the zip specification.
+//! Encrypted entries are reported, never opened.
+
+use std::borrow::Cow;
+
+use zip::AesMode;
+use zip::read::ZipFile;
+
+use baomi_core::PartRole;
+
 use crate::{Blob, Ctx, FormatResult};
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
-    let _ = (blob, cx);
-    Err("not implemented".into())
+    let mut archive = zip::ZipArchive::new(blob.open()?)?;
+    for index in 0..archive.len() {
+        if cx.should_stop() {
+            break;
+        }
+        // Metadata first, without decompressing: name, kind, encryption, declared size.
+        let (name, is_file, encrypted, size) = match archive.by_index_raw(index) {
+            Ok(entry) => (
+                entry_name(&entry),
+                entry.is_file(),
+                entry.encrypted(),
+                entry.size(),
+            ),
+            Err(e) => {
+                cx.unreadable(&format!("entry #{}", index + 1), format!("zip entry: {e}"));
+                continue;
+            }
+        };
+        if !is_file {
+            continue;
+        }
+        if encrypted {
+            let method = match archive.get_aes_verification_key_and_salt(index) {
+                Ok(Some(info)) => match info.aes_mode {
+                    AesMode::Aes128 => "AES-128",
+                    AesMode::Aes192 => "AES-192",
+                    AesMode::Aes256 => "AES-256",
+                },
+                Ok(None) => "ZipCrypto",
+                Err(_) => "unknown method",
+            };
+            // The entry's name is still text to check (`机密文件.docx`).
+            cx.text(&name, PartRole::Name, name.clone());
+            cx.encrypted(&name, format!("zip entry encrypted ({method})"));
+            continue;
+        }
+        match archive.by_index(index) {
+            // The declared size lets the walker refuse a bomb before inflating anything.
+            Ok(mut entry) => {
+                if let Err(e) = cx.read_child(&name, &mut entry, Some(size)) {
+                    cx.unreadable(&name, format!("zip entry: {e}"));
+                }
+            }
+            Err(e) => cx.unreadable(&name, format!("zip entry: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// The entry's name as its author wrote it: UTF-8 when it is valid UTF-8 (with or without
+/// the flag), else GBK; Windows separators become `/`.
+fn entry_name<R: std::io::Read + ?Sized>(entry: &ZipFile<'_, R>) -> String {
+    let raw = entry.name_raw();
+    let name: Cow<'_, str> = match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => encoding_rs::GBK.decode_without_bom_handling(raw).0,
+    };
+    name.replace('\\', "/").trim_start_matches('/').to_owned()
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages Baomi needs. `runtime`: what `baomi scan` uses at run time
+# (poppler's pdftotext as a separate process for PDFs whose fonts defeat the built-in
+# reader, with poppler-data for the CJK CMaps). `test`: the real tools the tests use to make
+# their files (LibreOffice, zip, 7-Zip, compressors, python-docx, CJK fonts for PDF export).
+set -euo pipefail
+what=${1:-runtime}
+pkgs=(poppler-utils poppler-data)
+if [ "$what" = test ]; then
+  pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+         7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
