@@ -256,9 +256,21 @@ pub struct Finding {
     /// Dictionary category or rule name, where it applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    /// Dictionary weight or other score contribution (1.0 when not meaningful).
+    /// Dictionary weight or other score contribution (1.0 when not meaningful); for an
+    /// aggregated finding, the sum over its occurrences.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub weight: f64,
+    /// Occurrences this finding stands for: dictionary hits are reported once per term and
+    /// part, with the count, rather than once per occurrence.
+    #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
+    pub count: u32,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn is_one_u32(n: &u32) -> bool {
+    *n == 1
 }
 
 fn one() -> f64 {
@@ -287,6 +299,7 @@ impl Finding {
             value: None,
             rule: None,
             weight: 1.0,
+            count: 1,
         }
     }
 
@@ -311,6 +324,7 @@ impl Finding {
             value: None,
             rule: None,
             weight: 1.0,
+            count: 1,
         }
     }
 

@@ -66,6 +66,9 @@ impl ObjectReport {
                 if let Some(rule) = &f.rule {
                     v["rule"] = json!(rule);
                 }
+                if f.count != 1 {
+                    v["count"] = json!(f.count);
+                }
                 if f.weight != 1.0 {
                     v["weight"] = json!(f.weight);
                 }

@@ -51,10 +51,15 @@ impl Summary {
         if let Some(level) = top {
             *self.files_by_level.entry(level).or_default() += 1;
         }
-        self.findings += (report.findings.len() + report.findings_omitted) as u64;
+        self.findings += report
+            .findings
+            .iter()
+            .map(|f| u64::from(f.count))
+            .sum::<u64>()
+            + report.findings_omitted as u64;
         let mut kinds: Vec<FindingKind> = Vec::new();
         for f in &report.findings {
-            *self.findings_by_kind.entry(f.kind).or_default() += 1;
+            *self.findings_by_kind.entry(f.kind).or_default() += u64::from(f.count);
             if !kinds.contains(&f.kind) {
                 kinds.push(f.kind);
             }

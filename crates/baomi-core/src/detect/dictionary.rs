@@ -208,27 +208,47 @@ impl Detector for DictionaryDetector {
         } else {
             Cow::Borrowed(text)
         };
+        // One finding per distinct term in the part (first occurrence, with the count):
+        // a common term in a long document is one line of a report, not thousands, and
+        // building a finding per occurrence would dominate the scan time.
+        let mut hits: Vec<(usize, u32, usize, usize)> = Vec::new(); // (term, count, start, end)
+        let mut slot: HashMap<usize, usize> = HashMap::new();
         for m in automaton.find_iter(folded.as_ref()) {
             if !boundaries_ok(text.as_bytes(), m.start(), m.end()) {
                 continue;
             }
             let id = m.pattern().as_usize();
+            match slot.get(&id) {
+                Some(&i) => hits[i].1 += 1,
+                None => {
+                    slot.insert(id, hits.len());
+                    hits.push((id, 1, m.start(), m.end()));
+                }
+            }
+        }
+        for (id, count, s, e) in hits {
             let term = &self.terms[id];
-            let (start, end) = part.norm.original_range(m.start(), m.end());
+            let (start, end) = part.norm.original_range(s, e);
             if part.original.get(start..end).is_none() {
                 continue;
             }
+            let reason = if count > 1 {
+                format!("{} ×{count}", self.reasons[id])
+            } else {
+                self.reasons[id].clone()
+            };
             let mut finding = Finding::at(
                 FindingKind::Keyword,
                 part.path,
                 part.original,
                 (start, end),
                 1.0,
-                self.reasons[id].clone(),
+                reason,
             )
             .with_value(term.term.clone());
             finding.rule = Some(term.category.clone());
-            finding.weight = term.weight;
+            finding.weight = term.weight * f64::from(count);
+            finding.count = count;
             out.push(finding);
         }
     }
