@@ -129,8 +129,9 @@ peak_rss_mb() {
 
 ratio() { awk -v other="$1" -v baomi="$2" 'BEGIN {printf "%.2f\n", (baomi > 0 ? other/baomi : 0)}'; }
 
-# Count the keyword findings in baomi's JSON, whatever its exact shape (one document or one
-# JSON value per line): every object whose "kind" is "keyword" counts once.
+# Count the keyword occurrences in baomi's JSON, whatever its exact shape (one document or one
+# JSON value per line): every object whose "kind" is "keyword" counts its "count" (default 1;
+# baomi reports a term once per part with the number of occurrences).
 count_keywords() {
     python3 - "$1" <<'EOF'
 import json, sys
@@ -145,7 +146,8 @@ def values(path):
                 yield json.loads(line)
 def count(node):
     if isinstance(node, dict):
-        return (node.get("kind") == "keyword") + sum(count(v) for v in node.values())
+        own = node.get("count", 1) if node.get("kind") == "keyword" else 0
+        return own + sum(count(v) for v in node.values() if isinstance(v, (dict, list)))
     if isinstance(node, list):
         return sum(count(v) for v in node)
     return 0

@@ -136,7 +136,11 @@ fn ascii_terms_are_case_insensitive_with_word_boundaries() {
     assert_eq!(f[0].text, "TOP SECRET");
     assert!(detect(&detector, "ABCD and XABC").is_empty());
     let f = detect(&detector, "abc, 项目abc启动");
-    assert_eq!((f.len(), f[0].count), (1, 2), "one finding per term, with its count: {f:?}");
+    assert_eq!(
+        (f.len(), f[0].count),
+        (1, 2),
+        "one finding per term, with its count: {f:?}"
+    );
 }
 
 #[test]
@@ -149,16 +153,24 @@ fn cjk_terms_need_no_boundaries() {
 
 #[test]
 fn occurrences_are_counted_and_weighted_once_per_term_and_part() {
-    let d = parse("x", "涉密	2
+    let d = parse(
+        "x",
+        "涉密	2
 载体
-").unwrap();
+",
+    )
+    .unwrap();
     let detector = DictionaryDetector::new(vec![d]);
     let f = detect(&detector, "涉密载体，涉密人员，涉密网络");
     assert_eq!(f.len(), 2, "{f:?}");
     let sheme = f.iter().find(|f| f.text == "涉密").unwrap();
     assert_eq!(sheme.count, 3);
     assert_eq!(sheme.weight, 6.0, "the score counts every occurrence");
-    assert_eq!(sheme.span, Some((0, "涉密".len())), "located at the first occurrence");
+    assert_eq!(
+        sheme.span,
+        Some((0, "涉密".len())),
+        "located at the first occurrence"
+    );
     assert!(sheme.reason.ends_with("×3"), "{}", sheme.reason);
 }
 
