@@ -18,7 +18,18 @@ const READ_BLOCK: usize = 64 << 10;
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let chunk = cx.limits().text_chunk.max(1024);
     if blob.len() <= chunk as u64 {
-        let bytes = blob.bytes()?;
+        let mut bytes = blob.bytes()?.into_owned();
+        // The common case, UTF-8 without a BOM, takes the buffer as it is: one validation
+        // pass and no copy (the scan is memory-bound on large text trees).
+        if Encoding::for_bom(&bytes).is_none() && utf16_by_nul_pattern(&bytes).is_none() {
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    cx.text("", PartRole::Body, unify_line_ends(text));
+                    return Ok(());
+                }
+                Err(e) => bytes = e.into_bytes(),
+            }
+        }
         let encoding = detect_encoding(&bytes, true);
         cx.text("", PartRole::Body, decode_all(&bytes, encoding));
         return Ok(());
