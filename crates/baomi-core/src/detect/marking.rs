@@ -613,15 +613,7 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
             let end = base + trimmed.len();
             let start = end - len;
             let before = trimmed[..trimmed.len() - len].chars().next_back();
-            let longer_word = level_suffix(
-                &trimmed[..trimmed.len() - len],
-                &[&[
-                    ("工作", Level::WorkSecret),
-                    ("商业", Level::CommercialSecret),
-                ]],
-                false,
-            )
-            .is_some();
+            let longer_word = ends_a_longer_word(&trimmed[..trimmed.len() - len]);
             let set_off = before.is_some_and(|c| c == ' ' || c == '|')
                 || original_space_before(part, start, end);
             if set_off && !longer_word {
@@ -794,16 +786,7 @@ fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
                 Some(c) => is_name_separator(c),
             } || original_space_before(part, start, start + len);
             let word_start = !prev.is_some_and(|c| c.is_ascii_alphanumeric());
-            // `…工作秘密` must not also count as 秘密.
-            let inside_longer = level_suffix(
-                &stem_t[..stem_t.len() - len],
-                &[&[
-                    ("工作", Level::WorkSecret),
-                    ("商业", Level::CommercialSecret),
-                ]],
-                false,
-            )
-            .is_some();
+            let inside_longer = ends_a_longer_word(&stem_t[..stem_t.len() - len]);
             if set_off && word_start && !inside_longer && shouts(&text[start..start + len]) {
                 push(found, start, start + len, level);
             }
@@ -818,6 +801,20 @@ fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
 fn shouts(word: &str) -> bool {
     let has_letters = word.bytes().any(|b| b.is_ascii_alphabetic());
     !has_letters || word.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// Whether a level word found at the end of a text is the tail of 工作秘密 or 商业秘密, given
+/// the text before it: `…工作秘密` must not also count as 秘密.
+fn ends_a_longer_word(before: &str) -> bool {
+    level_suffix(
+        before,
+        &[&[
+            ("工作", Level::WorkSecret),
+            ("商业", Level::CommercialSecret),
+        ]],
+        false,
+    )
+    .is_some()
 }
 
 /// `报告.docx` → `报告`; leaves names without a short ASCII extension alone.
