@@ -7,23 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use baomi_core::{Finding, FindingKind, Part, PartRole};
-use baomi_extract::{Blob, ExtractSummary, Limits, Sink, extract};
+use baomi_core::{Finding, FindingKind, PartRole};
+use baomi_extract::{Blob, ExtractSummary, Limits, extract};
 
-#[derive(Default)]
-struct Collect {
-    parts: Vec<Part>,
-    findings: Vec<Finding>,
-}
-
-impl Sink for Collect {
-    fn part(&mut self, part: Part) {
-        self.parts.push(part);
-    }
-    fn finding(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
-}
+mod common;
+use common::Collect;
 
 impl Collect {
     /// Paths of the name parts: one per object opened, in the order they were opened.

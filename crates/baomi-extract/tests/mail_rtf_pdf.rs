@@ -5,22 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use baomi_core::{Finding, FindingKind, Part, PartRole};
-use baomi_extract::{Blob, FileType, Limits, Sink, extract_as};
+use baomi_extract::{Blob, FileType, Limits, extract_as};
 
-#[derive(Default)]
-struct Collect {
-    parts: Vec<Part>,
-    findings: Vec<Finding>,
-}
-
-impl Sink for Collect {
-    fn part(&mut self, part: Part) {
-        self.parts.push(part);
-    }
-    fn finding(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
-}
+mod common;
+use common::Collect;
 
 impl Collect {
     fn part(&self, path: &str) -> &Part {
