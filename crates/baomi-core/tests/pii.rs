@@ -48,7 +48,11 @@ fn resident_id_valid_published_example() {
     let ids = of_kind(&f, FindingKind::ResidentId);
     assert_eq!(ids.len(), 1, "{f:?}");
     assert_eq!(ids[0].value.as_deref(), Some("11010519491231002X"));
-    assert_eq!(ids[0].reason, "checksum ok, region 11, born 1949-12-31");
+    assert_eq!(ids[0].reason, "checksum ok, region 11, valid birth date");
+    assert!(
+        !ids[0].reason.contains("1949"),
+        "no birth date in a reason: reasons are never masked"
+    );
     assert!(ids[0].confidence >= 0.9);
     assert_eq!(ids[0].span, Some((0, 18)));
     // Lowercase x is the same ID, reported with canonical uppercase value.

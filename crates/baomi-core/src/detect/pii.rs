@@ -798,8 +798,10 @@ pub fn check_resident_id(b: &[u8], current_year: u32) -> Option<String> {
     if b[17].to_ascii_uppercase() != expected {
         return None;
     }
+    // The reason is shown even when values are masked: it says the date was checked, not
+    // what it is (a birth date is personal data too).
     Some(format!(
-        "checksum ok, region {province:02}, born {year:04}-{month:02}-{day:02}"
+        "checksum ok, region {province:02}, valid birth date"
     ))
 }
 
@@ -811,9 +813,8 @@ fn check_legacy_id(b: &[u8]) -> Option<String> {
     let province = two_digits(&b[..2]);
     let year = 1900 + two_digits(&b[6..8]);
     let (month, day) = (two_digits(&b[8..10]), two_digits(&b[10..12]));
-    (is_province_code(province) && is_real_date(year, month, day)).then(|| {
-        format!("legacy 15-digit, region {province:02}, born {year:04}-{month:02}-{day:02}")
-    })
+    (is_province_code(province) && is_real_date(year, month, day))
+        .then(|| format!("legacy 15-digit, region {province:02}, valid birth date"))
 }
 
 /// Luhn check over ASCII digits.

@@ -164,10 +164,11 @@ impl ReportWriter for HtmlWriter {
 <style>
 body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}}
 h1{{border-bottom:3px solid #b22}} table{{border-collapse:collapse;width:100%;font-size:14px}}
-td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top}} th{{background:#f3f3f3}}
+table{{table-layout:fixed}} td,th{{border:1px solid #ccc;padding:4px 6px;vertical-align:top;overflow-wrap:anywhere}}
+th{{background:#f3f3f3}} col.path{{width:20%}} col.short{{width:5.5em}} col.kind{{width:8em}} col.loc{{width:27%}}
 .block{{color:#fff;background:#b22}} .alert{{background:#f7c948}} .audit{{background:#dde}}
-.allow{{background:#dfd}} .loc{{font-family:monospace;font-size:12px}} .path{{word-break:break-all}}
-.figs{{display:flex;gap:3em;flex-wrap:wrap}} dl{{display:grid;grid-template-columns:max-content auto;gap:4px 16px}}
+.allow{{background:#dfd}} .loc{{font-family:monospace;font-size:12px}}
+.figs{{display:flex;gap:3em;flex-wrap:wrap;align-items:flex-start}} figure{{margin:0}} dl{{display:grid;grid-template-columns:max-content auto;gap:4px 16px}}
 span.block,span.alert,span.audit,span.allow{{padding:1px 6px;margin-right:6px}}
 </style></head><body>
 <h1>保密检查报告</h1>
@@ -179,7 +180,8 @@ span.block,span.alert,span.audit,span.allow{{padding:1px 6px;margin-right:6px}}
 </dl>
 <div class="figs">{c1}{c2}</div>
 <h2>发现明细</h2>
-<table><thead><tr><th>文件</th><th>处置</th><th>类别</th><th>密级</th><th>位置</th><th>内容</th><th>依据</th></tr></thead>
+<table><colgroup><col class="path"><col class="short"><col class="kind"><col class="short"><col class="loc"><col><col></colgroup>
+<thead><tr><th>文件</th><th>处置</th><th>类别</th><th>密级</th><th>位置</th><th>内容</th><th>依据</th></tr></thead>
 <tbody>{rows}</tbody></table>
 {errors}
 <p><small>个人信息默认已脱敏。由 Baomi 生成。</small></p>
