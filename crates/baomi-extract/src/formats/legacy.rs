@@ -116,7 +116,7 @@ fn doc(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             SubDocumentKind::Endnotes => ("endnotes", PartRole::Annotation),
             SubDocumentKind::Comments => ("comments", PartRole::Annotation),
         };
-        cx.text(name, role, lines(&sub.text));
+        cx.text(name, role, lines(sub.text.trim_end()));
     }
     if !document.text_complete() {
         cx.unreadable(
@@ -169,12 +169,19 @@ fn xls(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             .iter()
             .map(|c| format!("{}\n", c.text))
             .collect();
-        cx.text(&format!("{}#comments", sheet.name), PartRole::Annotation, comments);
+        cx.text(
+            &format!("{}#comments", sheet.name),
+            PartRole::Annotation,
+            comments,
+        );
     }
     let charts = workbook.chart_text().join("\n");
     cx.text("charts", PartRole::Body, charts);
     if workbook.truncated() {
-        cx.unreadable("", "Excel 97-2003 workbook: record limit reached, sheets missing");
+        cx.unreadable(
+            "",
+            "Excel 97-2003 workbook: record limit reached, sheets missing",
+        );
     }
     summary(workbook.summary_properties(), cx);
     Ok(())
@@ -196,7 +203,9 @@ fn push_cell(out: &mut String, cell: &CellValue) {
 }
 
 fn ppt(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
-    let parsed = guarded("PowerPoint 97-2003", || PptDocument::from_reader(blob.open()?));
+    let parsed = guarded("PowerPoint 97-2003", || {
+        PptDocument::from_reader(blob.open()?)
+    });
     let deck = match parsed {
         Ok(d) => d,
         Err(ParseFailure::Error(PptError::Encrypted)) => {
@@ -254,7 +263,7 @@ fn summary(props: Option<&SummaryProperties>, cx: &mut Ctx<'_, '_>) {
         cx.text(
             "SummaryInformation#title",
             PartRole::Subject,
-            title.trim().to_owned(),
+            utf8_promoted(title.trim()),
         );
     }
     let mut meta = String::new();
@@ -271,13 +280,28 @@ fn summary(props: Option<&SummaryProperties>, cx: &mut Ctx<'_, '_>) {
     .into_iter()
     .flatten()
     {
-        let value = value.trim();
+        let value = utf8_promoted(value.trim());
         if !value.is_empty() {
-            meta.push_str(value);
+            meta.push_str(&value);
             meta.push('\n');
         }
     }
     cx.text("SummaryInformation", PartRole::Metadata, meta);
+}
+
+/// office_oxide decodes a property set in a code page it has no table for (LibreOffice writes
+/// 65001, UTF-8) by promoting each byte to a char. Undo that exactly: when every char is a
+/// byte and the bytes are valid UTF-8 with something beyond ASCII, the UTF-8 reading is the
+/// real one.
+fn utf8_promoted(text: &str) -> String {
+    let bytes: Option<Vec<u8>> = text.chars().map(|c| u8::try_from(c).ok()).collect();
+    match bytes {
+        Some(bytes) if !bytes.is_ascii() => match String::from_utf8(bytes) {
+            Ok(real) => real,
+            Err(_) => text.to_owned(),
+        },
+        _ => text.to_owned(),
+    }
 }
 
 /// Why the file cannot be read without its password, from the OLE streams alone, or `None`.
