@@ -412,3 +412,66 @@ fn truncated_msg_is_unreadable_not_a_panic() {
     let dump = out.describe();
     assert!(!out.of_kind(FindingKind::Unreadable).is_empty(), "{dump}");
 }
+
+/// PR_RTF_COMPRESSED in the LZFu form: the first token is a reference to `{\rtf1\ansi` at the
+/// start of the MS-OXRTFCP dictionary, the rest literals, then the end marker.
+fn lzfu(rest: &[u8]) -> Vec<u8> {
+    const PREBUF_LEN: u16 = 207;
+    let mut body = Vec::new();
+    let mut tokens: Vec<Option<u8>> = vec![None]; // None = the reference token
+    tokens.extend(rest.iter().copied().map(Some));
+    let mut write = PREBUF_LEN + 11;
+    let mut chunks = tokens.chunks(8).peekable();
+    let mut ended = false;
+    while let Some(chunk) = chunks.next() {
+        let mut control = 0u8;
+        let mut payload = Vec::new();
+        for (bit, token) in chunk.iter().enumerate() {
+            match token {
+                None => {
+                    control |= 1 << bit;
+                    payload.extend_from_slice(&((11 - 2) as u16).to_be_bytes()); // offset 0
+                }
+                Some(byte) => payload.push(*byte),
+            }
+        }
+        if chunk.len() < 8 {
+            control |= 1 << chunk.len();
+            payload.extend_from_slice(&(write << 4).to_be_bytes());
+            ended = true;
+        }
+        write += chunk.iter().filter(|t| t.is_some()).count() as u16;
+        body.push(control);
+        body.extend_from_slice(&payload);
+        if chunks.peek().is_none() && !ended {
+            body.push(1);
+            body.extend_from_slice(&(write << 4).to_be_bytes());
+        }
+    }
+    let raw_size = (11 + rest.len()) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(&((body.len() + 12) as u32).to_le_bytes());
+    out.extend_from_slice(&raw_size.to_le_bytes());
+    out.extend_from_slice(b"LZFu");
+    out.extend_from_slice(&0u32.to_le_bytes()); // CRC, not checked
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn msg_with_only_a_compressed_rtf_body() {
+    let rtf_rest = br"\deff0{\fonttbl{\f0 SimSun;}}\f0 \u26426?\u23494?\u9733?10\u24180? \par}";
+    let bytes = compound_file(&[
+        ("/__properties_version1.0", vec![0u8; 32]),
+        ("/__substg1.0_0037001F", utf16("RTF 邮件")),
+        ("/__substg1.0_10090102", lzfu(rtf_rest)),
+    ]);
+    let out = run(bytes, "rtf.msg");
+    let dump = out.describe();
+    out.assert_clean();
+    assert!(
+        out.text(PartRole::Body, "rtf.msg/body.rtf")
+            .contains("机密★10年"),
+        "{dump}"
+    );
+}

@@ -20,6 +20,7 @@ const MAX_EMBEDDED: u32 = 8;
 const PR_SUBJECT: u16 = 0x0037;
 const PR_BODY: u16 = 0x1000;
 const PR_HTML: u16 = 0x1013;
+const PR_RTF_COMPRESSED: u16 = 0x1009;
 const SENDER_AND_DISPLAY: &[u16] = &[
     0x0C1A, // PR_SENDER_NAME
     0x0C1F, // PR_SENDER_EMAIL_ADDRESS
@@ -85,11 +86,19 @@ fn message(file: &mut Cfb<'_>, storage: &str, sub: &str, nesting: u32, cx: &mut 
     match string_property(file, storage, PR_BODY, encoding) {
         Some(body) => cx.text(&named("body"), PartRole::Body, lines(&body)),
         None => {
-            // Some messages carry only an HTML body; let the HTML reader take it.
+            // Some messages carry only an HTML or RTF body; the HTML and RTF readers take
+            // those as nested objects.
             if let Some(html) = read_stream(file, &stream_path(storage, PR_HTML, "0102"))
                 .or_else(|| read_stream(file, &stream_path(storage, PR_HTML, "001F")))
             {
                 cx.child(&named("body.html"), Blob::from_vec(html));
+            } else if let Some(packed) =
+                read_stream(file, &stream_path(storage, PR_RTF_COMPRESSED, "0102"))
+            {
+                match decompress_rtf(&packed) {
+                    Ok(rtf) => cx.child(&named("body.rtf"), Blob::from_vec(rtf)),
+                    Err(why) => cx.unreadable(&named("body.rtf"), why),
+                }
             }
         }
     }
@@ -226,4 +235,72 @@ fn encoding_for(cpid: u32) -> Option<&'static Encoding> {
         _ => return None,
     };
     Encoding::for_label(label)
+}
+
+/// The dictionary every compressed RTF stream starts from (MS-OXRTFCP 2.1.3.1.1).
+const RTF_PREBUF: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
+
+/// PR_RTF_COMPRESSED (MS-OXRTFCP): a 16-byte header, then either the raw RTF (`MELA`) or LZ77
+/// with a 4 KiB ring dictionary (`LZFu`): a control byte, LSB first, says for each of the next
+/// eight tokens whether it is a literal byte or a big-endian (offset:12, length-2:4) reference.
+pub(crate) fn decompress_rtf(packed: &[u8]) -> Result<Vec<u8>, String> {
+    const LZFU: u32 = 0x7546_5A4C;
+    const MELA: u32 = 0x414C_454D;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(packed.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (Some(comp_size), Some(raw_size), Some(kind)) = (word(0), word(4), word(8)) else {
+        return Err("compressed RTF body: header truncated".into());
+    };
+    // compSize counts from the rawSize field; never trust it beyond what is there.
+    let end = (comp_size as usize).saturating_add(4).min(packed.len());
+    let data = packed.get(16..end).unwrap_or_default();
+    let limit = (raw_size as usize).min(MAX_PROPERTY as usize);
+    match kind {
+        MELA => Ok(data[..data.len().min(limit)].to_vec()),
+        LZFU => {
+            let mut dict = [0u8; 4096];
+            dict[..RTF_PREBUF.len()].copy_from_slice(RTF_PREBUF);
+            let mut write = RTF_PREBUF.len();
+            let mut out = Vec::with_capacity(limit.min(1 << 20));
+            let mut at = 0usize;
+            'tokens: while at < data.len() && out.len() < limit {
+                let control = data[at];
+                at += 1;
+                for bit in 0..8 {
+                    if at >= data.len() || out.len() >= limit {
+                        break 'tokens;
+                    }
+                    if control & (1 << bit) == 0 {
+                        let byte = data[at];
+                        at += 1;
+                        out.push(byte);
+                        dict[write] = byte;
+                        write = (write + 1) % dict.len();
+                        continue;
+                    }
+                    let Some(pair) = data.get(at..at + 2) else {
+                        break 'tokens;
+                    };
+                    at += 2;
+                    let reference = u16::from_be_bytes([pair[0], pair[1]]);
+                    let offset = usize::from(reference >> 4);
+                    let length = usize::from(reference & 0xF) + 2;
+                    if offset == write {
+                        break 'tokens; // the end marker
+                    }
+                    for i in 0..length {
+                        let byte = dict[(offset + i) % dict.len()];
+                        out.push(byte);
+                        dict[write] = byte;
+                        write = (write + 1) % dict.len();
+                    }
+                }
+            }
+            Ok(out)
+        }
+        other => Err(format!(
+            "compressed RTF body: unknown compression type {other:#010x}"
+        )),
+    }
 }
