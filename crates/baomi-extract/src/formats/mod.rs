@@ -5,7 +5,9 @@ use crate::{Blob, Ctx, FileType, FormatResult};
 
 // Documents and text.
 pub mod html;
+pub mod legacy;
 pub mod mail;
+pub mod msg;
 pub mod odf;
 pub mod ofd;
 pub mod ooxml;
@@ -44,10 +46,9 @@ pub fn dispatch(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult
             cx.encrypted("", "password-protected Office document (EncryptionInfo)");
             Ok(())
         }
-        Doc | Xls | Ppt | Msg | Ole => {
-            cx.unreadable("", format!("{ty}: format not supported yet"));
-            Ok(())
-        }
+        Doc | Xls | Ppt => legacy::extract(ty, blob, cx),
+        Ole => legacy::extract_ole(blob, cx),
+        Msg => msg::extract(blob, cx),
         Png | Jpeg | Gif | Bmp | Tiff | Webp => {
             cx.unreadable("", format!("{ty}: image, format not supported yet (OCR)"));
             Ok(())
