@@ -9,23 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use baomi_core::{Finding, FindingKind, Part, PartRole};
-use baomi_extract::{Blob, Limits, Sink, extract};
+use baomi_core::{Finding, FindingKind, PartRole};
+use baomi_extract::{Blob, Limits, extract};
 
-#[derive(Default)]
-struct Collect {
-    parts: Vec<Part>,
-    findings: Vec<Finding>,
-}
-
-impl Sink for Collect {
-    fn part(&mut self, part: Part) {
-        self.parts.push(part);
-    }
-    fn finding(&mut self, finding: Finding) {
-        self.findings.push(finding);
-    }
-}
+mod common;
+use common::Collect;
 
 impl Collect {
     fn describe(&self) -> String {
