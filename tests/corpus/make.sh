@@ -56,11 +56,17 @@ convert odt minutes.fodt
 convert xlsx table.fods
 convert pptx slides.fodp
 convert pdf notice-secret.fodt
+convert doc notice-secret.fodt
+convert xls table.fods
 
 # --- Office documents and plain text --------------------------------------------------------
 cp "$conv/docx/notice-secret.docx" "$conv/docx/report-clean.docx" "$build/"
 cp "$conv/odt/minutes.odt" "$conv/xlsx/table.xlsx" "$conv/pptx/slides.pptx" "$build/"
 cp "$conv/pdf/notice-secret.pdf" "$build/notice.pdf"
+# Word/Excel 97-2003 as LibreOffice writes them; WPS Office saves the same binary formats
+# under .wps/.et, which must read without a type mismatch.
+cp "$conv/doc/notice-secret.doc" "$conv/xls/table.xls" "$build/"
+cp "$conv/doc/notice-secret.doc" "$build/通知.wps"
 cp "$src/关于调整人员的通知（秘密）.txt" "$src/gbk-notice.txt" "$src/utf16.txt" "$build/"
 
 # --- Disguises ------------------------------------------------------------------------------

@@ -166,6 +166,33 @@ fn pdf_marking_in_text_layer() {
 }
 
 #[test]
+fn legacy_word_excel_and_wps() {
+    let r = report("notice-secret.doc");
+    assert_eq!(r["type"], "doc");
+    let header = findings(r, "marking");
+    assert!(
+        header
+            .iter()
+            .any(|f| f["level"] == "secret" && f["part"].as_str().unwrap().contains("header")),
+        "{}",
+        dump(r)
+    );
+    assert_eq!(r["verdict"], "block");
+    let r = report("table.xls");
+    assert_eq!(findings(r, "pii.resident_id").len(), 12, "{}", dump(r));
+    assert_eq!(findings(r, "pii.mobile").len(), 12, "{}", dump(r));
+    let r = report("通知.wps");
+    assert!(findings(r, "type_mismatch").is_empty(), "{}", dump(r));
+    assert!(
+        findings(r, "marking")
+            .iter()
+            .any(|f| f["level"] == "secret"),
+        "{}",
+        dump(r)
+    );
+}
+
+#[test]
 fn marking_in_file_name_only() {
     let r = report("关于调整人员的通知（秘密）.txt");
     let m = findings(r, "marking");
