@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh runtime
 cargo install --locked --path crates/baomi
-echo "installed: $(command -v baomi || echo ~/.cargo/bin/baomi)"
+bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin
+echo "installed: $bin/baomi"
+case ":$PATH:" in *":$bin:"*) ;; *) echo "add $bin to PATH to run 'baomi'";; esac
