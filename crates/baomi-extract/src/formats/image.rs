@@ -19,9 +19,11 @@ const MIN_BYTES: u64 = 2 * 1024;
 const MAX_PIXELS: u64 = 100_000_000;
 /// A short side below this is upscaled ×2: Tesseract wants capital letters ≥ 20 px high.
 const UPSCALE_BELOW: u32 = 1000;
-/// Languages for Tesseract. `chi_tra` is left out: on the simplified-Chinese test pages it
-/// turned some simplified characters into traditional look-alikes and doubled the time.
-pub const LANGUAGES: &str = "chi_sim+eng";
+/// Languages for Tesseract. `chi_sim` alone: its model reads digits and Latin letters too,
+/// and with `+eng` a marking line whose star it cannot read was taken for Latin script
+/// (`机密★10年` → `plex 10 年`) on half the test renderings; `chi_tra` adds nothing on
+/// simplified-Chinese notices but time.
+pub const LANGUAGES: &str = "chi_sim";
 
 /// Open an image (`ty` is one of the image types) and emit its OCR text.
 pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
@@ -145,10 +147,12 @@ pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
 /// Glyphs Tesseract's Chinese model reads a `★` as (it has no star in its character set):
 /// seen on rendered and photographed notices, plus the shape-alikes the detector does not
 /// already accept as stars.
-const STAR_MISREADS: &[char] = &['广', '太', '大', '女', '妇', '犬', '火', '食', '贪', 'x', 'X', '※'];
+const STAR_MISREADS: &[char] = &[
+    '广', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
+];
 
 /// Put back the `★` of a marking whose star was misread: a level word (`绝密`, `机密`,
-/// `秘密`), one misread glyph, then a period (`10年`, `长期`). Only this exact shape is
+/// `秘密`), one misread glyph, then a period (`10年`, `6个月`, `长期`). Only this exact shape is
 /// rewritten, so prose such as `机密大事` is left alone.
 pub(crate) fn repair_stars(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -175,8 +179,16 @@ pub(crate) fn repair_stars(text: &str) -> String {
         while chars.get(period) == Some(&' ') {
             period += 1;
         }
-        let period_follows = chars.get(period).is_some_and(char::is_ascii_digit)
-            || (chars.get(period) == Some(&'长') && chars.get(period + 1) == Some(&'期'));
+        let period_follows = if chars.get(period) == Some(&'长') {
+            chars.get(period + 1) == Some(&'期')
+        } else {
+            // Digits (Tesseract spaces them out), then 年 or 月 (`6个月`).
+            let mut end = period;
+            while chars.get(end).is_some_and(|c| c.is_ascii_digit() || *c == ' ') {
+                end += 1;
+            }
+            end > period && matches!(chars.get(end), Some('年' | '月' | '个'))
+        };
         if STAR_MISREADS.contains(&misread) && period_follows {
             out.push('★');
             index = glyph + 1;
@@ -200,11 +212,12 @@ mod tests {
     #[test]
     fn misread_stars_after_a_level_word_are_repaired() {
         assert_eq!(repair_stars("机密广1 0 年"), "机密★1 0 年");
-        assert_eq!(repair_stars("绝密 太 长期"), "绝密 ★ 长期");
+        assert_eq!(repair_stars("绝密 太 长期"), "绝密★ 长期");
         assert_eq!(repair_stars("秘密x5年\n"), "秘密★5年\n");
         // Prose and other glyphs stay as they are.
         assert_eq!(repair_stars("机密大事"), "机密大事");
         assert_eq!(repair_stars("机密的3年"), "机密的3年");
+        assert_eq!(repair_stars("机密文3份"), "机密文3份");
         assert_eq!(repair_stars("秘书大10岁"), "秘书大10岁");
     }
 
