@@ -100,7 +100,10 @@ fn extract_file(path: &Path) -> Collect {
     let blob = Blob::from_path(path).expect("open fixture");
     let started = Instant::now();
     extract(blob, name, &Limits::default(), &mut sink);
-    eprintln!("{name}: extracted in {:.2} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{name}: extracted in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     sink
 }
 
@@ -126,7 +129,12 @@ fn ocr_part<'a>(sink: &'a Collect, path: &str) -> &'a Part {
     sink.parts
         .iter()
         .find(|p| p.path == path)
-        .unwrap_or_else(|| panic!("no part {path}; parts: {paths:?}, findings: {:?}", sink.findings))
+        .unwrap_or_else(|| {
+            panic!(
+                "no part {path}; parts: {paths:?}, findings: {:?}",
+                sink.findings
+            )
+        })
 }
 
 #[test]
@@ -153,7 +161,10 @@ fn image_only_pdf_page_is_read_by_ocr() {
     let part = ocr_part(&sink, "scan.pdf/page 1#ocr");
     assert!(markings(part).contains(&Level::Secret), "{}", part.text);
     assert!(
-        !sink.findings.iter().any(|f| f.kind == FindingKind::Unreadable),
+        !sink
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::Unreadable),
         "{:?}",
         sink.findings
     );
@@ -171,7 +182,13 @@ fn tiny_icon_gives_no_part_and_no_finding() {
     let dir = tempfile::tempdir().expect("tempdir");
     let icon = dir.path().join("icon.png");
     run(Command::new("convert")
-        .args(["-size", "32x32", "plasma:", "-define", "png:compression-level=0"])
+        .args([
+            "-size",
+            "32x32",
+            "plasma:",
+            "-define",
+            "png:compression-level=0",
+        ])
         .arg(&icon));
     let sink = extract_file(&icon);
     assert!(
@@ -204,5 +221,9 @@ fn corrupt_png_is_unreadable() {
         .collect();
     assert_eq!(unreadable.len(), 1, "{:?}", sink.findings);
     assert_eq!(unreadable[0].part, "broken.png");
-    assert!(unreadable[0].reason.contains("does not decode"), "{}", unreadable[0].reason);
+    assert!(
+        unreadable[0].reason.contains("does not decode"),
+        "{}",
+        unreadable[0].reason
+    );
 }

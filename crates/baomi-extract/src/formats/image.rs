@@ -162,9 +162,7 @@ pub(crate) fn repair_stars(text: &str) -> String {
         let c = chars[index];
         out.push(c);
         index += 1;
-        let after_level = c == '密'
-            && index >= 2
-            && matches!(chars[index - 2], '绝' | '机' | '秘');
+        let after_level = c == '密' && index >= 2 && matches!(chars[index - 2], '绝' | '机' | '秘');
         if !after_level {
             continue;
         }
@@ -184,7 +182,10 @@ pub(crate) fn repair_stars(text: &str) -> String {
         } else {
             // Digits (Tesseract spaces them out), then 年 or 月 (`6个月`).
             let mut end = period;
-            while chars.get(end).is_some_and(|c| c.is_ascii_digit() || *c == ' ') {
+            while chars
+                .get(end)
+                .is_some_and(|c| c.is_ascii_digit() || *c == ' ')
+            {
                 end += 1;
             }
             end > period && matches!(chars.get(end), Some('年' | '月' | '个'))
@@ -203,7 +204,9 @@ mod tests {
 
     #[test]
     fn contrast_stretch_spreads_gray_on_gray() {
-        let mut gray = GrayImage::from_fn(100, 100, |x, _| image::Luma([if x < 50 { 100 } else { 160 }]));
+        let mut gray = GrayImage::from_fn(100, 100, |x, _| {
+            image::Luma([if x < 50 { 100 } else { 160 }])
+        });
         stretch_contrast(&mut gray);
         assert_eq!(gray.get_pixel(0, 0).0[0], 0);
         assert_eq!(gray.get_pixel(99, 0).0[0], 255);

@@ -413,9 +413,7 @@ fn run_tool(name: &str, mut command: Command, timeout: Duration) -> Result<Vec<u
             Err(e) => return Err(format!("{name}: {e}")),
         }
     };
-    let out = reader
-        .join()
-        .map_err(|_| format!("{name} reader failed"))?;
+    let out = reader.join().map_err(|_| format!("{name} reader failed"))?;
     if !status.success() {
         return Err(format!("{name} exited with {status}"));
     }
