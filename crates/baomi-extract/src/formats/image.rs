@@ -19,6 +19,8 @@ const MIN_BYTES: u64 = 2 * 1024;
 const MAX_PIXELS: u64 = 100_000_000;
 /// A short side below this is upscaled ×2: Tesseract wants capital letters ≥ 20 px high.
 const UPSCALE_BELOW: u32 = 1000;
+/// Below this mean word confidence (0–100) the OCR text is taken for noise.
+const MIN_CONFIDENCE: i32 = 40;
 /// Languages for Tesseract. `chi_sim` alone: its model reads digits and Latin letters too,
 /// and with `+eng` a marking line whose star it cannot read was taken for Latin script
 /// (`机密★10年` → `plex 10 年`) on half the test renderings; `chi_tra` adds nothing on
@@ -141,6 +143,13 @@ pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
         .recognize()
         .map_err(|e| e.to_string())?;
     let text = tess.get_text().map_err(|e| e.to_string())?;
+    let confidence = tess.mean_text_conf();
+    if confidence < MIN_CONFIDENCE {
+        // A pattern image came out as runs of Latin capitals at 25 %; the rendered notice
+        // reads at 90 %, its noisy rotated JPEG "photo" at 63 %.
+        tracing::debug!(confidence, "OCR text dropped as noise: {text:?}");
+        return Ok(String::new());
+    }
     Ok(repair_stars(&text))
 }
 
