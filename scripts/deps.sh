@@ -11,7 +11,7 @@ pkgs=(poppler-utils poppler-data libtesseract5 tesseract-ocr-chi-sim tesseract-o
 if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
          7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf
-         libtesseract-dev libleptonica-dev clang libclang-dev pkg-config imagemagick)
+         libtesseract-dev libleptonica-dev clang libclang-dev pkg-config imagemagick img2pdf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
