@@ -426,8 +426,12 @@ fn run_tool(name: &str, mut command: Command, timeout: Duration) -> Result<Vec<u
 #[cfg(feature = "ocr")]
 fn ocr_pages(blob: &Blob, pages: Vec<usize>, cx: &mut Ctx<'_, '_>) -> Vec<usize> {
     use super::image as ocr;
-    let path = match blob.on_disk() {
-        Ok((path, guard)) => (path, guard),
+    if pages.is_empty() {
+        // Spooling an in-memory PDF to disk is only worth it when there is a page to OCR.
+        return pages;
+    }
+    let (pdf_path, _spool) = match blob.on_disk() {
+        Ok(on_disk) => on_disk,
         Err(e) => {
             tracing::debug!(path = cx.path(), "spool for pdftoppm failed: {e}");
             return pages;
@@ -443,7 +447,7 @@ fn ocr_pages(blob: &Blob, pages: Vec<usize>, cx: &mut Ctx<'_, '_>) -> Vec<usize>
         let mut command = Command::new("pdftoppm");
         command
             .args(["-r", "150", "-gray", "-png", "-f", &page, "-l", &page])
-            .arg(&path.0);
+            .arg(&pdf_path);
         let text = run_tool("pdftoppm", command, cx.limits().max_time)
             .and_then(|png| ocr::decode(&png))
             .and_then(|image| image.ok_or_else(|| "page renders as an icon".to_owned()))
