@@ -131,9 +131,13 @@ impl Ctx<'_, '_> {
         self.w.stopped
     }
 
+    /// `sub` joins with `/`, except a `#` suffix (`#ocr`: text read from the object
+    /// itself rather than from something inside it) which is appended as is.
     fn sub_path(&self, sub: &str) -> String {
         if sub.is_empty() {
             self.path.clone()
+        } else if sub.starts_with('#') {
+            format!("{}{}", self.path, sub)
         } else {
             format!("{}/{}", self.path, sub)
         }

@@ -5,6 +5,8 @@ use crate::{Blob, Ctx, FileType, FormatResult};
 
 // Documents and text.
 pub mod html;
+#[cfg(feature = "ocr")]
+pub mod image;
 pub mod legacy;
 pub mod mail;
 pub mod msg;
@@ -49,8 +51,11 @@ pub fn dispatch(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult
         Doc | Xls | Ppt => legacy::extract(ty, blob, cx),
         Ole => legacy::extract_ole(blob, cx),
         Msg => msg::extract(blob, cx),
+        #[cfg(feature = "ocr")]
+        Png | Jpeg | Gif | Bmp | Tiff | Webp => image::extract(ty, blob, cx),
+        #[cfg(not(feature = "ocr"))]
         Png | Jpeg | Gif | Bmp | Tiff | Webp => {
-            cx.unreadable("", format!("{ty}: image, format not supported yet (OCR)"));
+            cx.unreadable("", format!("{ty}: image, not read (built without OCR)"));
             Ok(())
         }
         Binary => {

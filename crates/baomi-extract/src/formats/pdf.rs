@@ -38,6 +38,12 @@ const LEGACY_CJK_CMAPS: &[&[u8]] = &[
     b"CNS-EUC",
 ];
 
+/// Why an image-only page stays unread.
+#[cfg(feature = "ocr")]
+const NO_OCR_TEXT: &str = "OCR found no text";
+#[cfg(not(feature = "ocr"))]
+const NO_OCR_TEXT: &str = "not read (built without OCR)";
+
 /// What pdf_oxide made of a document.
 struct OxideText {
     pages: Vec<Result<String, String>>,
@@ -173,20 +179,18 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
         cx.text(&format!("page {number}"), PartRole::Body, text);
     }
+    let image_only = ocr_pages(blob, image_only, cx);
     match image_only.as_slice() {
         [] => {}
         [page] => cx.unreadable(
             &format!("page {page}"),
-            "image-only page, OCR not supported yet",
+            format!("image-only page, {NO_OCR_TEXT}"),
         ),
         pages => {
             let list: Vec<String> = pages.iter().map(usize::to_string).collect();
             cx.unreadable(
                 "",
-                format!(
-                    "image-only pages {}, OCR not supported yet",
-                    list.join(", ")
-                ),
+                format!("image-only pages {}, {NO_OCR_TEXT}", list.join(", ")),
             );
         }
     }
@@ -362,19 +366,33 @@ fn looks_right(text: &str) -> bool {
 /// after `timeout`.
 fn pdftotext(blob: &Blob, timeout: Duration) -> Result<Vec<String>, String> {
     let (path, _guard) = blob.on_disk().map_err(|e| format!("spool: {e}"))?;
-    let mut child = Command::new("pdftotext")
+    let mut command = Command::new("pdftotext");
+    command
         .args(["-layout", "-enc", "UTF-8", "-q"])
         .arg(&path)
-        .arg("-")
+        .arg("-");
+    let out = run_tool("pdftotext", command, timeout)?;
+    let text = String::from_utf8_lossy(&out);
+    let mut pages: Vec<String> = text.split('\u{c}').map(layout_trim).collect();
+    // The last page ends with a form feed too.
+    if pages.last().is_some_and(|p| p.is_empty()) {
+        pages.pop();
+    }
+    Ok(pages)
+}
+
+/// Run a poppler tool, collecting its stdout; killed after `timeout`.
+fn run_tool(name: &str, mut command: Command, timeout: Duration) -> Result<Vec<u8>, String> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot run pdftotext: {e}"))?;
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
     let mut stdout = child
         .stdout
         .take()
-        .ok_or_else(|| "pdftotext: no stdout".to_owned())?;
+        .ok_or_else(|| format!("{name}: no stdout"))?;
     // Read on a thread so a full pipe cannot block the child while we wait for it.
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -389,25 +407,68 @@ fn pdftotext(blob: &Blob, timeout: Duration) -> Result<Vec<String>, String> {
                 let _ = child.kill();
                 let _ = child.wait();
                 let _ = reader.join();
-                return Err(format!("pdftotext timed out after {} s", timeout.as_secs()));
+                return Err(format!("{name} timed out after {} s", timeout.as_secs()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("pdftotext: {e}")),
+            Err(e) => return Err(format!("{name}: {e}")),
         }
     };
-    let out = reader
-        .join()
-        .map_err(|_| "pdftotext reader failed".to_owned())?;
+    let out = reader.join().map_err(|_| format!("{name} reader failed"))?;
     if !status.success() {
-        return Err(format!("pdftotext exited with {status}"));
+        return Err(format!("{name} exited with {status}"));
     }
-    let text = String::from_utf8_lossy(&out);
-    let mut pages: Vec<String> = text.split('\u{c}').map(layout_trim).collect();
-    // The last page ends with a form feed too.
-    if pages.last().is_some_and(|p| p.is_empty()) {
-        pages.pop();
+    Ok(out)
+}
+
+/// OCR of image-only pages: each is rendered by poppler's `pdftoppm` (a separate process,
+/// GPL, never linked) at 150 dpi gray and read by Tesseract as part `page N#ocr`. Returns
+/// the pages that still gave no text.
+#[cfg(feature = "ocr")]
+fn ocr_pages(blob: &Blob, pages: Vec<usize>, cx: &mut Ctx<'_, '_>) -> Vec<usize> {
+    use super::image as ocr;
+    if pages.is_empty() {
+        // Spooling an in-memory PDF to disk is only worth it when there is a page to OCR.
+        return pages;
     }
-    Ok(pages)
+    let (pdf_path, _spool) = match blob.on_disk() {
+        Ok(on_disk) => on_disk,
+        Err(e) => {
+            tracing::debug!(path = cx.path(), "spool for pdftoppm failed: {e}");
+            return pages;
+        }
+    };
+    let mut unread = Vec::new();
+    for number in pages {
+        if cx.should_stop() {
+            unread.push(number);
+            continue;
+        }
+        let page = number.to_string();
+        let mut command = Command::new("pdftoppm");
+        command
+            .args(["-r", "150", "-gray", "-png", "-f", &page, "-l", &page])
+            .arg(&pdf_path);
+        let text = run_tool("pdftoppm", command, cx.limits().max_time)
+            .and_then(|png| ocr::decode(&png))
+            .and_then(|image| image.ok_or_else(|| "page renders as an icon".to_owned()))
+            .and_then(|image| ocr::recognise(&ocr::prepare(&image)));
+        match text {
+            Ok(text) if !text.trim().is_empty() => {
+                cx.text(&format!("page {number}#ocr"), PartRole::Body, text);
+            }
+            Ok(_) => unread.push(number),
+            Err(e) => {
+                tracing::debug!(path = cx.path(), page = number, "page OCR failed: {e}");
+                unread.push(number);
+            }
+        }
+    }
+    unread
+}
+
+#[cfg(not(feature = "ocr"))]
+fn ocr_pages(_blob: &Blob, pages: Vec<usize>, _cx: &mut Ctx<'_, '_>) -> Vec<usize> {
+    pages
 }
 
 /// `-layout` pads lines with spaces to keep columns: drop the trailing ones.
