@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Install the Debian packages Baomi needs. `runtime`: what `baomi scan` uses at run time
-# (poppler's pdftotext as a separate process for PDFs whose fonts defeat the built-in
-# reader, with poppler-data for the CJK CMaps; libtesseract and its Chinese/English data
-# for OCR of images). `test`: the real tools the tests use to make
-# their files (LibreOffice, zip, 7-Zip, compressors, python-docx, CJK fonts for PDF export).
+# Install the Debian packages Baomi needs.
+#   runtime  what `baomi` uses at run time: poppler's pdftotext/pdftoppm as separate
+#            processes (PDFs whose fonts defeat the built-in reader, image-only pages), with
+#            poppler-data for the CJK CMaps; Tesseract and its Chinese/English data for OCR.
+#   build    runtime + what building with the `ocr` feature needs (Tesseract/Leptonica
+#            headers, clang for bindgen).
+#   test     build + the real tools the tests make their files with (LibreOffice, zip,
+#            7-Zip, compressors, python-docx, CJK fonts, qpdf, ImageMagick, img2pdf).
 set -euo pipefail
 what=${1:-runtime}
 pkgs=(poppler-utils poppler-data libtesseract5 tesseract-ocr-chi-sim tesseract-ocr-chi-tra
       tesseract-ocr-eng)
+if [ "$what" = build ] || [ "$what" = test ]; then
+  pkgs+=(libtesseract-dev libleptonica-dev clang libclang-dev pkg-config)
+fi
 if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
          7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf
-         libtesseract-dev libleptonica-dev clang libclang-dev pkg-config imagemagick img2pdf)
+         imagemagick img2pdf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

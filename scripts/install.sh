@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up Baomi on this machine: system packages, then the `baomi` binary into ~/.cargo/bin.
+# Set up Baomi on this machine: system packages (run time and build), then the `baomi`
+# binary (with OCR) into ~/.cargo/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh runtime
+scripts/deps.sh build
 cargo install --locked --path crates/baomi
 bin=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin
 echo "installed: $bin/baomi"
