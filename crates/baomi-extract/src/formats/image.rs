@@ -157,7 +157,7 @@ pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
 /// seen on rendered and photographed notices, plus the shape-alikes the detector does not
 /// already accept as stars.
 const STAR_MISREADS: &[char] = &[
-    '广', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
+    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
 ];
 
 /// Put back the `★` of a marking whose star was misread: a level word (`绝密`, `机密`,
@@ -226,6 +226,10 @@ mod tests {
         assert_eq!(repair_stars("机密广1 0 年"), "机密★1 0 年");
         assert_eq!(repair_stars("绝密 太 长期"), "绝密★ 长期");
         assert_eq!(repair_stars("秘密x5年\n"), "秘密★5年\n");
+        // A whole A4 page of the corpus notice rendered at 150 dpi reads the star as 友.
+        assert_eq!(repair_stars("机密友10 年"), "机密★10 年");
+        // A table of secrecy periods is prose, not a marking: 级 is no misread star.
+        assert_eq!(repair_stars("绝密级30年"), "绝密级30年");
         // Prose and other glyphs stay as they are.
         assert_eq!(repair_stars("机密大事"), "机密大事");
         assert_eq!(repair_stars("机密的3年"), "机密的3年");
