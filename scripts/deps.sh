@@ -18,6 +18,9 @@ if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
          7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf
          imagemagick img2pdf)
+  # The gateways' tests run against the real servers: Squid and c-icap-client for ICAP,
+  # Postfix, swaks and miltertest for the milter, PostgreSQL for the second store backend.
+  pkgs+=(squid c-icap postfix swaks miltertest postgresql curl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

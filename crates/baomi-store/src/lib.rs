@@ -1,0 +1,184 @@
+//! Baomi's records: what every door's verdict leaves behind, and what officers registered.
+//!
+//! One [`Store`] over either backend: SQLite in the data directory (the embedded default, no
+//! server to install) or PostgreSQL when a `postgres://` URL is configured (several gateway
+//! nodes sharing one database). Both run the same SQL through sqlx's `Any` driver; only the
+//! migrations differ (`migrations/sqlite`, `migrations/postgres`), and times are integer
+//! milliseconds so bucketing by day is the same arithmetic on both.
+//!
+//! - [`incidents`]: one row per verdict worth recording, with masked findings, the person and
+//!   department, and the disposition an officer gives it;
+//! - [`evidence`]: the object itself, content-addressed and encrypted at rest on disk;
+//! - [`audit`]: an append-only hash chain over every verdict and every change;
+//! - [`tokens`]: API tokens, stored only as hashes;
+//! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
+//!   kept as opaque bytes that `baomi-core` serialises.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub mod audit;
+pub mod evidence;
+pub mod incidents;
+pub mod registry;
+pub mod tokens;
+#[doc(hidden)]
+pub mod testing;
+
+pub use audit::{AuditEntry, AuditReport};
+pub use evidence::{EvidenceRef, EvidenceVault};
+pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
+pub use registry::{RegistryEntry, RegistryMeta};
+pub use tokens::TokenInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("evidence: {0}")]
+    Evidence(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The records of one installation.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    data_dir: PathBuf,
+    /// Serialises audit appends within this process; PostgreSQL nodes also take an advisory
+    /// lock, so two nodes never both extend the chain from the same predecessor.
+    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Open (and create or migrate) the store: `database_url` when given (`postgres://…` or
+    /// `sqlite://…`), else `DATA_DIR/baomi.db`.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
+        install_default_drivers();
+        std::fs::create_dir_all(data_dir)?;
+        let url = match database_url {
+            Some(u) => u.to_owned(),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("baomi.db").display()),
+        };
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Invalid(format!(
+                "database.url must start with postgres:// or sqlite:// (got {})",
+                url.split(':').next().unwrap_or("")
+            )));
+        };
+        let mut options = AnyPoolOptions::new().max_connections(match backend {
+            // One writer at a time is all SQLite does anyway; a few readers beside it.
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        });
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store {
+            pool,
+            backend,
+            data_dir: data_dir.to_owned(),
+            audit_lock: Default::default(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The civil date (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's
+/// algorithm), so incident numbers and day buckets need no date crate.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Offices keep Beijing time; day buckets and incident numbers follow it.
+pub const LOCAL_OFFSET_MS: i64 = 8 * 3_600_000;
+
+/// `YYYY-MM-DD` of a timestamp in Beijing time.
+pub fn local_date(ms: i64) -> String {
+    let (y, m, d) = civil_from_days((ms + LOCAL_OFFSET_MS).div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_413), (2025, 11, 21));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        // 2026-11-21 00:30 in Beijing is still the 20th in UTC.
+        assert_eq!(local_date(1_795_192_200_000), "2026-11-21");
+    }
+}
