@@ -54,7 +54,7 @@ impl ObjectReport {
                 };
                 let mut v = json!({
                     "kind": f.kind,
-                    "confidence": (f.confidence * 100.0).round() / 100.0,
+                    "confidence": (f64::from(f.confidence) * 100.0).round() / 100.0,
                     "part": f.part,
                     "line": f.line,
                     "text": text,

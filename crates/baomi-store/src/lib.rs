@@ -78,7 +78,15 @@ impl Store {
     /// `sqlite://…`), else `DATA_DIR/baomi.db`.
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
         install_default_drivers();
-        std::fs::create_dir_all(data_dir)?;
+        if !data_dir.exists() {
+            std::fs::create_dir_all(data_dir)?;
+            // Incidents, evidence and its key live here: only the service account reads it.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+            }
+        }
         let url = match database_url {
             Some(u) => u.to_owned(),
             None => format!("sqlite://{}?mode=rwc", data_dir.join("baomi.db").display()),

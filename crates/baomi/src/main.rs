@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use baomi_core::policy::Policy;
-use baomi_engine::{Engine, EngineConfig};
 use baomi_scan::ScanOptions;
 use baomi_scan::output::{self, Format};
 use clap::{Args, Parser, Subcommand};
+
+mod admin;
+mod serve;
+mod setup;
 
 /// Every scanned file allocates a few buffers of its own size (bytes, text, normalised text);
 /// glibc's allocator serves those with mmap/munmap and the page faults and mm-lock
@@ -31,6 +33,10 @@ struct Cli {
     /// Default: $BAOMI_DATA_DIR, else the platform data directory.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Server configuration (TOML, see baomi.toml.example): its data_dir and database.url
+    /// apply to every subcommand.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +45,18 @@ struct Cli {
 enum Command {
     /// Inspect files and directories (self-inspection, 保密自查).
     Scan(ScanArgs),
+    /// Run the gateway: REST API, ICAP for web proxies, milter for mail servers.
+    Serve(serve::ServeArgs),
+    /// Check the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: admin::AuditCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
     /// Show or check a policy.
     Policy {
         #[command(subcommand)]
@@ -137,9 +155,17 @@ fn limit_openmp_threads() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    let data_dir = data_dir(cli.data_dir)?;
+    let config = match &cli.config {
+        Some(f) => baomi_server::ServerConfig::load(f)?,
+        None => baomi_server::ServerConfig::default(),
+    };
+    let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
+    let url = config.database.url.clone();
     match cli.command {
         Command::Scan(args) => scan(args, &data_dir),
+        Command::Serve(args) => serve::serve(args, config, &data_dir),
+        Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
+        Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
@@ -149,7 +175,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => {
-            let policy = load_policy(&file)?;
+            let policy = setup::load_policy(&file)?;
             println!(
                 "{}: ok, {} rules, {} regex rules",
                 file.display(),
@@ -181,57 +207,19 @@ fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn load_policy(path: &Path) -> Result<Policy> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
-    Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))
-}
-
 fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
     let format = Format::parse(&args.format)
         .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
-    let policy = match &args.policy {
-        Some(p) => load_policy(p)?,
-        None => {
-            let p = data_dir.join("policy.toml");
-            if p.is_file() {
-                load_policy(&p)?
-            } else {
-                Policy::default()
-            }
-        }
-    };
-    let mut dict_files = args.dict.clone();
-    if let Ok(entries) = fs::read_dir(data_dir.join("dictionaries")) {
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
-        found.sort();
-        dict_files.extend(found);
-    }
-    let mut dictionaries = Vec::new();
-    for f in &dict_files {
-        let text =
-            fs::read_to_string(f).with_context(|| format!("reading dictionary {}", f.display()))?;
-        let name = f
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        dictionaries.push((name, text));
-    }
-    let mut limits = baomi_extract_limits();
+    let policy = setup::policy(args.policy.as_deref(), data_dir)?;
+    let dictionaries = setup::dictionaries(&args.dict, data_dir)?;
+    let mut limits = baomi_engine::Limits::default();
     if let Some(t) = args.time_limit {
         limits.max_time = Duration::from_secs(t);
     }
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
-    let engine = Engine::new(EngineConfig {
-        policy,
-        dictionaries,
-        limits,
-    })?;
+    let engine = setup::engine(policy, dictionaries, limits)?;
 
     let out: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(io::BufWriter::new(
@@ -277,10 +265,6 @@ fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
         );
     }
     Ok(summary.exit_code())
-}
-
-fn baomi_extract_limits() -> baomi_engine::Limits {
-    baomi_engine::Limits::default()
 }
 
 fn indicatif_bar() -> indicatif::ProgressBar {

@@ -1,0 +1,585 @@
+//! The REST API (`/api/v1`), `/healthz` and `/metrics`. Everything but `/healthz` needs an
+//! API token (`Authorization: Bearer bm_…`, created with `baomi token create`); the token's
+//! name is the actor written to the audit log for every change.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use baomi_core::{Action, Channel};
+use baomi_extract::Blob;
+use baomi_store::{Disposition, IncidentFilter, StoreError};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::gateway::{Gateway, Who};
+use crate::metrics::RouteLabel;
+
+/// Releases and deletes held mail (implemented by the milter door over `postsuper`).
+pub trait MailQueue: Send + Sync + 'static {
+    fn release(&self, queue_id: &str) -> anyhow::Result<()>;
+    fn delete(&self, queue_id: &str) -> anyhow::Result<()>;
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub gateway: Arc<Gateway>,
+    pub mail_queue: Option<Arc<dyn MailQueue>>,
+}
+
+/// The token's name, put in the request by the auth layer.
+#[derive(Clone)]
+struct Actor(String);
+
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/scan", post(scan))
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{number}", get(incident))
+        .route("/api/v1/incidents/{number}/evidence", get(evidence))
+        .route("/api/v1/incidents/{number}/disposition", post(disposition))
+        .route("/api/v1/incidents/{number}/release", post(release))
+        .route("/api/v1/incidents/{number}/delete", post(delete_held))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/audit", get(audit_tail))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+/// An error as the API reports it: a status and `{"error": "…"}`.
+#[derive(Debug)]
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+            StoreError::Invalid(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+    }
+}
+
+fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+async fn count_requests(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    state
+        .gateway
+        .metrics
+        .http_requests
+        .get_or_create(&RouteLabel {
+            route,
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    resp
+}
+
+async fn require_token(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return ApiError(
+            StatusCode::UNAUTHORIZED,
+            "an API token is required (Authorization: Bearer …; create one with `baomi token create`)".into(),
+        )
+        .into_response();
+    };
+    match state.gateway.store.check_token(&token).await {
+        Ok(Some(name)) => {
+            req.extensions_mut().insert(Actor(format!("token:{name}")));
+            next.run(req).await
+        }
+        Ok(None) => ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn healthz(State(state): State<ApiState>) -> Response {
+    match state.gateway.store.incidents(&IncidentFilter {
+        limit: Some(1),
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.gateway.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ScanParams {
+    channel: Option<String>,
+    user: Option<String>,
+    /// The object's name (file name) for a raw body.
+    name: Option<String>,
+    /// Where the content was going (a chat group, a URL).
+    destination: Option<String>,
+}
+
+/// Collect a request body, in memory up to the spool threshold and in a temporary file
+/// beyond it, so an upload's size does not decide the server's memory.
+async fn spool<S, E>(mut stream: S, threshold: u64) -> anyhow::Result<Blob>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut mem: Vec<u8> = Vec::new();
+    let mut file: Option<(std::fs::File, tempfile::TempPath)> = None;
+    let mut len: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| anyhow::anyhow!("reading the body: {e}"))?;
+        len += chunk.len() as u64;
+        match &mut file {
+            Some((f, _)) => f.write_all(&chunk)?,
+            None if (mem.len() + chunk.len()) as u64 > threshold => {
+                let (mut f, path) = tempfile::NamedTempFile::new()?.into_parts();
+                f.write_all(&mem)?;
+                f.write_all(&chunk)?;
+                mem = Vec::new();
+                file = Some((f, path));
+            }
+            None => mem.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match file {
+        Some((f, path)) => {
+            f.sync_data()?;
+            Blob::File {
+                path: path.to_path_buf(),
+                len,
+                temp: Some(Arc::new(path)),
+            }
+        }
+        None => Blob::from_vec(mem),
+    })
+}
+
+fn parse_channel(s: Option<&str>) -> Result<Channel, ApiError> {
+    Ok(match s.unwrap_or("api") {
+        "api" => Channel::Api,
+        "web" => Channel::Web,
+        "mail" => Channel::Mail,
+        "scan" => Channel::Scan,
+        other => return Err(bad_request(format!("unknown channel {other:?}"))),
+    })
+}
+
+/// `POST /api/v1/scan`: a raw body is one object; a multipart body gives one object per
+/// file field (and its text fields as one more object).
+async fn scan(
+    State(state): State<ApiState>,
+    Query(params): Query<ScanParams>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let gw = &state.gateway;
+    let channel = parse_channel(params.channel.as_deref())?;
+    let threshold = gw.config.icap.spool_threshold_bytes;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut objects: Vec<(String, Blob)> = Vec::new();
+    if content_type.starts_with("multipart/form-data") {
+        use axum::extract::FromRequest;
+        let mut mp = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| bad_request(e.to_string()))?;
+        let mut fields = String::new();
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| bad_request(e.to_string()))?
+        {
+            let field_name = field.name().unwrap_or("").to_owned();
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let blob = spool(field, threshold).await?;
+                    objects.push((file_name, blob));
+                }
+                None => {
+                    let text = field.text().await.map_err(|e| bad_request(e.to_string()))?;
+                    fields.push_str(&format!("{field_name}: {text}\n"));
+                }
+            }
+        }
+        if !fields.is_empty() {
+            objects.push(("form-fields.txt".into(), Blob::from_vec(fields.into_bytes())));
+        }
+    } else {
+        let blob = spool(req.into_body().into_data_stream(), threshold).await?;
+        objects.push((params.name.clone().unwrap_or_else(|| "upload".into()), blob));
+    }
+    if objects.is_empty() {
+        return Err(bad_request("nothing to inspect: the body is empty"));
+    }
+    let person = params
+        .user
+        .as_deref()
+        .and_then(|u| gw.directory.web_user(Some(u), None))
+        .or_else(|| params.user.as_deref().and_then(|u| gw.directory.mail_user(u)));
+    let who = Who {
+        user: person.map(|p| p.name.clone()).or(params.user.clone()),
+        department: person.map(|p| p.department.clone()),
+        source: Some("api".into()),
+        destination: params.destination.clone(),
+        queue_id: None,
+    };
+    let mut reports = Vec::new();
+    let mut overall = Action::Allow;
+    let mut incidents = Vec::new();
+    for (name, blob) in objects {
+        let outcome = gw.inspect(blob, &name, channel, &who, None).await?;
+        overall = overall.max(outcome.action);
+        let mut j = outcome.report.to_json(false);
+        if let Some(inc) = &outcome.incident {
+            j["incident"] = json!(inc.number);
+            incidents.push(inc.number.clone());
+        }
+        reports.push(j);
+    }
+    Ok(Json(json!({
+        "action": overall,
+        "incidents": incidents,
+        "objects": reports,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+struct ListParams {
+    from: Option<String>,
+    to: Option<String>,
+    channel: Option<String>,
+    level: Option<String>,
+    department: Option<String>,
+    user: Option<String>,
+    disposition: Option<String>,
+    action: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `YYYY-MM-DD` (a Beijing day; `to` is inclusive) or milliseconds since the epoch.
+fn parse_time(s: &str, end_of_day: bool) -> Result<i64, ApiError> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let parts: Vec<&str> = s.split('-').collect();
+    let bad = || bad_request(format!("{s:?} is neither YYYY-MM-DD nor milliseconds"));
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let y: i64 = parts[0].parse().map_err(|_| bad())?;
+    let m: i64 = parts[1].parse().map_err(|_| bad())?;
+    let d: i64 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, m, d) + i64::from(end_of_day);
+    Ok(days * 86_400_000 - baomi_store::LOCAL_OFFSET_MS)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl ListParams {
+    fn filter(&self) -> Result<IncidentFilter, ApiError> {
+        if let Some(d) = &self.disposition
+            && Disposition::parse(d).is_none()
+        {
+            return Err(bad_request(format!("unknown disposition {d:?}")));
+        }
+        Ok(IncidentFilter {
+            from_ms: self.from.as_deref().map(|s| parse_time(s, false)).transpose()?,
+            to_ms: self.to.as_deref().map(|s| parse_time(s, true)).transpose()?,
+            channel: self.channel.clone(),
+            level: self.level.clone(),
+            department: self.department.clone(),
+            user: self.user.clone(),
+            disposition: self.disposition.as_deref().and_then(Disposition::parse).map(|d| d.as_str().to_owned()),
+            action: self.action.clone(),
+            limit: self.limit,
+            offset: self.offset,
+        })
+    }
+}
+
+async fn list_incidents(
+    State(state): State<ApiState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let page = state.gateway.store.incidents(&p.filter()?).await?;
+    Ok(Json(serde_json::to_value(page).map_err(anyhow::Error::from)?))
+}
+
+async fn incident(
+    State(state): State<ApiState>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let inc = state.gateway.store.incident(&number).await?;
+    Ok(Json(serde_json::to_value(inc).map_err(anyhow::Error::from)?))
+}
+
+/// The original object, decrypted as it streams out; the download itself is audited.
+async fn evidence(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let gw = state.gateway.clone();
+    let inc = gw.store.incident(&number).await?;
+    let Some(ev) = inc.evidence.clone() else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("incident {number} has no evidence (evidence off, or the object was over the size limit)"),
+        ));
+    };
+    if !gw.vault.contains(&ev.hash) {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("evidence of {number} is missing")));
+    }
+    gw.store
+        .audit(&actor.0, "evidence.download", &number, json!({ "hash": ev.hash }))
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let vault = gw.vault.clone();
+    let hash = ev.hash.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter { tx: tx.clone() };
+        if let Err(e) = vault.get(&hash, &mut w) {
+            // The client sees a cut stream rather than a silently short file.
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let is_mail = inc.channel == "mail";
+    let file_name = if is_mail {
+        format!("{number}.eml")
+    } else {
+        format!("{number}-{}", inc.object_name.as_deref().unwrap_or("evidence.bin"))
+    };
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if is_mail { "message/rfc822" } else { "application/octet-stream" }),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(ev.size as u64));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        file_name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-', "_"),
+        percent_encode(&file_name)
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct DispositionBody {
+    disposition: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+async fn disposition(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(number): Path<String>,
+    Json(body): Json<DispositionBody>,
+) -> Result<Json<Value>, ApiError> {
+    let d = Disposition::parse(&body.disposition).ok_or_else(|| {
+        bad_request(format!(
+            "disposition must be violation, false_positive, rectified or open (got {:?})",
+            body.disposition
+        ))
+    })?;
+    let inc = state
+        .gateway
+        .store
+        .set_disposition(&number, d, body.comment.as_deref(), &actor.0)
+        .await?;
+    Ok(Json(serde_json::to_value(inc).map_err(anyhow::Error::from)?))
+}
+
+async fn held(
+    state: &ApiState,
+    number: &str,
+) -> Result<(Arc<dyn MailQueue>, String), ApiError> {
+    let queue = state.mail_queue.clone().ok_or_else(|| {
+        ApiError(StatusCode::CONFLICT, "the mail door is not running".into())
+    })?;
+    let inc = state.gateway.store.incident(number).await?;
+    let id = inc
+        .quarantine_id
+        .ok_or_else(|| ApiError(StatusCode::CONFLICT, format!("incident {number} holds no mail")))?;
+    if let Some(s) = inc.quarantine_state {
+        return Err(ApiError(StatusCode::CONFLICT, format!("incident {number}: mail already {s}")));
+    }
+    Ok((queue, id))
+}
+
+async fn release(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (queue, id) = held(&state, &number).await?;
+    tokio::task::spawn_blocking(move || queue.release(&id))
+        .await
+        .map_err(anyhow::Error::from)??;
+    state.gateway.store.set_quarantine_state(&number, "released", &actor.0).await?;
+    Ok(Json(json!({ "incident": number, "quarantine_state": "released" })))
+}
+
+async fn delete_held(
+    State(state): State<ApiState>,
+    Extension(actor): Extension<Actor>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (queue, id) = held(&state, &number).await?;
+    tokio::task::spawn_blocking(move || queue.delete(&id))
+        .await
+        .map_err(anyhow::Error::from)??;
+    state.gateway.store.set_quarantine_state(&number, "deleted", &actor.0).await?;
+    Ok(Json(json!({ "incident": number, "quarantine_state": "deleted" })))
+}
+
+async fn stats(
+    State(state): State<ApiState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let s = state.gateway.store.stats(&p.filter()?).await?;
+    Ok(Json(serde_json::to_value(s).map_err(anyhow::Error::from)?))
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    limit: Option<i64>,
+}
+
+async fn audit_tail(
+    State(state): State<ApiState>,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<Value>, ApiError> {
+    let entries = state
+        .gateway
+        .store
+        .audit_tail(p.limit.unwrap_or(100).clamp(1, 10_000))
+        .await?;
+    Ok(Json(serde_json::to_value(entries).map_err(anyhow::Error::from)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_bounds_are_beijing_days() {
+        // 2026-11-21 00:00 Beijing is 2026-11-20 16:00 UTC.
+        let from = parse_time("2026-11-21", false).unwrap();
+        assert_eq!(baomi_store::local_date(from), "2026-11-21");
+        assert_eq!(baomi_store::local_date(from - 1), "2026-11-20");
+        let to = parse_time("2026-11-21", true).unwrap();
+        assert_eq!(to - from, 86_400_000);
+        assert_eq!(parse_time("1795192200000", false).unwrap(), 1_795_192_200_000);
+        assert!(parse_time("21/11/2026", false).is_err());
+    }
+}

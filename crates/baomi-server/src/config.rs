@@ -1,0 +1,219 @@
+//! `baomi.toml`: everything `baomi serve` can be told. Every field has a default, so the
+//! server runs with no file at all on the embedded SQLite store; command-line flags override
+//! the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Database, evidence, keys, policy.toml, dictionaries/ and the fingerprint registry.
+    pub data_dir: Option<PathBuf>,
+    pub listen: Listen,
+    pub database: Database,
+    pub gateway: Gateway,
+    pub icap: Icap,
+    pub milter: Milter,
+    pub directory: Directory,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    pub http: SocketAddr,
+    /// `off` turns a door off.
+    pub icap: String,
+    pub milter: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://user@host/db`; unset means SQLite in the data directory.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gateway {
+    /// The weakest action that becomes an incident (`audit`, `alert`, `quarantine`, `block`).
+    pub record_from: String,
+    /// Keep the inspected object as encrypted evidence with each incident.
+    pub evidence: bool,
+    /// Objects larger than this are recorded without evidence (the incident says so).
+    pub evidence_max_bytes: u64,
+    /// Incidents and their evidence older than this are deleted (0 keeps them for ever).
+    pub retention_days: u32,
+    /// On an internal error or timeout: let the traffic pass (true) or stop it (false).
+    pub fail_open: bool,
+    /// Who to contact, shown on block pages and in mail rejections.
+    pub contact: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Icap {
+    pub preview_bytes: usize,
+    pub max_connections: usize,
+    pub inspect_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub max_body_bytes: u64,
+    pub spool_threshold_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Milter {
+    pub inspect_timeout_secs: u64,
+    pub max_message_bytes: u64,
+    /// Mail whose recipients are all in these domains is internal: its policy is the
+    /// `internal_action_cap` below instead of the mail channel's.
+    pub internal_domains: Vec<String>,
+    /// The strongest action applied to internal-only mail (`alert` by default: classified
+    /// mail between colleagues on the intranet is recorded, not bounced).
+    pub internal_action_cap: String,
+    /// `postsuper` for releasing and deleting held mail.
+    pub postsuper: PathBuf,
+    /// Postfix's configuration directory when it is not the default.
+    pub postfix_config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Directory {
+    /// Users and departments: a `.toml` or `.csv` file (see `directory.rs`).
+    pub file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: None,
+            listen: Listen::default(),
+            database: Database::default(),
+            gateway: Gateway::default(),
+            icap: Icap::default(),
+            milter: Milter::default(),
+            directory: Directory::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            http: "127.0.0.1:8080".parse().expect("address"),
+            icap: "127.0.0.1:1344".into(),
+            milter: "127.0.0.1:8899".into(),
+        }
+    }
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            record_from: "alert".into(),
+            evidence: true,
+            evidence_max_bytes: 1 << 30,
+            retention_days: 365,
+            fail_open: false,
+            contact: "本单位保密办公室 / the security office".into(),
+        }
+    }
+}
+
+impl Default for Icap {
+    fn default() -> Self {
+        Icap {
+            preview_bytes: 4096,
+            max_connections: 512,
+            inspect_timeout_secs: 90,
+            idle_timeout_secs: 60,
+            max_body_bytes: 4 << 30,
+            spool_threshold_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Default for Milter {
+    fn default() -> Self {
+        Milter {
+            inspect_timeout_secs: 120,
+            max_message_bytes: 200 << 20,
+            internal_domains: Vec::new(),
+            internal_action_cap: "alert".into(),
+            postsuper: "/usr/sbin/postsuper".into(),
+            postfix_config_dir: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn load(path: &Path) -> anyhow::Result<ServerConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        ServerConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<ServerConfig> {
+        let c: ServerConfig = toml::from_str(text)?;
+        c.check()?;
+        Ok(c)
+    }
+
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.icap_addr()?;
+        self.milter_addr()?;
+        for (what, v) in [
+            ("gateway.record_from", &self.gateway.record_from),
+            ("milter.internal_action_cap", &self.milter.internal_action_cap),
+        ] {
+            if baomi_core::Action::parse(v).is_none() {
+                anyhow::bail!("{what}: unknown action {v:?} (allow, audit, alert, quarantine, block)");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn icap_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        door_addr("listen.icap", &self.listen.icap)
+    }
+
+    pub fn milter_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        door_addr("listen.milter", &self.listen.milter)
+    }
+
+    pub fn record_from(&self) -> baomi_core::Action {
+        baomi_core::Action::parse(&self.gateway.record_from).unwrap_or(baomi_core::Action::Alert)
+    }
+}
+
+fn door_addr(what: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
+    if v.is_empty() || v == "off" {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("{what}: {v:?} is not HOST:PORT or off"))
+}
+
+/// The sample shipped in the repository parses and equals the defaults where it is silent.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_config_parses() {
+        let text = include_str!("../../../baomi.toml.example");
+        let c = ServerConfig::parse(text).unwrap();
+        assert_eq!(c.listen.http.port(), 8080);
+        assert_eq!(c.icap_addr().unwrap().unwrap().port(), 1344);
+        let off = ServerConfig::parse("[listen]\nmilter = \"off\"\n").unwrap();
+        assert_eq!(off.milter_addr().unwrap(), None);
+        assert!(ServerConfig::parse("[gateway]\nrecord_from = \"maybe\"\n").is_err());
+        assert!(ServerConfig::parse("[gateway]\nfail_opne = true\n").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! The directory: who is behind an IP address, a mail address or a proxy login, and which
+//! department they belong to, so every incident names a person and a department.
+//!
+//! TOML:
+//! ```toml
+//! [[user]]
+//! name = "张三"
+//! department = "办公室"
+//! ips = ["10.1.2.3"]
+//! mails = ["zhangsan@example.gov.cn"]
+//! proxy_users = ["zhangsan"]
+//! ```
+//! CSV with a header row: `name,department,ips,mails,proxy_users`, several values in a cell
+//! separated by `;`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Person {
+    pub name: String,
+    pub department: String,
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
+    #[serde(default)]
+    pub mails: Vec<String>,
+    #[serde(default)]
+    pub proxy_users: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Directory {
+    people: Vec<Person>,
+    by_ip: HashMap<IpAddr, usize>,
+    by_mail: HashMap<String, usize>,
+    by_proxy_user: HashMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+struct TomlFile {
+    #[serde(default)]
+    user: Vec<Person>,
+}
+
+#[derive(Deserialize)]
+struct CsvRow {
+    name: String,
+    department: String,
+    #[serde(default)]
+    ips: String,
+    #[serde(default)]
+    mails: String,
+    #[serde(default)]
+    proxy_users: String,
+}
+
+fn cells(s: &str) -> impl Iterator<Item = &str> {
+    s.split(';').map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl Directory {
+    pub fn load(path: &Path) -> anyhow::Result<Directory> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("directory {}: {e}", path.display()))?;
+        let is_csv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        let people = if is_csv {
+            Directory::parse_csv(&text)
+        } else {
+            toml::from_str::<TomlFile>(&text)
+                .map(|f| f.user)
+                .map_err(anyhow::Error::from)
+        }
+        .map_err(|e| anyhow::anyhow!("directory {}: {e}", path.display()))?;
+        Ok(Directory::new(people))
+    }
+
+    fn parse_csv(text: &str) -> anyhow::Result<Vec<Person>> {
+        let mut r = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut out = Vec::new();
+        for (i, row) in r.deserialize::<CsvRow>().enumerate() {
+            let row = row.map_err(|e| anyhow::anyhow!("row {}: {e}", i + 2))?;
+            let ips = cells(&row.ips)
+                .map(|v| {
+                    v.parse::<IpAddr>()
+                        .map_err(|_| anyhow::anyhow!("row {}: {v:?} is not an IP address", i + 2))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            out.push(Person {
+                name: row.name,
+                department: row.department,
+                ips,
+                mails: cells(&row.mails).map(str::to_owned).collect(),
+                proxy_users: cells(&row.proxy_users).map(str::to_owned).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn new(people: Vec<Person>) -> Directory {
+        let mut d = Directory::default();
+        for (i, p) in people.iter().enumerate() {
+            for ip in &p.ips {
+                d.by_ip.insert(*ip, i);
+            }
+            for m in &p.mails {
+                d.by_mail.insert(m.to_lowercase(), i);
+            }
+            for u in &p.proxy_users {
+                d.by_proxy_user.insert(u.to_lowercase(), i);
+            }
+        }
+        d.people = people;
+        d
+    }
+
+    pub fn len(&self) -> usize {
+        self.people.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty()
+    }
+
+    /// The proxy login wins over the address: several people may share a NAT or terminal.
+    pub fn web_user(&self, proxy_user: Option<&str>, ip: Option<IpAddr>) -> Option<&Person> {
+        proxy_user
+            .and_then(|u| self.by_proxy_user.get(&u.to_lowercase()))
+            .or_else(|| ip.and_then(|ip| self.by_ip.get(&ip)))
+            .map(|&i| &self.people[i])
+    }
+
+    pub fn mail_user(&self, address: &str) -> Option<&Person> {
+        let a = address.trim().trim_matches(['<', '>']).to_lowercase();
+        self.by_mail.get(&a).map(|&i| &self.people[i])
+    }
+
+    pub fn ip_user(&self, ip: IpAddr) -> Option<&Person> {
+        self.by_ip.get(&ip).map(|&i| &self.people[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_and_csv_agree() {
+        let toml_text = r#"
+[[user]]
+name = "张三"
+department = "办公室"
+ips = ["10.1.2.3"]
+mails = ["ZhangSan@example.gov.cn"]
+proxy_users = ["zhangsan"]
+
+[[user]]
+name = "李四"
+department = "财务处"
+ips = ["10.1.2.4", "10.1.2.5"]
+"#;
+        let csv_text = "name,department,ips,mails,proxy_users\n\
+            张三,办公室,10.1.2.3,ZhangSan@example.gov.cn,zhangsan\n\
+            李四,财务处,10.1.2.4; 10.1.2.5,,\n";
+        let a = Directory::new(toml::from_str::<TomlFile>(toml_text).unwrap().user);
+        let b = Directory::new(Directory::parse_csv(csv_text).unwrap());
+        for d in [&a, &b] {
+            assert_eq!(d.len(), 2);
+            assert_eq!(d.mail_user("<zhangsan@EXAMPLE.gov.cn>").unwrap().name, "张三");
+            let ip: IpAddr = "10.1.2.5".parse().unwrap();
+            assert_eq!(d.web_user(None, Some(ip)).unwrap().department, "财务处");
+            // The login wins over a shared address.
+            assert_eq!(d.web_user(Some("ZHANGSAN"), Some(ip)).unwrap().name, "张三");
+            assert!(d.web_user(Some("nobody"), None).is_none());
+        }
+        assert!(Directory::parse_csv("name,department,ips\n王五,办公室,not-an-ip\n").is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! What every door shares: inspect an object with the engine, and when the verdict is worth
+//! it, keep the object as encrypted evidence and record an incident naming the person and
+//! department. Doors call [`Gateway::inspect`] and translate the [`Outcome`] into their
+//! protocol's answer; they never look at findings themselves.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use baomi_core::{Action, Channel, Level};
+use baomi_engine::{Engine, ObjectReport};
+use baomi_extract::Blob;
+use baomi_store::{EvidenceVault, Incident, NewIncident, Store};
+use serde_json::Value;
+
+use crate::config::ServerConfig;
+use crate::directory::Directory;
+use crate::metrics::{Metrics, VerdictLabel};
+
+/// Who sent an object, and where it was going.
+#[derive(Debug, Clone, Default)]
+pub struct Who {
+    pub user: Option<String>,
+    pub department: Option<String>,
+    pub source: Option<String>,
+    pub destination: Option<String>,
+    /// The mail's queue id: a quarantined message is released or deleted by it.
+    pub queue_id: Option<String>,
+}
+
+/// The result of inspecting one object at a door.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: ObjectReport,
+    /// The action after any cap (internal mail); what the door must do.
+    pub action: Action,
+    pub incident: Option<Incident>,
+}
+
+impl Outcome {
+    /// The highest classification level among the findings.
+    pub fn level(&self) -> Option<Level> {
+        self.report.findings.iter().filter_map(|f| f.level).max()
+    }
+
+    /// Short, secret-free descriptions of why (finding kinds with their Chinese names),
+    /// for block pages and rejections.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut kinds: Vec<_> = self.report.findings.iter().map(|f| f.kind).collect();
+        kinds.sort_by_key(|k| k.as_str());
+        kinds.dedup();
+        kinds
+            .into_iter()
+            .map(|k| format!("{} ({})", k.zh(), k.as_str()))
+            .collect()
+    }
+}
+
+pub struct Gateway {
+    pub engine: Arc<Engine>,
+    pub store: Store,
+    pub vault: Arc<EvidenceVault>,
+    pub directory: Arc<Directory>,
+    pub metrics: Arc<Metrics>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl Gateway {
+    /// Inspect `blob` (named `name`) arriving on `channel`; record an incident when the
+    /// action reaches the configured threshold. `cap` lowers the action (internal mail).
+    pub async fn inspect(
+        &self,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        who: &Who,
+        cap: Option<Action>,
+    ) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let label = Metrics::channel(channel.as_str());
+        self.metrics.objects.get_or_create(&label).inc();
+        self.metrics.bytes.get_or_create(&label).inc_by(blob.len());
+        let engine = self.engine.clone();
+        let (report, blob) = {
+            let name = name.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let r = engine.inspect(blob.clone(), &name, channel);
+                (r, blob)
+            })
+            .await?
+        };
+        let mut action = report.verdict.action;
+        if let Some(cap) = cap {
+            action = action.min(cap);
+        }
+        self.metrics
+            .scan_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .verdicts
+            .get_or_create(&VerdictLabel {
+                channel: channel.as_str().into(),
+                action: action.as_str().into(),
+            })
+            .inc();
+        let mut outcome = Outcome {
+            report,
+            action,
+            incident: None,
+        };
+        if action != Action::Allow && action >= self.config.record_from() {
+            outcome.incident = Some(self.record(&outcome, blob, name, channel, who).await?);
+        }
+        Ok(outcome)
+    }
+
+    async fn record(
+        &self,
+        outcome: &Outcome,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        who: &Who,
+    ) -> anyhow::Result<Incident> {
+        let r = &outcome.report;
+        let evidence = if self.config.gateway.evidence
+            && blob.len() <= self.config.gateway.evidence_max_bytes
+        {
+            let vault = self.vault.clone();
+            let e = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let mut reader = blob.open()?;
+                Ok(vault.put(&mut reader)?)
+            })
+            .await??;
+            Some(e)
+        } else {
+            None
+        };
+        let json = r.to_json(false);
+        let new = NewIncident {
+            channel: channel.as_str().into(),
+            user: who.user.clone(),
+            department: who.department.clone(),
+            source: who.source.clone(),
+            destination: who.destination.clone(),
+            object_name: Some(name.to_owned()),
+            object_size: Some(r.size as i64),
+            object_type: Some(r.true_type.clone()),
+            action: outcome.action.as_str().into(),
+            severity: serde_json::to_value(r.verdict.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            level: outcome.level().map(|l| l.as_str().to_owned()),
+            rules: r.verdict.rules.clone(),
+            findings: json.get("findings").cloned().unwrap_or(Value::Null),
+            evidence,
+            quarantine_id: if outcome.action == Action::Quarantine {
+                who.queue_id.clone()
+            } else {
+                None
+            },
+        };
+        Ok(self.store.record_incident(new, channel.as_str()).await?)
+    }
+}

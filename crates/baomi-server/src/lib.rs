@@ -1,0 +1,121 @@
+//! `baomi serve`: one process with the REST API, the ICAP door for web proxies and the
+//! milter door for mail servers, all handing objects to the same engine through
+//! [`gateway::Gateway`], and all recording into the same store.
+//!
+//! The doors are thin: they turn a protocol exchange into objects and a [`gateway::Who`],
+//! and a [`gateway::Outcome`] back into a protocol answer. Detection lives in the engine,
+//! records in `baomi-store`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baomi_engine::Engine;
+use baomi_store::{EvidenceVault, Store};
+use tokio::net::TcpListener;
+
+pub mod api;
+pub mod config;
+pub mod directory;
+pub mod gateway;
+pub mod metrics;
+
+pub use config::ServerConfig;
+pub use gateway::{Gateway, Outcome, Who};
+
+/// Open what the gateway needs: the store (migrated), the evidence vault and the directory.
+pub async fn open_gateway(
+    config: ServerConfig,
+    data_dir: PathBuf,
+    engine: Arc<Engine>,
+    store: Store,
+) -> anyhow::Result<Arc<Gateway>> {
+    let vault = EvidenceVault::open(&data_dir)?;
+    let directory = match &config.directory.file {
+        Some(f) => directory::Directory::load(f)?,
+        None => directory::Directory::default(),
+    };
+    Ok(Arc::new(Gateway {
+        engine,
+        store,
+        vault: Arc::new(vault),
+        directory: Arc::new(directory),
+        metrics: Arc::new(metrics::Metrics::new()),
+        config: Arc::new(config),
+    }))
+}
+
+/// Where a running server listens (the ports actually bound, for `:0` in tests).
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub http: std::net::SocketAddr,
+    pub icap: Option<std::net::SocketAddr>,
+    pub milter: Option<std::net::SocketAddr>,
+}
+
+/// Bind every configured listener, then serve until `shutdown` resolves.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(&Bound),
+) -> anyhow::Result<()> {
+    let config = gateway.config.clone();
+    let http = TcpListener::bind(config.listen.http)
+        .await
+        .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.listen.http))?;
+    let bound = Bound {
+        http: http.local_addr()?,
+        icap: None,
+        milter: None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let state = api::ApiState {
+        gateway: gateway.clone(),
+        mail_queue: None,
+    };
+    on_bound(&bound);
+    tracing::info!(http = %bound.http, "baomi serve: listening");
+    let retention = tokio::spawn(retention_loop(gateway.clone(), stop_rx.clone()));
+    let mut http_stop = stop_rx.clone();
+    let app = api::router(state);
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    shutdown.await;
+    tracing::info!("baomi serve: shutting down");
+    let _ = stop_tx.send(true);
+    http_task.await??;
+    retention.abort();
+    Ok(())
+}
+
+/// Once an hour, delete incidents and evidence older than the retention period.
+async fn retention_loop(gateway: Arc<Gateway>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let days = gateway.config.gateway.retention_days;
+    if days == 0 {
+        return;
+    }
+    loop {
+        let before = baomi_store::now_ms() - i64::from(days) * 86_400_000;
+        match gateway.store.purge_before(before, "retention").await {
+            Ok((0, _)) => {}
+            Ok((n, orphans)) => {
+                for h in &orphans {
+                    if let Err(e) = gateway.vault.remove(h) {
+                        tracing::warn!("retention: evidence {h}: {e}");
+                    }
+                }
+                tracing::info!("retention: deleted {n} incidents older than {days} days");
+            }
+            Err(e) => tracing::warn!("retention: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `/metrics` for Prometheus: requests, verdicts, bytes and scan latency per channel.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    pub channel: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub objects: Family<ChannelLabel, Counter>,
+    pub bytes: Family<ChannelLabel, Counter>,
+    pub verdicts: Family<VerdictLabel, Counter>,
+    pub errors: Family<ChannelLabel, Counter>,
+    pub scan_seconds: Family<ChannelLabel, Histogram>,
+    pub http_requests: Family<RouteLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("baomi");
+        let objects = Family::<ChannelLabel, Counter>::default();
+        let bytes = Family::<ChannelLabel, Counter>::default();
+        let verdicts = Family::<VerdictLabel, Counter>::default();
+        let errors = Family::<ChannelLabel, Counter>::default();
+        let scan_seconds = Family::<ChannelLabel, Histogram>::new_with_constructor(|| {
+            // 0.5 ms … ~65 s
+            Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+        });
+        let http_requests = Family::<RouteLabel, Counter>::default();
+        registry.register("objects_inspected", "Objects inspected", objects.clone());
+        registry.register("bytes_inspected", "Bytes of objects inspected", bytes.clone());
+        registry.register("verdicts", "Verdicts by channel and action", verdicts.clone());
+        registry.register(
+            "inspection_errors",
+            "Objects whose inspection failed (fail mode applied)",
+            errors.clone(),
+        );
+        registry.register(
+            "scan_seconds",
+            "Time to inspect one object",
+            scan_seconds.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "REST API requests by route and status",
+            http_requests.clone(),
+        );
+        Metrics {
+            registry,
+            objects,
+            bytes,
+            verdicts,
+            errors,
+            scan_seconds,
+            http_requests,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn channel(c: &str) -> ChannelLabel {
+        ChannelLabel {
+            channel: c.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `baomi serve`: the gateway process (REST API, ICAP, milter) on the embedded SQLite store
+//! or PostgreSQL.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use baomi_server::ServerConfig;
+use baomi_store::Store;
+use clap::Args;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address for the REST API, /healthz and /metrics (default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+    /// Address for ICAP (default 127.0.0.1:1344); `off` disables it.
+    #[arg(long, value_name = "ADDR")]
+    pub icap_listen: Option<String>,
+    /// Address for the milter (default 127.0.0.1:8899); `off` disables it.
+    #[arg(long, value_name = "ADDR")]
+    pub milter_listen: Option<String>,
+    /// Policy file (TOML). Default: DATA_DIR/policy.toml if present, else the shipped default.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Result<i32> {
+    if let Some(a) = args.http_listen {
+        config.listen.http = a;
+    }
+    if let Some(a) = args.icap_listen {
+        config.listen.icap = a;
+    }
+    if let Some(a) = args.milter_listen {
+        config.listen.milter = a;
+    }
+    config.check()?;
+    let policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
+    let dictionaries = crate::setup::dictionaries(&[], data_dir)?;
+    let engine = Arc::new(crate::setup::engine(
+        policy,
+        dictionaries,
+        baomi_engine::Limits::default(),
+    )?);
+    crate::admin::runtime()?.block_on(async move {
+        let store = Store::open(data_dir, config.database.url.as_deref()).await?;
+        let gateway =
+            baomi_server::open_gateway(config, data_dir.to_owned(), engine, store).await?;
+        baomi_server::serve(gateway, shutdown_signal(), |b| {
+            eprintln!(
+                "baomi serve: HTTP {}{}{}, data in {}",
+                b.http,
+                b.icap.map(|a| format!(", ICAP icap://{a}/reqmod")).unwrap_or_default(),
+                b.milter.map(|a| format!(", milter inet:{a}")).unwrap_or_default(),
+                data_dir.display()
+            );
+        })
+        .await?;
+        Ok(0)
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
