@@ -1,0 +1,39 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters for the console and for tests. Relaxed atomics: these are statistics, not
+/// synchronisation.
+#[derive(Debug, Default)]
+pub struct IcapStats {
+    /// Connections accepted since start.
+    pub connections: AtomicU64,
+    /// Connections open now.
+    pub active_connections: AtomicU64,
+    pub options: AtomicU64,
+    pub reqmod: AtomicU64,
+    pub respmod: AtomicU64,
+    /// Answers `204 No Content` (in or after preview).
+    pub no_content: AtomicU64,
+    /// Messages echoed back unmodified (allowed, but the client did not offer `Allow: 204`).
+    pub echoed: AtomicU64,
+    /// Block pages sent.
+    pub blocks: AtomicU64,
+    /// Malformed requests, I/O errors, inspector errors and timeouts.
+    pub errors: AtomicU64,
+    /// Inspector errors or timeouts decided by the fail mode.
+    pub inspector_failures: AtomicU64,
+    /// Bodies over `max_body` decided by the fail mode.
+    pub over_limit: AtomicU64,
+    /// HTTP body bytes received.
+    pub body_bytes: AtomicU64,
+}
+
+impl IcapStats {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A counter's current value.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
