@@ -18,6 +18,7 @@ pub mod api;
 pub mod config;
 pub mod directory;
 pub mod gateway;
+pub mod icap_door;
 pub mod metrics;
 
 pub use config::ServerConfig;
@@ -63,18 +64,41 @@ pub async fn serve(
     let http = TcpListener::bind(config.listen.http)
         .await
         .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.listen.http))?;
+    let icap = match config.icap_addr()? {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("ICAP {a}: {e}"))?,
+        ),
+        None => None,
+    };
     let bound = Bound {
         http: http.local_addr()?,
-        icap: None,
+        icap: icap.as_ref().map(|l| l.local_addr()).transpose()?,
         milter: None,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut doors = tokio::task::JoinSet::new();
+    if let Some(listener) = icap {
+        let icap_config = Arc::new(icap_door::icap_config(&gateway));
+        let inspector = Arc::new(icap_door::IcapInspector {
+            gateway: gateway.clone(),
+        });
+        let mut stop = stop_rx.clone();
+        doors.spawn(async move {
+            baomi_icap::serve(listener, icap_config, inspector, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("ICAP: {e}"))
+        });
+    }
     let state = api::ApiState {
         gateway: gateway.clone(),
         mail_queue: None,
     };
     on_bound(&bound);
-    tracing::info!(http = %bound.http, "baomi serve: listening");
+    tracing::info!(http = %bound.http, icap = ?bound.icap, "baomi serve: listening");
     let retention = tokio::spawn(retention_loop(gateway.clone(), stop_rx.clone()));
     let mut http_stop = stop_rx.clone();
     let app = api::router(state);
@@ -89,6 +113,9 @@ pub async fn serve(
     tracing::info!("baomi serve: shutting down");
     let _ = stop_tx.send(true);
     http_task.await??;
+    while let Some(done) = doors.join_next().await {
+        done??;
+    }
     retention.abort();
     Ok(())
 }
