@@ -628,6 +628,10 @@ pub struct FingerprintIndex {
     postings: Vec<(u32, u32)>,
     /// Exact hashes, sorted, with their document.
     exact: Vec<([u8; 32], u32)>,
+    /// Kept for matching: characters of a passage covered by boilerplate k-grams do not
+    /// count, so a registered document that strings built-in phrases together (whose
+    /// junction k-grams no list can hold) does not match every report that does the same.
+    allow: AllowSet,
 }
 
 /// A registered document found in a scanned text.
@@ -725,6 +729,7 @@ impl FingerprintIndex {
             keys,
             postings,
             exact,
+            allow: allow.clone(),
         }
     }
 
@@ -788,8 +793,11 @@ impl FingerprintIndex {
         if self.postings.is_empty() || canonical.len() < K {
             return Vec::new();
         }
+        let hashes = gram_hashes(&canonical.chars);
+        let mut prints = Vec::with_capacity(hashes.len() * 2 / (W + 1) + 1);
+        winnow(&hashes, &mut prints);
         let mut hits: Vec<(u32, u32, u32)> = Vec::new();
-        'prints: for (h, q) in canonical.prints() {
+        'prints: for (h, q) in prints {
             for (d, r) in self.lookup(h) {
                 if hits.len() >= MAX_HITS {
                     break 'prints;
@@ -807,7 +815,7 @@ impl FingerprintIndex {
             while j < hits.len() && hits[j].0 == d {
                 j += 1;
             }
-            if let Some(m) = self.score(d as usize, &hits[i..j], qlen) {
+            if let Some(m) = self.score(d as usize, &hits[i..j], &hashes) {
                 out.push(m);
             }
             i = j;
@@ -817,7 +825,8 @@ impl FingerprintIndex {
     }
 
     /// Chain one document's hits (sorted by scanned position) into passages and measure them.
-    fn score(&self, doc: usize, hits: &[(u32, u32, u32)], qlen: usize) -> Option<DocMatch> {
+    fn score(&self, doc: usize, hits: &[(u32, u32, u32)], hashes: &[u64]) -> Option<DocMatch> {
+        let qlen = hashes.len() + K - 1;
         let rlen = self.docs[doc].chars as usize;
         let mut open: Vec<Passage> = Vec::new();
         let mut done: Vec<Passage> = Vec::new();
@@ -881,11 +890,13 @@ impl FingerprintIndex {
             registered.push((p.r0 - left, (p.r1 + K + right).min(rlen.max(p.r1 + K))));
         }
         let passages = scanned.len() as u32;
-        let matched = union_len(&mut scanned);
+        let extent = union_len(&mut scanned);
+        let boilerplate = self.boilerplate_chars(&scanned, hashes);
+        let matched = extent - boilerplate;
         if matched < MIN_REPORT_CHARS as usize {
             return None;
         }
-        let covered = union_len(&mut registered);
+        let covered = union_len(&mut registered).saturating_sub(boilerplate);
         Some(DocMatch {
             doc,
             matched_chars: matched.min(u32::MAX as usize) as u32,
@@ -893,6 +904,42 @@ impl FingerprintIndex {
             longest,
             passages,
         })
+    }
+}
+
+impl FingerprintIndex {
+    /// Characters inside `intervals` (sorted, as [`union_len`] leaves them) covered by a
+    /// boilerplate k-gram of the scanned text. Only matched stretches are looked at, so the
+    /// cost is paid on matches, not per scanned megabyte.
+    fn boilerplate_chars(&self, intervals: &[(usize, usize)], hashes: &[u64]) -> usize {
+        if self.allow.is_empty() {
+            return 0;
+        }
+        let mut counted_to = 0;
+        let mut total = 0;
+        for &(a, b) in intervals {
+            let a = a.max(counted_to);
+            if a >= b {
+                continue;
+            }
+            let mut covered_to = 0;
+            for g in a.saturating_sub(K - 1)..b.min(hashes.len()) {
+                if self.allow.contains(hashes[g]) {
+                    covered_to = covered_to.max(g + K);
+                }
+                if g >= a && g < covered_to {
+                    total += 1;
+                }
+            }
+            // Characters after the last k-gram start are covered by the grams before them.
+            for i in b.min(hashes.len()).max(a)..b {
+                if i < covered_to {
+                    total += 1;
+                }
+            }
+            counted_to = b;
+        }
+        total
     }
 }
 
