@@ -264,8 +264,11 @@ pub struct RegisteredDoc {
     pub chars: u32,
     /// Winnowed k-gram hashes with their canonical positions.
     pub prints: Vec<(u64, u32)>,
-    /// BLAKE3 of the file, of nested objects with text of their own, and [`part_hash`]es.
+    /// BLAKE3 of nested objects with text of their own, and [`part_hash`]es.
     pub exact: Vec<[u8; 32]>,
+    /// BLAKE3 of the registered file itself (none for a document registered from text): a
+    /// scanned object with these bytes, at any depth and under any name, is the file.
+    pub file: Option<[u8; 32]>,
 }
 
 /// Accumulates the text parts of a document being registered: parts are fingerprinted one
@@ -276,6 +279,7 @@ pub struct DocBuilder {
     chars: u32,
     prints: Vec<(u64, u32)>,
     exact: Vec<[u8; 32]>,
+    file: Option<[u8; 32]>,
 }
 
 impl DocBuilder {
@@ -310,6 +314,11 @@ impl DocBuilder {
         }
     }
 
+    /// The hash of the registered file's bytes.
+    pub fn set_file(&mut self, hash: [u8; 32]) {
+        self.file = Some(hash);
+    }
+
     pub fn chars(&self) -> u32 {
         self.chars
     }
@@ -322,6 +331,7 @@ impl DocBuilder {
             chars: self.chars,
             prints: self.prints,
             exact: self.exact,
+            file: self.file,
         }
     }
 }
@@ -414,7 +424,8 @@ impl<'a> Reader<'a> {
 
 impl RegisteredDoc {
     /// Compact little-endian form: magic `BMFP`, version, k, w, id, title, level, chars,
-    /// prints (8 + 4 bytes each), exact hashes (32 bytes each).
+    /// prints (8 + 4 bytes each), exact hashes (32 bytes each), file hash (flag byte, then
+    /// 32 bytes if set).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(
             32 + self.id.len() + self.title.len() + self.prints.len() * 12 + self.exact.len() * 32,
@@ -433,6 +444,13 @@ impl RegisteredDoc {
         out.extend_from_slice(&(self.exact.len() as u32).to_le_bytes());
         for h in &self.exact {
             out.extend_from_slice(h);
+        }
+        match &self.file {
+            Some(h) => {
+                out.push(1);
+                out.extend_from_slice(h);
+            }
+            None => out.push(0),
         }
         out
     }
@@ -467,6 +485,11 @@ impl RegisteredDoc {
         for _ in 0..n {
             exact.push(r.take(32)?.try_into().expect("32 bytes"));
         }
+        let file = match r.u8()? {
+            0 => None,
+            1 => Some(r.take(32)?.try_into().expect("32 bytes")),
+            _ => return Err(FormatError("registered document: bad file flag".into())),
+        };
         r.end()?;
         Ok(RegisteredDoc {
             id,
@@ -475,6 +498,7 @@ impl RegisteredDoc {
             chars,
             prints,
             exact,
+            file,
         })
     }
 }
@@ -626,8 +650,8 @@ pub struct FingerprintIndex {
     directory: Vec<u32>,
     keys: Vec<u32>,
     postings: Vec<(u32, u32)>,
-    /// Exact hashes, sorted, with their document.
-    exact: Vec<([u8; 32], u32)>,
+    /// Exact hashes, sorted, with their document and whether it is the whole file's.
+    exact: Vec<([u8; 32], u32, bool)>,
     /// Kept for matching: characters of a passage covered by boilerplate k-grams do not
     /// count, so a registered document that strings built-in phrases together (whose
     /// junction k-grams no list can hold) does not match every report that does the same.
@@ -680,7 +704,8 @@ impl FingerprintIndex {
                     .filter(|(h, _)| !allow.contains(*h))
                     .map(|&(h, p)| (h, d, p)),
             );
-            exact.extend(doc.exact.iter().map(|&h| (h, d)));
+            exact.extend(doc.exact.iter().map(|&h| (h, d, false)));
+            exact.extend(doc.file.map(|h| (h, d, true)));
             metas.push(DocMeta {
                 id: doc.id,
                 title: doc.title,
@@ -754,14 +779,15 @@ impl FingerprintIndex {
         !self.exact.is_empty()
     }
 
-    /// The documents an exact hash (of object bytes or [`part_hash`]) belongs to.
-    pub fn exact_docs(&self, hash: &[u8; 32]) -> impl Iterator<Item = usize> + '_ {
+    /// The documents an exact hash (of object bytes or [`part_hash`]) belongs to, each with
+    /// `true` when it is the hash of the whole registered file.
+    pub fn exact_docs(&self, hash: &[u8; 32]) -> impl Iterator<Item = (usize, bool)> + '_ {
         let hash = *hash;
-        let start = self.exact.partition_point(|(h, _)| *h < hash);
+        let start = self.exact.partition_point(|(h, _, _)| *h < hash);
         self.exact[start..]
             .iter()
-            .take_while(move |(h, _)| *h == hash)
-            .map(|&(_, d)| d as usize)
+            .take_while(move |(h, _, _)| *h == hash)
+            .map(|&(_, d, file)| (d as usize, file))
     }
 
     /// Approximate heap size in bytes.
@@ -806,7 +832,6 @@ impl FingerprintIndex {
             }
         }
         hits.sort_unstable();
-        let qlen = canonical.len();
         let mut out = Vec::new();
         let mut i = 0;
         while i < hits.len() {
@@ -1034,6 +1059,7 @@ mod tests {
             chars: 100,
             prints: vec![(5, 3)],
             exact: vec![[7; 32]],
+            file: Some([9; 32]),
         };
         let bytes = doc.to_bytes();
         for cut in 0..bytes.len() {

@@ -218,7 +218,7 @@ impl Sink for DetectSink<'_> {
         self.keep(vec![finding]);
     }
 
-    fn object(&mut self, path: &str, depth: u32, blob: &Blob) {
+    fn object(&mut self, path: &str, _depth: u32, blob: &Blob) {
         let Some(index) = self.engine.fingerprints.as_ref().filter(|i| i.has_exact()) else {
             return;
         };
@@ -226,14 +226,16 @@ impl Sink for DetectSink<'_> {
         let Ok(hash) = register::object_hash(blob) else {
             return;
         };
-        let reason = if depth == 0 {
-            "identical file"
-        } else {
-            "identical part"
-        };
         let found: Vec<Finding> = index
             .exact_docs(&hash)
-            .map(|d| exact_finding(index.doc(d), path, reason))
+            .map(|(d, file)| {
+                let reason = if file {
+                    "identical file"
+                } else {
+                    "identical part"
+                };
+                exact_finding(index.doc(d), path, reason)
+            })
             .collect();
         self.keep(found);
     }

@@ -138,10 +138,10 @@ pub fn prepare(
         }
     }
     for (i, (_, depth, hash)) in sink.objects.iter().enumerate() {
-        if let Some(hash) = hash
-            && (*depth == 0 || own[i] >= MIN_REPORT_CHARS as usize)
-        {
-            sink.builder.add_exact(*hash);
+        match hash {
+            Some(hash) if *depth == 0 => sink.builder.set_file(*hash),
+            Some(hash) if own[i] >= MIN_REPORT_CHARS as usize => sink.builder.add_exact(*hash),
+            _ => {}
         }
     }
     Ok(sink.builder.finish(id, title, level))

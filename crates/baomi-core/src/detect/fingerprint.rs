@@ -102,7 +102,7 @@ impl Detector for FingerprintDetector {
         let mut identical: Vec<usize> = Vec::new();
         if self.index.has_exact() {
             let hash = part_hash(&canon);
-            for d in self.index.exact_docs(&hash) {
+            for (d, _) in self.index.exact_docs(&hash) {
                 if !identical.contains(&d) {
                     identical.push(d);
                     out.push(exact_finding(self.index.doc(d), part.path, "identical part"));
