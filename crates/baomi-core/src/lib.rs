@@ -6,6 +6,7 @@
 //! file formats (`baomi-extract`) or of protocols (the doors); it sees text parts only.
 
 pub mod detect;
+pub mod fingerprint;
 pub mod mask;
 pub mod model;
 pub mod normalise;

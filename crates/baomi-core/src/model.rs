@@ -264,6 +264,9 @@ pub struct Finding {
     /// part, with the count, rather than once per occurrence.
     #[serde(default = "one_u32", skip_serializing_if = "is_one_u32")]
     pub count: u32,
+    /// Share (0–1) of a registered document this finding covers (`fingerprint` findings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f32>,
 }
 
 fn one_u32() -> u32 {
@@ -300,6 +303,7 @@ impl Finding {
             rule: None,
             weight: 1.0,
             count: 1,
+            coverage: None,
         }
     }
 
@@ -325,6 +329,7 @@ impl Finding {
             rule: None,
             weight: 1.0,
             count: 1,
+            coverage: None,
         }
     }
 

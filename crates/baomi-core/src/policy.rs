@@ -4,7 +4,7 @@
 //! confidence, category, channel) and together reach its thresholds (distinct values, summed
 //! weight). The verdict is the strongest action among the matching rules. The shipped default
 //! is `default-policy.toml`, which doubles as the documentation of the format.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -46,6 +46,10 @@ pub struct Rule {
     /// Sum of the weights of all matching findings (every occurrence counts).
     #[serde(default)]
     pub min_score: Option<f64>,
+    /// Share (0–1) of one registered document that the object's `fingerprint` findings
+    /// cover together (summed per document, a finding's `value`).
+    #[serde(default)]
+    pub min_coverage: Option<f64>,
     /// Only findings at least this sure.
     #[serde(default)]
     pub min_confidence: Option<f32>,
@@ -83,13 +87,21 @@ impl Rule {
         }
         let mut distinct: HashSet<(FindingKind, &str)> = HashSet::new();
         let mut score = 0.0;
+        let mut coverage: HashMap<&str, f64> = HashMap::new();
         for f in findings.iter().filter(|f| self.accepts(f)) {
-            distinct.insert((f.kind, f.value.as_deref().unwrap_or(&f.text)));
+            let value = f.value.as_deref().unwrap_or(&f.text);
+            distinct.insert((f.kind, value));
             score += f.weight;
+            if let Some(c) = f.coverage {
+                *coverage.entry(value).or_default() += c as f64;
+            }
         }
         !distinct.is_empty()
             && distinct.len() >= self.min_count.unwrap_or(1)
             && self.min_score.is_none_or(|s| score >= s)
+            && self
+                .min_coverage
+                .is_none_or(|min| coverage.values().any(|&c| c.min(1.0) >= min))
     }
 }
 
@@ -138,6 +150,14 @@ impl Policy {
             {
                 return Err(format!(
                     "rule {:?}: min_confidence {c} is not within 0.0–1.0",
+                    rule.name
+                ));
+            }
+            if let Some(c) = rule.min_coverage
+                && !(0.0..=1.0).contains(&c)
+            {
+                return Err(format!(
+                    "rule {:?}: min_coverage {c} is not within 0.0–1.0",
                     rule.name
                 ));
             }

@@ -173,8 +173,12 @@ fn keyword_scores() {
 
 #[test]
 fn fingerprint_and_regex() {
-    let v = eval(&[finding(FindingKind::Fingerprint, "chunk")]);
+    let mut fp = finding(FindingKind::Fingerprint, "doc-1").with_level(Level::Secret);
+    fp.weight = 150.0;
+    let v = eval(&[fp.clone()]);
     assert_eq!((v.action, v.severity), (Action::Block, Severity::Critical));
+    fp.weight = 60.0;
+    assert_eq!(eval(&[fp]).action, Action::Alert);
     assert_eq!(
         eval(&[finding(FindingKind::Regex, "XM-2024-AB")]).action,
         Action::Alert

@@ -8,16 +8,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use baomi_core::detect::dictionary::{Dictionary, DictionaryDetector};
+use baomi_core::detect::fingerprint::{FingerprintDetector, exact_finding};
 use baomi_core::detect::marking::MarkingDetector;
 use baomi_core::detect::pii::PiiDetector;
 use baomi_core::detect::regex_rule::RegexDetector;
 use baomi_core::detect::{Detector, PartView};
+use baomi_core::fingerprint::FingerprintIndex;
 use baomi_core::normalise::Normalizer;
 use baomi_core::policy::Policy;
 use baomi_core::{Action, Channel, Finding, Part, Verdict};
 pub use baomi_extract::Limits;
 use baomi_extract::{Blob, Sink};
 
+pub mod register;
 mod report;
 pub use report::ObjectReport;
 
@@ -31,6 +34,8 @@ pub enum EngineError {
     Policy(String),
     #[error("dictionary {0}: {1}")]
     Dictionary(String, String),
+    #[error("cannot register {0}: {1}")]
+    Register(String, String),
 }
 
 /// Everything an engine is built from.
@@ -40,6 +45,8 @@ pub struct EngineConfig {
     /// Term lists as (name, content).
     pub dictionaries: Vec<(String, String)>,
     pub limits: Limits,
+    /// Registered documents to recognise (登记文件); `None` or an empty index: none.
+    pub fingerprints: Option<Arc<FingerprintIndex>>,
 }
 
 /// A ready pipeline. Cheap to share between threads (`Arc<Engine>`).
@@ -48,6 +55,8 @@ pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     policy: Policy,
     limits: Limits,
+    /// Kept for exact matches of whole objects, which the walker's object hook sees.
+    fingerprints: Option<Arc<FingerprintIndex>>,
 }
 
 impl Engine {
@@ -66,6 +75,10 @@ impl Engine {
         if !dictionaries.is_empty() {
             detectors.push(Box::new(DictionaryDetector::new(dictionaries)));
         }
+        let fingerprints = config.fingerprints.filter(|index| !index.is_empty());
+        if let Some(index) = &fingerprints {
+            detectors.push(Box::new(FingerprintDetector::new(Arc::clone(index))));
+        }
         if !config.policy.regex.is_empty() {
             let r = RegexDetector::new(&config.policy.regex).map_err(EngineError::Policy)?;
             detectors.push(Box::new(r));
@@ -75,6 +88,7 @@ impl Engine {
             detectors,
             policy: config.policy,
             limits: config.limits,
+            fingerprints,
         })
     }
 
@@ -202,6 +216,28 @@ impl Sink for DetectSink<'_> {
 
     fn finding(&mut self, finding: Finding) {
         self.keep(vec![finding]);
+    }
+
+    fn object(&mut self, path: &str, _depth: u32, blob: &Blob) {
+        let Some(index) = self.engine.fingerprints.as_ref().filter(|i| i.has_exact()) else {
+            return;
+        };
+        // An object that cannot be read again is reported by its format; no hash, no match.
+        let Ok(hash) = register::object_hash(blob) else {
+            return;
+        };
+        let found: Vec<Finding> = index
+            .exact_docs(&hash)
+            .map(|(d, file)| {
+                let reason = if file {
+                    "identical file"
+                } else {
+                    "identical part"
+                };
+                exact_finding(index.doc(d), path, reason)
+            })
+            .collect();
+        self.keep(found);
     }
 }
 

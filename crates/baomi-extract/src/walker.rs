@@ -14,6 +14,10 @@ use crate::{Blob, FileType, Limits, formats, sniff};
 pub trait Sink {
     fn part(&mut self, part: Part);
     fn finding(&mut self, finding: Finding);
+    /// Every object before it is opened, once: the top-level one (`depth` 0, `path` its
+    /// name) and each nested one (`mail.eml/附件.zip/报告.docx`), e.g. to hash its bytes
+    /// against registered documents. Default: nothing.
+    fn object(&mut self, _path: &str, _depth: u32, _blob: &Blob) {}
 }
 
 /// What a format module returns: an error means the object is truncated or garbage, and is
@@ -338,6 +342,7 @@ impl Ctx<'_, '_> {
             };
             self.w.sink.part(part);
         }
+        self.w.sink.object(&self.path, self.depth, blob);
         let true_type = forced.unwrap_or_else(|| sniff::sniff(blob));
         let declared = sniff::declared_type(name);
         if let Some(d) = declared {
@@ -398,5 +403,43 @@ fn has_extension(name: &str) -> bool {
     match name.rfind('.') {
         Some(i) => i > 0 && i + 1 < name.len(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[derive(Default)]
+    struct Objects(Vec<(String, u32, u64)>);
+
+    impl Sink for Objects {
+        fn part(&mut self, _part: Part) {}
+        fn finding(&mut self, _finding: Finding) {}
+        fn object(&mut self, path: &str, depth: u32, blob: &Blob) {
+            self.0.push((path.to_owned(), depth, blob.len()));
+        }
+    }
+
+    #[test]
+    fn every_object_is_seen_once_with_its_path_and_depth() {
+        let text = "关于加强保密工作的通知\n".repeat(20);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let top_len = gz.len() as u64;
+        let mut sink = Objects::default();
+        extract(
+            Blob::from_vec(gz),
+            "notice.txt.gz",
+            &Limits::default(),
+            &mut sink,
+        );
+        assert_eq!(sink.0.len(), 2, "{:?}", sink.0);
+        assert_eq!(sink.0[0], ("notice.txt.gz".to_owned(), 0, top_len));
+        assert_eq!(sink.0[1].1, 1);
+        assert!(sink.0[1].0.starts_with("notice.txt.gz/"), "{:?}", sink.0);
+        assert_eq!(sink.0[1].2, text.len() as u64);
     }
 }

@@ -5,6 +5,7 @@ use crate::model::{Finding, PartRole};
 use crate::normalise::Normalized;
 
 pub mod dictionary;
+pub mod fingerprint;
 pub mod marking;
 pub mod pii;
 pub mod regex_rule;
