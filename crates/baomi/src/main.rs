@@ -13,6 +13,7 @@ use baomi_scan::output::{self, Format};
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod fingerprint;
 mod serve;
 mod setup;
 
@@ -47,6 +48,11 @@ enum Command {
     Scan(ScanArgs),
     /// Run the gateway: REST API, ICAP for web proxies, milter for mail servers.
     Serve(serve::ServeArgs),
+    /// Register secret documents, so copies and excerpts of them are recognised.
+    Fingerprint {
+        #[command(subcommand)]
+        command: fingerprint::FingerprintCommand,
+    },
     /// Check the tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -162,7 +168,8 @@ fn run(cli: Cli) -> Result<i32> {
     let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
     let url = config.database.url.clone();
     match cli.command {
-        Command::Scan(args) => scan(args, &data_dir),
+        Command::Scan(args) => scan(args, &data_dir, url.as_deref()),
+        Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
@@ -207,7 +214,7 @@ fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
+fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     let format = Format::parse(&args.format)
         .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
     let policy = setup::policy(args.policy.as_deref(), data_dir)?;
@@ -219,7 +226,8 @@ fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
-    let engine = setup::engine(policy, dictionaries, limits)?;
+    let fingerprints = fingerprint::load_index(data_dir, url)?;
+    let engine = setup::engine(policy, dictionaries, limits, fingerprints)?;
 
     let out: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(io::BufWriter::new(

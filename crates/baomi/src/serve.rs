@@ -39,13 +39,16 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
     config.check()?;
     let policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
     let dictionaries = crate::setup::dictionaries(&[], data_dir)?;
-    let engine = Arc::new(crate::setup::engine(
-        policy,
-        dictionaries,
-        baomi_engine::Limits::default(),
-    )?);
     crate::admin::runtime()?.block_on(async move {
         let store = Store::open(data_dir, config.database.url.as_deref()).await?;
+        // The registry is read once at start; restart after registering documents.
+        let fingerprints = crate::fingerprint::index_from_store(&store).await?;
+        let engine = Arc::new(crate::setup::engine(
+            policy,
+            dictionaries,
+            baomi_engine::Limits::default(),
+            fingerprints,
+        )?);
         let gateway =
             baomi_server::open_gateway(config, data_dir.to_owned(), engine, store).await?;
         baomi_server::serve(gateway, shutdown_signal(), |b| {

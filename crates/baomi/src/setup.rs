@@ -4,8 +4,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use baomi_core::fingerprint::FingerprintIndex;
 use baomi_core::policy::Policy;
 use baomi_engine::{Engine, EngineConfig, Limits};
 
@@ -54,10 +56,16 @@ pub fn dictionaries(extra: &[PathBuf], data_dir: &Path) -> Result<Vec<(String, S
     Ok(out)
 }
 
-pub fn engine(policy: Policy, dictionaries: Vec<(String, String)>, limits: Limits) -> Result<Engine> {
+pub fn engine(
+    policy: Policy,
+    dictionaries: Vec<(String, String)>,
+    limits: Limits,
+    fingerprints: Option<Arc<FingerprintIndex>>,
+) -> Result<Engine> {
     Ok(Engine::new(EngineConfig {
         policy,
         dictionaries,
         limits,
+        fingerprints,
     })?)
 }
