@@ -42,15 +42,32 @@ impl HoldQueue {
         }
     }
 
-    /// Moves a held message back to the incoming queue, so Postfix delivers it.
+    /// Releases a held message and asks for its delivery now. `postsuper -H` only moves it
+    /// to the deferred queue, which Postfix scans every `queue_run_delay` (5 minutes), so
+    /// `postqueue -i` (next to `postsuper`) schedules it at once; if that fails the message
+    /// is still released and goes out with the next queue run.
     pub fn release(&self, queue_id: &str) -> Result<(), HoldQueueError> {
         check_queue_id(queue_id)?;
         let out = self.postsuper(&["-H", queue_id])?;
-        if count_after(&out, "Released from hold:") > 0 {
-            Ok(())
-        } else {
-            Err(HoldQueueError::NotFound(queue_id.to_string()))
+        if count_after(&out, "Released from hold:") == 0 {
+            return Err(HoldQueueError::NotFound(queue_id.to_string()));
         }
+        let postqueue = self.postsuper.with_file_name("postqueue");
+        let mut cmd = Command::new(&postqueue);
+        if let Some(dir) = &self.config_dir {
+            cmd.arg("-c").arg(dir);
+        }
+        match cmd.args(["-i", queue_id]).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => tracing::warn!(
+                "{}: {}: {}",
+                postqueue.display(),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => tracing::warn!("{}: {e}", postqueue.display()),
+        }
+        Ok(())
     }
 
     /// Deletes a message, but only from the hold queue: a message that was released in the

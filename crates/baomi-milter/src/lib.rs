@@ -17,14 +17,18 @@
 //!   could not be told from `Name: x`). Folded fields arrive with their line breaks as a
 //!   bare LF (`\n\t…`); the door writes them back as CRLF. An MTA that does not offer
 //!   `SMFIP_HDR_LEADSPC` gets one space put back after every colon.
-//! - **Postfix's own `Received:` header** is the first header sent, before the client's.
-//!   It is not part of what the client sent, so the door drops it (`strip_own_received`,
-//!   on by default): the first field, when it is a `Received:` whose value names this
-//!   MTA (`by` + macro `j`) and this message's queue id (macro `i`).
+//! - **Postfix's own `Received:` header is not sent** to `smtpd_milters`: the first
+//!   header the milter sees is the client's first. An MTA that does send its own first
+//!   (Sendmail prepends it) has it dropped here (`strip_own_received`, on by default):
+//!   the first field, when it is a `Received:` whose value names this MTA (`by` + macro
+//!   `j`) and this message's queue id (macro `i`).
+//! - Macros come in `SMFIC_MACRO` packets before the command they belong to; Postfix
+//!   sends `i` (queue id) from DATA on, with every header and at end of message.
 //! - The **end of headers** (`SMFIC_EOH`) becomes the empty CRLF line.
 //! - **Body chunks** (at most 64 KiB each) are the body with CRLF line ends, SMTP
 //!   dot-stuffing undone, ending with the CRLF of the last line; they are appended as they
-//!   are.
+//!   are. A message always ends in CRLF: SMTP ends DATA with CRLF `.` CRLF (`swaks --data
+//!   FILE` sends the file, then CRLF `.` CRLF, so the message is the file plus CRLF).
 //!
 //! With that, the rebuilt message is byte-identical to what the client sent after the
 //! DATA command (without the final `.`), as long as Postfix's cleanup did not change the
