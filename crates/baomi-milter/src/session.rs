@@ -90,8 +90,8 @@ impl<I: MailInspector> Session<I> {
     /// Appends to the message unless it already failed; crossing `max_message` or failing
     /// to spool marks it failed and frees what was kept.
     async fn append(&mut self, bytes: &[u8]) -> Action {
-        let max = self.config.max_message;
-        let spool_dir = self.config.spool_dir.clone();
+        let config = self.config.clone();
+        let max = config.max_message;
         let msg = self.message();
         if msg.failed.is_some() {
             return Continue.into();
@@ -106,7 +106,7 @@ impl<I: MailInspector> Session<I> {
         };
         if let Err(why) = result {
             tracing::warn!("milter: {why}");
-            msg.spool = Spool::new(0, spool_dir);
+            msg.spool = Spool::new(0, config.spool_dir.clone());
             msg.failed = Some(why.clone());
             // Answer now rather than after the whole body has been sent.
             if self.config.fail_open {

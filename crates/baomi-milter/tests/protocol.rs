@@ -481,3 +481,37 @@ async fn serve_returns_after_shutdown() {
     result.unwrap().unwrap();
     assert!(TcpStream::connect(run.addr).await.is_err(), "listener closed");
 }
+
+#[tokio::test]
+async fn the_mtas_own_received_header_is_dropped_a_previous_hops_is_kept() {
+    let run = start(|_| {}).await;
+    let mut c = Client::connect(run.addr).await;
+    c.negotiate().await;
+    c.send(b'D', b"Cj\0mx.baomi.test\0").await;
+    c.expect_continue(b'C', b"client.example\x004\x04\xd2192.0.2.7\0").await;
+    c.expect_continue(b'M', b"<alice@example.test>\0").await;
+    c.expect_continue(b'R', b"<bob@example.test>\0").await;
+    c.send(b'D', b"Ti\x004A2C98C027\0").await;
+    c.expect_continue(b'T', b"").await;
+    // What Sendmail sends first: its own Received header for this message.
+    c.expect_continue(
+        b'L',
+        b"Received\0 from client.example [192.0.2.7]\n\tby mx.baomi.test (8.17.1) with ESMTP id 4A2C98C027\0",
+    )
+    .await;
+    c.expect_continue(
+        b'L',
+        b"Received\0 from pc.example by relay.example.test with ESMTP id 99AA\0",
+    )
+    .await;
+    c.expect_continue(b'L', b"Subject\0 plain\0").await;
+    c.expect_continue(b'N', b"").await;
+    c.expect_continue(b'B', b"x\r\n").await;
+    assert_eq!(c.end_of_message().await.last().unwrap().0, b'c');
+    let seen = run.inspector.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        String::from_utf8(seen.head).unwrap(),
+        "Received: from pc.example by relay.example.test with ESMTP id 99AA\r\n\
+         Subject: plain\r\n\r\nx\r\n"
+    );
+}
