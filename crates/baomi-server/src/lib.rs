@@ -20,6 +20,7 @@ pub mod directory;
 pub mod gateway;
 pub mod icap_door;
 pub mod metrics;
+pub mod milter_door;
 
 pub use config::ServerConfig;
 pub use gateway::{Gateway, Outcome, Who};
@@ -72,10 +73,18 @@ pub async fn serve(
         ),
         None => None,
     };
+    let milter = match config.milter_addr()? {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("milter {a}: {e}"))?,
+        ),
+        None => None,
+    };
     let bound = Bound {
         http: http.local_addr()?,
         icap: icap.as_ref().map(|l| l.local_addr()).transpose()?,
-        milter: None,
+        milter: milter.as_ref().map(|l| l.local_addr()).transpose()?,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut doors = tokio::task::JoinSet::new();
@@ -93,12 +102,31 @@ pub async fn serve(
             .map_err(|e| anyhow::anyhow!("ICAP: {e}"))
         });
     }
+    let mut mail_queue: Option<Arc<dyn api::MailQueue>> = None;
+    if let Some(listener) = milter {
+        let milter_config = Arc::new(milter_door::milter_config(&gateway));
+        let inspector = Arc::new(milter_door::MilterInspector {
+            gateway: gateway.clone(),
+        });
+        mail_queue = Some(Arc::new(milter_door::PostfixHold(baomi_milter::HoldQueue::new(
+            config.milter.postsuper.clone(),
+            config.milter.postfix_config_dir.clone(),
+        ))));
+        let mut stop = stop_rx.clone();
+        doors.spawn(async move {
+            baomi_milter::serve(listener, milter_config, inspector, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("milter: {e}"))
+        });
+    }
     let state = api::ApiState {
         gateway: gateway.clone(),
-        mail_queue: None,
+        mail_queue,
     };
     on_bound(&bound);
-    tracing::info!(http = %bound.http, icap = ?bound.icap, "baomi serve: listening");
+    tracing::info!(http = %bound.http, icap = ?bound.icap, milter = ?bound.milter, "baomi serve: listening");
     let retention = tokio::spawn(retention_loop(gateway.clone(), stop_rx.clone()));
     let mut http_stop = stop_rx.clone();
     let app = api::router(state);
