@@ -137,7 +137,10 @@ fn marked_docx_in_zip_is_rejected_with_the_incident_number() {
         .lines()
         .find(|l| l.contains("<** ") && l.contains("550"))
         .unwrap_or_else(|| panic!("no 550 in:\n{transcript}\n{}", postfix.log()));
-    assert!(line.contains("550 5.7.1 Message blocked by Baomi, incident BM-4711"), "{line}");
+    assert!(
+        line.contains("550 5.7.1 Message blocked by Baomi, incident BM-4711"),
+        "{line}"
+    );
     assert!(line.contains("state-secret-marking"), "{line}");
     assert!(postfix.queue().is_empty(), "a rejected mail is not queued");
     assert!(postfix.delivered().is_empty());
@@ -175,7 +178,11 @@ fn clean_mail_is_delivered_tagged_and_rebuilt_byte_for_byte() {
 
         let delivered = postfix.wait_delivered(&format!("<{name}@example.test>"));
         let text = String::from_utf8_lossy(&delivered);
-        assert!(text.contains("X-Baomi-Verdict: allow"), "{name}: {}", &text[..800.min(text.len())]);
+        assert!(
+            text.contains("X-Baomi-Verdict: allow"),
+            "{name}: {}",
+            &text[..800.min(text.len())]
+        );
     }
 }
 
@@ -195,18 +202,28 @@ fn quarantined_mail_waits_in_the_hold_queue_until_released() {
         if queue.contains(&("hold".to_string(), queue_id.clone())) {
             break;
         }
-        assert!(Instant::now() < deadline, "not held: {queue:?}\n{}", postfix.log());
+        assert!(
+            Instant::now() < deadline,
+            "not held: {queue:?}\n{}",
+            postfix.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    assert!(postfix.delivered().is_empty(), "a held mail is not delivered");
+    assert!(
+        postfix.delivered().is_empty(),
+        "a held mail is not delivered"
+    );
 
     let hold = HoldQueue::new("/usr/sbin/postsuper", Some(postfix.conf.clone()));
     assert!(hold.release("4F2A1B3C5D").is_err(), "unknown id");
     hold.release(&queue_id).unwrap();
     let delivered = postfix.wait_delivered("<held@example.test>");
     let text = String::from_utf8_lossy(&delivered);
-    assert!(text.contains("X-Baomi-Verdict: quarantine; incident=BM-"), "{text}");
+    assert!(
+        text.contains("X-Baomi-Verdict: quarantine; incident=BM-"),
+        "{text}"
+    );
     assert!(postfix.queue().is_empty());
     assert!(matches!(
         hold.delete(&queue_id),
@@ -219,7 +236,10 @@ fn quarantined_mail_waits_in_the_hold_queue_until_released() {
     assert!(ok, "{transcript}");
     let queue_id = queued_id(&transcript).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !postfix.queue().contains(&("hold".to_string(), queue_id.clone())) {
+    while !postfix
+        .queue()
+        .contains(&("hold".to_string(), queue_id.clone()))
+    {
         assert!(Instant::now() < deadline, "not held");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -256,7 +276,12 @@ fn child_milter_process() {
 fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the_client() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_milter_process", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_milter_process",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("BAOMI_MILTER_CHILD_DIR", dir.path())
         .stdout(Stdio::null())
         .spawn()
@@ -278,7 +303,12 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
             let out = Command::new("swaks")
                 .args(["--server", &format!("127.0.0.1:{smtp_port}")])
                 .args(["--from", "alice@example.test", "--to", "bob@example.test"])
-                .args(["--data", &format!("@{}", data.display()), "--timeout", "120"])
+                .args([
+                    "--data",
+                    &format!("@{}", data.display()),
+                    "--timeout",
+                    "120",
+                ])
                 .output()
                 .unwrap();
             (
@@ -293,7 +323,11 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !dir.path().join("inspecting").exists() {
-        assert!(Instant::now() < deadline, "the child never inspected:\n{}", postfix.log());
+        assert!(
+            Instant::now() < deadline,
+            "the child never inspected:\n{}",
+            postfix.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -308,6 +342,20 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
     assert!(line.starts_with("<** 4"), "a temporary failure, not {line}");
     assert!(!transcript.contains("queued as"), "{transcript}");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(postfix.queue().is_empty(), "nothing left in Postfix's queue");
+    assert!(
+        postfix.queue().is_empty(),
+        "nothing left in Postfix's queue"
+    );
     assert!(postfix.delivered().is_empty(), "nothing delivered");
+
+    // With the scanner gone for good, the next mail is refused for now as well.
+    let (data, _) = tricky_mail(postfix.root.path(), "after", "例会", 0);
+    let (ok, transcript) = postfix.swaks("bob@example.test", &data);
+    assert!(!ok, "{transcript}");
+    assert!(
+        transcript.lines().any(|l| l.starts_with("<** 4")),
+        "a temporary failure: {transcript}"
+    );
+    assert!(postfix.queue().is_empty());
+    assert!(postfix.delivered().is_empty());
 }

@@ -183,7 +183,8 @@ milter_protocol = 6
         let Ok(dir) = std::fs::read_dir(self.inbox.join("new")) else {
             return Vec::new();
         };
-        dir.map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect()
+        dir.map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
     }
 
     /// Waits until a delivered message contains `needle`.
@@ -248,12 +249,7 @@ postlog unix-dgram n - n - 1 postlogd
 
 pub fn queued_id(transcript: &str) -> Option<String> {
     let at = transcript.find("queued as ")?;
-    Some(
-        transcript[at + 10..]
-            .split_whitespace()
-            .next()?
-            .to_string(),
-    )
+    Some(transcript[at + 10..].split_whitespace().next()?.to_string())
 }
 
 fn transcript(out: &Output) -> String {
@@ -305,10 +301,7 @@ impl MailInspector for EngineInspector {
         let report =
             tokio::task::spawn_blocking(move || engine.inspect(blob, "message.eml", Channel::Mail))
                 .await?;
-        let incident = format!(
-            "BM-{}",
-            self.next_incident.fetch_add(1, Ordering::SeqCst)
-        );
+        let incident = format!("BM-{}", self.next_incident.fetch_add(1, Ordering::SeqCst));
         let subject = mail.subject.unwrap_or_default();
         Ok(if report.verdict.action >= Action::Block {
             MailDecision::Reject {
