@@ -269,13 +269,16 @@ fn run(cmd: &str, args: &[&str]) {
     assert!(out.status.success(), "{cmd} {args:?}: {}", transcript(&out));
 }
 
+/// What the test inspector saw: (queue id, message bytes, whether it was spooled).
+pub type Seen = (Option<String>, Vec<u8>, bool);
+
 /// The test inspector with real detection: Baomi's engine on the message, a made-up
 /// incident number for every block.
 pub struct EngineInspector {
     engine: Arc<Engine>,
     next_incident: AtomicU64,
-    /// (queue id, message bytes, spooled) of every inspected message.
-    pub seen: Mutex<Vec<(Option<String>, Vec<u8>, bool)>>,
+    /// Every inspected message.
+    pub seen: Mutex<Vec<Seen>>,
 }
 
 impl EngineInspector {
