@@ -160,12 +160,20 @@ fn clean_mail_is_delivered_tagged_and_rebuilt_byte_for_byte() {
         let queue_id = queued_id(&transcript).expect("queue id");
 
         let seen = inspector.seen.lock().unwrap().clone();
-        let (id, message, was_spooled) = seen
+        let seen = seen
             .iter()
-            .find(|(id, _, _)| id.as_deref() == Some(queue_id.as_str()))
+            .find(|s| s.queue_id.as_deref() == Some(queue_id.as_str()))
             .expect("inspected under its queue id");
-        assert_eq!(id.as_deref(), Some(queue_id.as_str()));
-        assert_eq!(*was_spooled, spooled, "{name}");
+        assert_eq!(seen.spooled, spooled, "{name}");
+        assert_eq!(seen.sender, "alice@example.test");
+        assert_eq!(seen.recipients, ["bob@example.test"]);
+        assert_eq!(
+            seen.subject.as_deref(),
+            Some(format!("例会 {name}").as_str())
+        );
+        assert_eq!(seen.client_ip, Some([127, 0, 0, 1].into()));
+        assert!(seen.helo.is_some());
+        let message = &seen.message;
         if message != &sent {
             let at = message.iter().zip(&sent).position(|(a, b)| a != b);
             panic!(
@@ -183,6 +191,68 @@ fn clean_mail_is_delivered_tagged_and_rebuilt_byte_for_byte() {
             "{name}: {}",
             &text[..800.min(text.len())]
         );
+    }
+}
+
+/// Postfix's cleanup hands headers and body to milters only once DATA is complete, so a
+/// client that goes away mid-DATA costs the milter an abort of the envelope it had seen.
+#[test]
+fn a_client_gone_mid_data_leaves_nothing_behind_and_the_next_mail_passes() {
+    use std::io::{BufRead, BufReader, Write};
+    let inspector = Arc::new(EngineInspector::new());
+    let milter = Milter::start(inspector.clone(), |c| c.spool_threshold = 64 << 10);
+    let postfix = Postfix::start(milter.port);
+
+    let stream = std::net::TcpStream::connect(("127.0.0.1", postfix.smtp_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut smtp = stream;
+    let expect = |code: &str, reader: &mut BufReader<std::net::TcpStream>| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect("220", &mut reader);
+    for (cmd, code) in [
+        ("EHLO client.example\r\n", "250"),
+        ("MAIL FROM:<alice@example.test>\r\n", "250"),
+        ("RCPT TO:<bob@example.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        smtp.write_all(cmd.as_bytes()).unwrap();
+        expect(code, &mut reader);
+    }
+    smtp.write_all(b"Subject: cut\r\n\r\n").unwrap();
+    for _ in 0..4000 {
+        smtp.write_all(b"half a message, the client goes away before the dot\r\n")
+            .unwrap();
+    }
+    drop(smtp);
+    drop(reader);
+
+    let (data, _) = tricky_mail(postfix.root.path(), "next", "例会", 0);
+    let (ok, transcript) = postfix.swaks("bob@example.test", &data);
+    assert!(ok, "{transcript}");
+    postfix.wait_delivered("<next@example.test>");
+    assert_eq!(
+        postfix.delivered().len(),
+        1,
+        "the cut message is not delivered"
+    );
+    let seen = inspector.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|s| s.subject.as_deref() != Some("cut")),
+        "the cut message is never inspected"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(milter._spool.path()).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "spool file left behind");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

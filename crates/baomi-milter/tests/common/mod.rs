@@ -269,8 +269,18 @@ fn run(cmd: &str, args: &[&str]) {
     assert!(out.status.success(), "{cmd} {args:?}: {}", transcript(&out));
 }
 
-/// What the test inspector saw: (queue id, message bytes, whether it was spooled).
-pub type Seen = (Option<String>, Vec<u8>, bool);
+/// What the test inspector saw of one message.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub queue_id: Option<String>,
+    pub message: Vec<u8>,
+    pub spooled: bool,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    pub subject: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub helo: Option<String>,
+}
 
 /// The test inspector with real detection: Baomi's engine on the message, a made-up
 /// incident number for every block.
@@ -293,12 +303,16 @@ impl EngineInspector {
 
 impl MailInspector for EngineInspector {
     async fn inspect(&self, mail: Mail) -> anyhow::Result<MailDecision> {
-        let bytes = mail.message.bytes()?.into_owned();
-        let spooled = mail.message.path().is_some();
-        self.seen
-            .lock()
-            .unwrap()
-            .push((mail.queue_id.clone(), bytes, spooled));
+        self.seen.lock().unwrap().push(Seen {
+            queue_id: mail.queue_id.clone(),
+            message: mail.message.bytes()?.into_owned(),
+            spooled: mail.message.path().is_some(),
+            sender: mail.sender.clone(),
+            recipients: mail.recipients.clone(),
+            subject: mail.subject.clone(),
+            client_ip: mail.client_ip,
+            helo: mail.helo.clone(),
+        });
         let engine = self.engine.clone();
         let blob = mail.message.clone();
         let report =
