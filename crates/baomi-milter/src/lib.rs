@@ -39,6 +39,19 @@
 //! line ends in the body, which Postfix stores as lines and sends with CRLF. Those
 //! changes are what the next hop would receive too.
 //!
+//! 8-bit header values (raw UTF-8) pass through unchanged: the door keeps the bytes of
+//! each header packet, not a decoded string.
+//!
+//! # Postfix configuration
+//!
+//! ```text
+//! smtpd_milters = inet:127.0.0.1:10025       # the door's listen address
+//! non_smtpd_milters = inet:127.0.0.1:10025   # mail submitted with sendmail(1) on the host
+//! milter_default_action = tempfail           # scanner down or dead: client keeps the mail
+//! milter_protocol = 6
+//! milter_content_timeout = 300s              # above the door's inspect_timeout (120 s)
+//! ```
+//!
 //! # Failure
 //!
 //! Every path ends in a defined milter answer: an inspector error, panic or timeout, a
