@@ -89,10 +89,13 @@ impl HoldQueue {
         if let Some(dir) = &self.config_dir {
             cmd.arg("-c").arg(dir);
         }
-        let out = cmd.args(args).output().map_err(|e| HoldQueueError::Command {
-            program: program.clone(),
-            message: e.to_string(),
-        })?;
+        let out = cmd
+            .args(args)
+            .output()
+            .map_err(|e| HoldQueueError::Command {
+                program: program.clone(),
+                message: e.to_string(),
+            })?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
             return Err(HoldQueueError::Command {
@@ -148,7 +151,10 @@ mod tests {
     #[test]
     fn postsuper_summaries_are_counted() {
         assert_eq!(
-            count_after("postsuper: Released from hold: 1 message\n", "Released from hold:"),
+            count_after(
+                "postsuper: Released from hold: 1 message\n",
+                "Released from hold:"
+            ),
             1
         );
         assert_eq!(count_after("", "Deleted:"), 0);

@@ -39,6 +39,19 @@
 //! line ends in the body, which Postfix stores as lines and sends with CRLF. Those
 //! changes are what the next hop would receive too.
 //!
+//! 8-bit header values (raw UTF-8) pass through unchanged: the door keeps the bytes of
+//! each header packet, not a decoded string.
+//!
+//! # Postfix configuration
+//!
+//! ```text
+//! smtpd_milters = inet:127.0.0.1:10025       # the door's listen address
+//! non_smtpd_milters = inet:127.0.0.1:10025   # mail submitted with sendmail(1) on the host
+//! milter_default_action = tempfail           # scanner down or dead: client keeps the mail
+//! milter_protocol = 6
+//! milter_content_timeout = 300s              # above the door's inspect_timeout (120 s)
+//! ```
+//!
 //! # Failure
 //!
 //! Every path ends in a defined milter answer: an inspector error, panic or timeout, a
@@ -134,7 +147,9 @@ pub struct Mail {
     /// The first `Subject:`, encoded words decoded.
     pub subject: Option<String>,
     /// The message as received: header lines, an empty line, the body; rebuilt as
-    /// described in the crate documentation. In a spool file above `spool_threshold`.
+    /// described in the crate documentation. In a spool file above `spool_threshold`; the
+    /// file is deleted when the last clone of the blob is dropped, so an inspector that
+    /// keeps the message as evidence copies it (or keeps a clone) before it returns.
     pub message: Blob,
 }
 
@@ -145,7 +160,9 @@ pub enum MailDecision {
     /// Accept and add header fields (e.g. `X-Baomi-Verdict: alert; incident=…`).
     AcceptWithHeaders(Vec<(String, String)>),
     /// `550 5.7.1 <text>`: the client gets the mail back. Name the incident in the text.
-    Reject { text: String },
+    Reject {
+        text: String,
+    },
     /// Accept into the MTA's hold queue (Postfix: `postqueue -j` shows it with
     /// `queue_name` `hold`) until [`HoldQueue::release`] or [`HoldQueue::delete`].
     Quarantine {
@@ -153,7 +170,9 @@ pub enum MailDecision {
         headers: Vec<(String, String)>,
     },
     /// `451 4.7.1 <text>`: the client keeps the mail and tries again later.
-    Tempfail { text: String },
+    Tempfail {
+        text: String,
+    },
 }
 
 /// The detection side of the door. Called once per message, concurrently for different

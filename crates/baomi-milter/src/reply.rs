@@ -31,7 +31,9 @@ pub(crate) fn smtp_text(text: &str, fallback: &str) -> String {
 
 /// A header field name: printable ASCII without `:` or space (RFC 5322 ftext).
 pub(crate) fn valid_header_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 76 && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+    !name.is_empty()
+        && name.len() <= 76
+        && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
 }
 
 /// A header field value on one line; non-ASCII text is carried in RFC 2047 encoded words
@@ -67,8 +69,7 @@ fn encoded_word(text: &str) -> String {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
         let n = group
@@ -123,7 +124,10 @@ mod tests {
         assert_eq!(header_value("alert; incident=7\r\n"), "alert; incident=7");
         assert_eq!(header_value("机密"), "=?UTF-8?B?5py65a+G?=");
         let long = header_value(&"机密★10年".repeat(20));
-        assert!(long.split(' ').all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?")));
+        assert!(
+            long.split(' ')
+                .all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?"))
+        );
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"a"), "YQ==");
         assert!(valid_header_name("X-Baomi-Verdict"));

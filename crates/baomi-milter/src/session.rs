@@ -9,11 +9,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use miltr_common::actions::{Action, Continue, Replycode, Skip};
-use miltr_common::commands::{Body, Connect, Family, Header, Helo, Macro, Mail as MailCmd, Recipient};
+use miltr_common::commands::{
+    Body, Connect, Family, Header, Helo, Macro, Mail as MailCmd, Recipient,
+};
 use miltr_common::encoding::Writable;
+use miltr_common::modifications::ModificationResponse;
 use miltr_common::modifications::headers::AddHeader;
 use miltr_common::modifications::quarantine::Quarantine;
-use miltr_common::modifications::ModificationResponse;
 use miltr_common::optneg::{Capability, MacroStage, OptNeg, Protocol};
 use miltr_server::{Error, Milter};
 
@@ -84,7 +86,8 @@ impl<I: MailInspector> Session<I> {
     /// The message being received, started implicitly when an MTA skipped `MAIL`.
     fn message(&mut self) -> &mut Message {
         let config = &self.config;
-        self.message.get_or_insert_with(|| Message::new(config, String::new()))
+        self.message
+            .get_or_insert_with(|| Message::new(config, String::new()))
     }
 
     /// Appends to the message unless it already failed; crossing `max_message` or failing
@@ -181,7 +184,9 @@ impl<I: MailInspector> Session<I> {
                 self.header_mods(&h, &mut headers);
                 let mut b = ModificationResponse::builder();
                 headers.into_iter().for_each(|h| b.push(h));
-                b.push(Quarantine::new(reply::quarantine_reason(&reason).as_bytes()));
+                b.push(Quarantine::new(
+                    reply::quarantine_reason(&reason).as_bytes(),
+                ));
                 b.contin()
             }
         }
@@ -273,7 +278,8 @@ impl<I: MailInspector> Milter for Session<I> {
             ours.macro_stages
                 .with_stage(MacroStage::MailFrom, &["{auth_authen}"]);
             ours.macro_stages.with_stage(MacroStage::Data, &["i"]);
-            ours.macro_stages.with_stage(MacroStage::EndOfHeaders, &["i"]);
+            ours.macro_stages
+                .with_stage(MacroStage::EndOfHeaders, &["i"]);
             ours.macro_stages.with_stage(MacroStage::EndOfBody, &["i"]);
         }
         Ok(ours)
@@ -281,7 +287,9 @@ impl<I: MailInspector> Milter for Session<I> {
 
     async fn macro_(&mut self, macro_: Macro) -> Result<(), Infallible> {
         for (name, value) in macro_.macros() {
-            if self.macros.len() >= MAX_MACROS && !self.macros.contains_key(&*String::from_utf8_lossy(name)) {
+            if self.macros.len() >= MAX_MACROS
+                && !self.macros.contains_key(&*String::from_utf8_lossy(name))
+            {
                 break;
             }
             self.macros.insert(
@@ -376,7 +384,9 @@ impl<I: MailInspector> Milter for Session<I> {
             self.message().headers_done = true;
             self.append(b"\r\n").await;
         }
-        let msg = self.message.take().expect("message() just made one");
+        let Some(msg) = self.message.take() else {
+            return Ok(self.fail_mode("end of message without a message"));
+        };
         let queue_id = self.macro_value("i");
         if let Some(why) = msg.failed {
             return Ok(self.fail_mode(&why));
@@ -397,7 +407,11 @@ impl<I: MailInspector> Milter for Session<I> {
             subject: msg.subject,
             message: blob,
         };
-        tracing::debug!(queue_id = queue_id.as_deref().unwrap_or("-"), size, "milter: inspecting");
+        tracing::debug!(
+            queue_id = queue_id.as_deref().unwrap_or("-"),
+            size,
+            "milter: inspecting"
+        );
         let inspector = self.inspector.clone();
         let mut task = tokio::spawn(async move { inspector.inspect(mail).await });
         let outcome = tokio::time::timeout(self.config.inspect_timeout, &mut task).await;

@@ -11,7 +11,10 @@ struct BySubject;
 impl MailInspector for BySubject {
     async fn inspect(&self, mail: Mail) -> anyhow::Result<MailDecision> {
         let body = String::from_utf8(mail.message.bytes()?.into_owned())?;
-        anyhow::ensure!(body.ends_with("\r\n\r\nhello\r\n"), "message rebuilt wrongly: {body:?}");
+        anyhow::ensure!(
+            body.ends_with("\r\n\r\nhello\r\n"),
+            "message rebuilt wrongly: {body:?}"
+        );
         Ok(match mail.subject.as_deref() {
             Some("secret") => MailDecision::Reject {
                 text: "Baomi incident 42".into(),

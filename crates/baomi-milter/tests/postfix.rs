@@ -137,7 +137,10 @@ fn marked_docx_in_zip_is_rejected_with_the_incident_number() {
         .lines()
         .find(|l| l.contains("<** ") && l.contains("550"))
         .unwrap_or_else(|| panic!("no 550 in:\n{transcript}\n{}", postfix.log()));
-    assert!(line.contains("550 5.7.1 Message blocked by Baomi, incident BM-4711"), "{line}");
+    assert!(
+        line.contains("550 5.7.1 Message blocked by Baomi, incident BM-4711"),
+        "{line}"
+    );
     assert!(line.contains("state-secret-marking"), "{line}");
     assert!(postfix.queue().is_empty(), "a rejected mail is not queued");
     assert!(postfix.delivered().is_empty());
@@ -157,12 +160,20 @@ fn clean_mail_is_delivered_tagged_and_rebuilt_byte_for_byte() {
         let queue_id = queued_id(&transcript).expect("queue id");
 
         let seen = inspector.seen.lock().unwrap().clone();
-        let (id, message, was_spooled) = seen
+        let seen = seen
             .iter()
-            .find(|(id, _, _)| id.as_deref() == Some(queue_id.as_str()))
+            .find(|s| s.queue_id.as_deref() == Some(queue_id.as_str()))
             .expect("inspected under its queue id");
-        assert_eq!(id.as_deref(), Some(queue_id.as_str()));
-        assert_eq!(*was_spooled, spooled, "{name}");
+        assert_eq!(seen.spooled, spooled, "{name}");
+        assert_eq!(seen.sender, "alice@example.test");
+        assert_eq!(seen.recipients, ["bob@example.test"]);
+        assert_eq!(
+            seen.subject.as_deref(),
+            Some(format!("例会 {name}").as_str())
+        );
+        assert_eq!(seen.client_ip, Some([127, 0, 0, 1].into()));
+        assert!(seen.helo.is_some());
+        let message = &seen.message;
         if message != &sent {
             let at = message.iter().zip(&sent).position(|(a, b)| a != b);
             panic!(
@@ -175,7 +186,73 @@ fn clean_mail_is_delivered_tagged_and_rebuilt_byte_for_byte() {
 
         let delivered = postfix.wait_delivered(&format!("<{name}@example.test>"));
         let text = String::from_utf8_lossy(&delivered);
-        assert!(text.contains("X-Baomi-Verdict: allow"), "{name}: {}", &text[..800.min(text.len())]);
+        assert!(
+            text.contains("X-Baomi-Verdict: allow"),
+            "{name}: {}",
+            &text[..800.min(text.len())]
+        );
+    }
+}
+
+/// Postfix's cleanup hands headers and body to milters only once DATA is complete, so a
+/// client that goes away mid-DATA costs the milter an abort of the envelope it had seen.
+#[test]
+fn a_client_gone_mid_data_leaves_nothing_behind_and_the_next_mail_passes() {
+    use std::io::{BufRead, BufReader, Write};
+    let inspector = Arc::new(EngineInspector::new());
+    let milter = Milter::start(inspector.clone(), |c| c.spool_threshold = 64 << 10);
+    let postfix = Postfix::start(milter.port);
+
+    let stream = std::net::TcpStream::connect(("127.0.0.1", postfix.smtp_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut smtp = stream;
+    let expect = |code: &str, reader: &mut BufReader<std::net::TcpStream>| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect("220", &mut reader);
+    for (cmd, code) in [
+        ("EHLO client.example\r\n", "250"),
+        ("MAIL FROM:<alice@example.test>\r\n", "250"),
+        ("RCPT TO:<bob@example.test>\r\n", "250"),
+        ("DATA\r\n", "354"),
+    ] {
+        smtp.write_all(cmd.as_bytes()).unwrap();
+        expect(code, &mut reader);
+    }
+    smtp.write_all(b"Subject: cut\r\n\r\n").unwrap();
+    for _ in 0..4000 {
+        smtp.write_all(b"half a message, the client goes away before the dot\r\n")
+            .unwrap();
+    }
+    drop(smtp);
+    drop(reader);
+
+    let (data, _) = tricky_mail(postfix.root.path(), "next", "例会", 0);
+    let (ok, transcript) = postfix.swaks("bob@example.test", &data);
+    assert!(ok, "{transcript}");
+    postfix.wait_delivered("<next@example.test>");
+    assert_eq!(
+        postfix.delivered().len(),
+        1,
+        "the cut message is not delivered"
+    );
+    let seen = inspector.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|s| s.subject.as_deref() != Some("cut")),
+        "the cut message is never inspected"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(milter._spool.path()).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "spool file left behind");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -195,18 +272,28 @@ fn quarantined_mail_waits_in_the_hold_queue_until_released() {
         if queue.contains(&("hold".to_string(), queue_id.clone())) {
             break;
         }
-        assert!(Instant::now() < deadline, "not held: {queue:?}\n{}", postfix.log());
+        assert!(
+            Instant::now() < deadline,
+            "not held: {queue:?}\n{}",
+            postfix.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    assert!(postfix.delivered().is_empty(), "a held mail is not delivered");
+    assert!(
+        postfix.delivered().is_empty(),
+        "a held mail is not delivered"
+    );
 
     let hold = HoldQueue::new("/usr/sbin/postsuper", Some(postfix.conf.clone()));
     assert!(hold.release("4F2A1B3C5D").is_err(), "unknown id");
     hold.release(&queue_id).unwrap();
     let delivered = postfix.wait_delivered("<held@example.test>");
     let text = String::from_utf8_lossy(&delivered);
-    assert!(text.contains("X-Baomi-Verdict: quarantine; incident=BM-"), "{text}");
+    assert!(
+        text.contains("X-Baomi-Verdict: quarantine; incident=BM-"),
+        "{text}"
+    );
     assert!(postfix.queue().is_empty());
     assert!(matches!(
         hold.delete(&queue_id),
@@ -219,7 +306,10 @@ fn quarantined_mail_waits_in_the_hold_queue_until_released() {
     assert!(ok, "{transcript}");
     let queue_id = queued_id(&transcript).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !postfix.queue().contains(&("hold".to_string(), queue_id.clone())) {
+    while !postfix
+        .queue()
+        .contains(&("hold".to_string(), queue_id.clone()))
+    {
         assert!(Instant::now() < deadline, "not held");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -256,7 +346,12 @@ fn child_milter_process() {
 fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the_client() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_milter_process", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_milter_process",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("BAOMI_MILTER_CHILD_DIR", dir.path())
         .stdout(Stdio::null())
         .spawn()
@@ -278,7 +373,12 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
             let out = Command::new("swaks")
                 .args(["--server", &format!("127.0.0.1:{smtp_port}")])
                 .args(["--from", "alice@example.test", "--to", "bob@example.test"])
-                .args(["--data", &format!("@{}", data.display()), "--timeout", "120"])
+                .args([
+                    "--data",
+                    &format!("@{}", data.display()),
+                    "--timeout",
+                    "120",
+                ])
                 .output()
                 .unwrap();
             (
@@ -293,7 +393,11 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !dir.path().join("inspecting").exists() {
-        assert!(Instant::now() < deadline, "the child never inspected:\n{}", postfix.log());
+        assert!(
+            Instant::now() < deadline,
+            "the child never inspected:\n{}",
+            postfix.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
@@ -308,6 +412,20 @@ fn scanner_killed_mid_message_makes_postfix_tempfail_and_the_mail_stays_with_the
     assert!(line.starts_with("<** 4"), "a temporary failure, not {line}");
     assert!(!transcript.contains("queued as"), "{transcript}");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(postfix.queue().is_empty(), "nothing left in Postfix's queue");
+    assert!(
+        postfix.queue().is_empty(),
+        "nothing left in Postfix's queue"
+    );
     assert!(postfix.delivered().is_empty(), "nothing delivered");
+
+    // With the scanner gone for good, the next mail is refused for now as well.
+    let (data, _) = tricky_mail(postfix.root.path(), "after", "例会", 0);
+    let (ok, transcript) = postfix.swaks("bob@example.test", &data);
+    assert!(!ok, "{transcript}");
+    assert!(
+        transcript.lines().any(|l| l.starts_with("<** 4")),
+        "a temporary failure: {transcript}"
+    );
+    assert!(postfix.queue().is_empty());
+    assert!(postfix.delivered().is_empty());
 }

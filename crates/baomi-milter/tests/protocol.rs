@@ -104,9 +104,14 @@ async fn start(tune: impl FnOnce(&mut MilterConfig)) -> Running {
     let addr = listener.local_addr().unwrap();
     let inspector = Arc::new(Scripted::default());
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, Arc::new(config), inspector.clone(), async {
-        stopped.await.ok();
-    }));
+    let task = tokio::spawn(serve(
+        listener,
+        Arc::new(config),
+        inspector.clone(),
+        async {
+            stopped.await.ok();
+        },
+    ));
     Running {
         addr,
         inspector,
@@ -219,7 +224,9 @@ impl Client {
 fn reply_text(answers: &[(u8, Vec<u8>)]) -> String {
     let (code, data) = answers.last().unwrap();
     assert_eq!(*code, b'y', "expected a reply code, got {answers:?}");
-    String::from_utf8_lossy(data).trim_end_matches('\0').to_string()
+    String::from_utf8_lossy(data)
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 #[tokio::test]
@@ -229,7 +236,11 @@ async fn negotiation_asks_for_everything_with_leading_spaces_and_the_needed_acti
     let (version, actions, protocol, macros) = c.negotiate().await;
     assert_eq!(version, 6);
     assert_eq!(actions, ADDHDRS | QUARANTINE);
-    assert_eq!(protocol, HDR_LEADSPC | SKIP, "no SMFIP_NO* bits: every event is wanted");
+    assert_eq!(
+        protocol,
+        HDR_LEADSPC | SKIP,
+        "no SMFIP_NO* bits: every event is wanted"
+    );
     let macros = String::from_utf8_lossy(&macros);
     assert!(macros.contains("{auth_authen}"), "{macros}");
     assert!(macros.contains('i'), "{macros}");
@@ -240,7 +251,10 @@ async fn a_clean_message_is_rebuilt_exactly_and_accepted_with_a_header() {
     let run = start(|_| {}).await;
     let mut c = Client::connect(run.addr).await;
     let answers = c
-        .message("=?UTF-8?B?5py65a+G?= hello", b"line 1\r\n.dot\r\n\r\nlast\r\n")
+        .message(
+            "=?UTF-8?B?5py65a+G?= hello",
+            b"line 1\r\n.dot\r\n\r\nlast\r\n",
+        )
         .await;
     // One added header (leading space because SMFIP_HDR_LEADSPC), then continue.
     assert_eq!(answers.len(), 2, "{answers:?}");
@@ -358,7 +372,10 @@ async fn a_connection_cut_mid_body_leaves_no_spool_file_and_the_server_keeps_ser
         "the message is spooled"
     );
     // Half a packet, then the connection goes away.
-    c.stream.write_all(&[0, 0, 0x10, 0, b'B', b'x']).await.unwrap();
+    c.stream
+        .write_all(&[0, 0, 0x10, 0, b'B', b'x'])
+        .await
+        .unwrap();
     drop(c);
     let deadline = Instant::now() + Duration::from_secs(5);
     while std::fs::read_dir(&run.spool_dir).unwrap().count() > 0 {
@@ -375,7 +392,10 @@ async fn garbage_and_oversized_packets_close_only_that_connection() {
     let run = start(|_| {}).await;
     let mut c = Client::connect(run.addr).await;
     // A length far beyond any milter packet.
-    c.stream.write_all(&[0x7f, 0xff, 0xff, 0xff, b'B']).await.unwrap();
+    c.stream
+        .write_all(&[0x7f, 0xff, 0xff, 0xff, b'B'])
+        .await
+        .unwrap();
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(Duration::from_secs(5), c.stream.read(&mut buf))
         .await
@@ -398,7 +418,12 @@ async fn a_100_mb_message_streams_to_one_spool_file() {
     let run = start(|c| c.spool_threshold = 1 << 20).await;
     let mut c = Client::connect(run.addr).await;
     let line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n";
-    let chunk: Vec<u8> = line.iter().copied().cycle().take(line.len() * 800).collect();
+    let chunk: Vec<u8> = line
+        .iter()
+        .copied()
+        .cycle()
+        .take(line.len() * 800)
+        .collect();
     c.negotiate().await;
     c.envelope("big").await;
     let mut sent = 0usize;
@@ -431,7 +456,10 @@ async fn a_message_over_max_message_tempfails_at_once_without_inspection() {
     let (code, data) = c.recv().await;
     assert_eq!(code, b'y');
     let text = String::from_utf8_lossy(&data);
-    assert!(text.starts_with("451 4.7.1 message larger than 100000 bytes"), "{text}");
+    assert!(
+        text.starts_with("451 4.7.1 message larger than 100000 bytes"),
+        "{text}"
+    );
     // Whatever the MTA still sends, end of message repeats the answer.
     let answers = c.end_of_message().await;
     assert!(reply_text(&answers).starts_with("451 4.7.1"));
@@ -479,7 +507,10 @@ async fn serve_returns_after_shutdown() {
         .await
         .expect("serve did not return");
     result.unwrap().unwrap();
-    assert!(TcpStream::connect(run.addr).await.is_err(), "listener closed");
+    assert!(
+        TcpStream::connect(run.addr).await.is_err(),
+        "listener closed"
+    );
 }
 
 #[tokio::test]
@@ -488,7 +519,8 @@ async fn the_mtas_own_received_header_is_dropped_a_previous_hops_is_kept() {
     let mut c = Client::connect(run.addr).await;
     c.negotiate().await;
     c.send(b'D', b"Cj\0mx.baomi.test\0").await;
-    c.expect_continue(b'C', b"client.example\x004\x04\xd2192.0.2.7\0").await;
+    c.expect_continue(b'C', b"client.example\x004\x04\xd2192.0.2.7\0")
+        .await;
     c.expect_continue(b'M', b"<alice@example.test>\0").await;
     c.expect_continue(b'R', b"<bob@example.test>\0").await;
     c.send(b'D', b"Ti\x004A2C98C027\0").await;

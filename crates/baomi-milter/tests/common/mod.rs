@@ -183,7 +183,8 @@ milter_protocol = 6
         let Ok(dir) = std::fs::read_dir(self.inbox.join("new")) else {
             return Vec::new();
         };
-        dir.map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect()
+        dir.map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect()
     }
 
     /// Waits until a delivered message contains `needle`.
@@ -248,12 +249,7 @@ postlog unix-dgram n - n - 1 postlogd
 
 pub fn queued_id(transcript: &str) -> Option<String> {
     let at = transcript.find("queued as ")?;
-    Some(
-        transcript[at + 10..]
-            .split_whitespace()
-            .next()?
-            .to_string(),
-    )
+    Some(transcript[at + 10..].split_whitespace().next()?.to_string())
 }
 
 fn transcript(out: &Output) -> String {
@@ -273,13 +269,26 @@ fn run(cmd: &str, args: &[&str]) {
     assert!(out.status.success(), "{cmd} {args:?}: {}", transcript(&out));
 }
 
+/// What the test inspector saw of one message.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub queue_id: Option<String>,
+    pub message: Vec<u8>,
+    pub spooled: bool,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    pub subject: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub helo: Option<String>,
+}
+
 /// The test inspector with real detection: Baomi's engine on the message, a made-up
 /// incident number for every block.
 pub struct EngineInspector {
     engine: Arc<Engine>,
     next_incident: AtomicU64,
-    /// (queue id, message bytes, spooled) of every inspected message.
-    pub seen: Mutex<Vec<(Option<String>, Vec<u8>, bool)>>,
+    /// Every inspected message.
+    pub seen: Mutex<Vec<Seen>>,
 }
 
 impl EngineInspector {
@@ -294,21 +303,22 @@ impl EngineInspector {
 
 impl MailInspector for EngineInspector {
     async fn inspect(&self, mail: Mail) -> anyhow::Result<MailDecision> {
-        let bytes = mail.message.bytes()?.into_owned();
-        let spooled = mail.message.path().is_some();
-        self.seen
-            .lock()
-            .unwrap()
-            .push((mail.queue_id.clone(), bytes, spooled));
+        self.seen.lock().unwrap().push(Seen {
+            queue_id: mail.queue_id.clone(),
+            message: mail.message.bytes()?.into_owned(),
+            spooled: mail.message.path().is_some(),
+            sender: mail.sender.clone(),
+            recipients: mail.recipients.clone(),
+            subject: mail.subject.clone(),
+            client_ip: mail.client_ip,
+            helo: mail.helo.clone(),
+        });
         let engine = self.engine.clone();
         let blob = mail.message.clone();
         let report =
             tokio::task::spawn_blocking(move || engine.inspect(blob, "message.eml", Channel::Mail))
                 .await?;
-        let incident = format!(
-            "BM-{}",
-            self.next_incident.fetch_add(1, Ordering::SeqCst)
-        );
+        let incident = format!("BM-{}", self.next_incident.fetch_add(1, Ordering::SeqCst));
         let subject = mail.subject.unwrap_or_default();
         Ok(if report.verdict.action >= Action::Block {
             MailDecision::Reject {
