@@ -20,7 +20,7 @@ if [ "$what" = test ]; then
          imagemagick img2pdf)
   # The gateways' tests run against the real servers: Squid and c-icap-client for ICAP,
   # Postfix, swaks and miltertest for the milter, PostgreSQL for the second store backend.
-  pkgs+=(squid c-icap postfix swaks miltertest postgresql curl)
+  pkgs+=(squid c-icap postfix swaks miltertest postgresql curl iproute2)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,187 @@
+//! `baomi serve` as a child process for end-to-end tests: free loopback ports, its own data
+//! directory and config file, an API token, stopped (SIGTERM) on drop.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Serve {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub http: u16,
+    pub icap: u16,
+    pub milter: u16,
+    pub token: String,
+    child: Child,
+}
+
+pub fn baomi(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_baomi"))
+        .args(args)
+        .output()
+        .expect("running baomi")
+}
+
+impl Serve {
+    /// Start with `extra` appended to the generated baomi.toml and `policy` (if any) as
+    /// DATA_DIR/policy.toml.
+    pub fn start(extra: &str, policy: Option<&str>) -> Serve {
+        Serve::start_with_milter_port(extra, policy, free_port())
+    }
+
+    pub fn start_with_milter_port(extra: &str, policy: Option<&str>, milter: u16) -> Serve {
+        let dir = tempfile::Builder::new().prefix("baomi-serve-").tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        if let Some(p) = policy {
+            std::fs::write(data.join("policy.toml"), p).unwrap();
+        }
+        let (http, icap) = (free_port(), free_port());
+        let config = dir.path().join("baomi.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n[listen]\nhttp = \"127.0.0.1:{http}\"\nicap = \"127.0.0.1:{icap}\"\nmilter = \"127.0.0.1:{milter}\"\n{extra}",
+                data.display()
+            ),
+        )
+        .unwrap();
+        let cfg = config.to_str().unwrap();
+        let out = baomi(&["--config", cfg, "token", "create", "e2e"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_baomi"))
+            .args(["--config", cfg, "serve"])
+            .env("BAOMI_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Serve {
+            dir,
+            data,
+            config,
+            http,
+            icap,
+            milter,
+            token,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, _) = s.curl(&[&format!("http://127.0.0.1:{http}/healthz")]);
+            if code == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "baomi serve did not come up:\n{}", s.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        s
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// curl with the token; returns (status, body).
+    pub fn curl(&self, args: &[&str]) -> (u16, Vec<u8>) {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {}", self.token))
+            .args(args)
+            .output()
+            .expect("curl");
+        let mut body = out.stdout;
+        let nl = body.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+        let status = String::from_utf8_lossy(&body[nl..]).trim().parse().unwrap_or(0);
+        body.truncate(nl);
+        (status, body)
+    }
+
+    pub fn api(&self, path: &str) -> serde_json::Value {
+        let (code, body) = self.curl(&[&format!("http://127.0.0.1:{}{path}", self.http)]);
+        assert_eq!(code, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    pub fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let (code, body) = self.curl(&["-X", "POST", &format!("http://127.0.0.1:{}{path}", self.http)]);
+        (code, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    pub fn evidence(&self, number: &str) -> Vec<u8> {
+        let (code, body) = self.curl(&[&format!(
+            "http://127.0.0.1:{}/api/v1/incidents/{number}/evidence",
+            self.http
+        )]);
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+        body
+    }
+
+    /// `baomi audit verify` on this server's store: (exit code, output).
+    pub fn audit_verify(&self) -> (i32, String) {
+        let out = baomi(&["--config", self.config.to_str().unwrap(), "audit", "verify"]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// SIGKILL: the scanner dies, nothing is shut down cleanly.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The incident number in a text (`BM-YYYYMMDD-NNNNNN`).
+pub fn incident_number(text: &str) -> Option<String> {
+    let at = text.find("BM-")?;
+    let n: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (n.len() == 18).then_some(n)
+}
+
+/// A valid resident ID number (GB 11643 check digit) for test person `i`.
+pub fn resident_id(i: u32) -> String {
+    let body = format!("11010519900307{:03}", 100 + i);
+    let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body.bytes().zip(w).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{body}{check}")
+}
