@@ -37,7 +37,9 @@ impl Inspector for EngineInspector {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:1344".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:1344".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("ICAP on icap://{addr}/reqmod");
     let engine = Arc::new(Engine::new(EngineConfig::default())?);

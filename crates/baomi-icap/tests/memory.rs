@@ -67,7 +67,11 @@ async fn one_gigabyte_multipart_upload_keeps_memory_bounded() {
     let prefix = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.iso\"\r\nContent-Type: application/octet-stream\r\n\r\n";
     let suffix = b"\r\n--BOUNDARY--\r\n";
     let total = prefix.len() as u64 + SIZE + suffix.len() as u64;
-    let head = post_head("/upload", "multipart/form-data; boundary=BOUNDARY", total as usize);
+    let head = post_head(
+        "/upload",
+        "multipart/form-data; boundary=BOUNDARY",
+        total as usize,
+    );
     let mut c = Client::connect(srv.addr).await;
     c.send(
         format!(

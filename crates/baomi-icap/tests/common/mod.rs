@@ -218,7 +218,7 @@ impl Client {
     /// True if the server closes the connection (EOF) within `wait`.
     pub async fn closed_within(&mut self, wait: Duration) -> bool {
         let mut b = [0u8; 1024];
-        match tokio::time::timeout(wait, async {
+        tokio::time::timeout(wait, async {
             loop {
                 match self.r.read(&mut b).await {
                     Ok(0) | Err(_) => return true,
@@ -227,10 +227,7 @@ impl Client {
             }
         })
         .await
-        {
-            Ok(c) => c,
-            Err(_) => false,
-        }
+        .unwrap_or_default()
     }
 }
 
