@@ -22,7 +22,7 @@ mod stats;
 
 pub use page::render_block_page;
 pub use server::{IcapState, serve, serve_with_state};
-pub use stats::IcapStats;
+pub use stats::{IcapStats, IcapStatsSnapshot};
 
 /// How the door is advertised and what it tolerates.
 #[derive(Debug, Clone)]

@@ -81,13 +81,13 @@ pub(crate) fn split_body(
         };
     }
     let is_json = main == "application/json" || main == "text/json" || main.ends_with("+json");
-    if is_json && body.len() <= cfg.spool_threshold {
-        if let Ok(bytes) = body.bytes() {
-            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                drop(bytes);
-                return json_objects(&v, cfg).map_err(|e| format!("cannot spool JSON: {e}"));
-            }
-        }
+    if is_json
+        && body.len() <= cfg.spool_threshold
+        && let Ok(bytes) = body.bytes()
+        && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+    {
+        drop(bytes);
+        return json_objects(&v, cfg).map_err(|e| format!("cannot spool JSON: {e}"));
     }
     Ok(raw(body))
 }
@@ -160,10 +160,10 @@ fn inflate(body: &Blob, enc: &str, cfg: &IcapConfig) -> Result<Option<Blob>, Lim
 /// The raw body's name: `Content-Disposition` file name, else the URL's last path segment,
 /// else `body`.
 fn raw_name(info: &BodyInfo) -> String {
-    if let Some(d) = &info.disposition {
-        if let Some(n) = disposition_filename(d) {
-            return n;
-        }
+    if let Some(d) = &info.disposition
+        && let Some(n) = disposition_filename(d)
+    {
+        return n;
     }
     let path = info
         .url
@@ -498,10 +498,10 @@ fn decode_name_bytes(v: &[u8]) -> String {
     };
     if s.contains('%') {
         let d: Vec<u8> = percent_encoding::percent_decode_str(&s).collect();
-        if let Ok(d) = String::from_utf8(d) {
-            if !d.is_ascii() {
-                return d;
-            }
+        if let Ok(d) = String::from_utf8(d)
+            && !d.is_ascii()
+        {
+            return d;
         }
     }
     s

@@ -145,7 +145,7 @@ pub(crate) async fn read_head<R: AsyncBufRead + Unpin>(
     match tokio::time::timeout(idle, r.fill_buf()).await {
         Err(_) => return Ok(None),
         Ok(Err(e)) => return Err(e.into()),
-        Ok(Ok(b)) if b.is_empty() => return Ok(None),
+        Ok(Ok([])) => return Ok(None),
         Ok(Ok(_)) => {}
     }
     let deadline = Instant::now() + idle;

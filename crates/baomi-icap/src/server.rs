@@ -230,10 +230,10 @@ async fn request<I: Inspector>(
         "OPTIONS" => {
             IcapStats::bump(&state.stats.options);
             // OPTIONS may carry an opt-body; we never need it, so refuse rather than guess.
-            if let Some(enc) = head.header("Encapsulated") {
-                if !enc.trim().eq_ignore_ascii_case("null-body=0") {
-                    return Err(bad("OPTIONS with a body"));
-                }
+            if let Some(enc) = head.header("Encapsulated")
+                && !enc.trim().eq_ignore_ascii_case("null-body=0")
+            {
+                return Err(bad("OPTIONS with a body"));
             }
             let msg = options_response(mode, config, &state.istag(), keep);
             conn.get_mut().write_all(msg.as_bytes()).await?;

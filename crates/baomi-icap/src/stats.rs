@@ -36,4 +36,40 @@ impl IcapStats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+
+    /// All counters at once, for the console and the REST API.
+    pub fn snapshot(&self) -> IcapStatsSnapshot {
+        let g = Self::get;
+        IcapStatsSnapshot {
+            connections: g(&self.connections),
+            active_connections: g(&self.active_connections),
+            options: g(&self.options),
+            reqmod: g(&self.reqmod),
+            respmod: g(&self.respmod),
+            no_content: g(&self.no_content),
+            echoed: g(&self.echoed),
+            blocks: g(&self.blocks),
+            errors: g(&self.errors),
+            inspector_failures: g(&self.inspector_failures),
+            over_limit: g(&self.over_limit),
+            body_bytes: g(&self.body_bytes),
+        }
+    }
+}
+
+/// Plain copy of [`IcapStats`] (each counter read separately: not one atomic instant).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IcapStatsSnapshot {
+    pub connections: u64,
+    pub active_connections: u64,
+    pub options: u64,
+    pub reqmod: u64,
+    pub respmod: u64,
+    pub no_content: u64,
+    pub echoed: u64,
+    pub blocks: u64,
+    pub errors: u64,
+    pub inspector_failures: u64,
+    pub over_limit: u64,
+    pub body_bytes: u64,
 }

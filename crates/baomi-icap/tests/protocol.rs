@@ -99,12 +99,11 @@ async fn preview_then_continue_then_block_page() {
         page.contains("INC-7") && page.contains("上传已被拦截") && page.contains("Upload blocked")
     );
     assert!(!page.contains("10年"), "the page never repeats the content");
-    let seen = insp.seen.lock().unwrap();
+    let seen = insp.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, "upload");
     assert_eq!(seen[0].1, ObjectKind::Raw);
     assert_eq!(seen[0].2, body, "inspector saw the whole body");
-    drop(seen);
     assert_eq!(IcapStats::get(&srv.state.stats.blocks), 1);
     srv.stop().await;
 }
@@ -440,7 +439,7 @@ async fn multipart_upload_user_and_client_ip_reach_the_inspector() {
     let mut c = Client::connect(srv.addr).await;
     c.send(req.as_bytes()).await;
     assert_eq!(c.answer().await.unwrap().status, 204);
-    let seen = insp.seen.lock().unwrap();
+    let seen = insp.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(
         (seen[0].0.as_str(), seen[0].1),
@@ -452,10 +451,9 @@ async fn multipart_upload_user_and_client_ip_reach_the_inspector() {
         ("form.txt", ObjectKind::FormFields)
     );
     assert_eq!(seen[1].2, b"note=hello\n");
-    let users = insp.users.lock().unwrap();
+    let users = insp.users.lock().unwrap().clone();
     assert_eq!(users[0].0.as_deref(), Some("zhangsan"));
     assert_eq!(users[0].1, Some("10.1.2.3".parse().unwrap()));
-    drop((seen, users));
     srv.stop().await;
 }
 
@@ -482,4 +480,38 @@ async fn large_bodies_are_spooled_and_the_spool_is_removed() {
         0,
         "spool files removed"
     );
+}
+
+#[tokio::test]
+async fn max_connections_is_enforced() {
+    let insp = Arc::new(MarkerInspector::default());
+    let cfg = IcapConfig {
+        max_connections: 2,
+        ..Default::default()
+    };
+    let srv = start(cfg, insp).await;
+    let options = format!("OPTIONS icap://{}/reqmod ICAP/1.0\r\n\r\n", srv.addr);
+    let mut a = Client::connect(srv.addr).await;
+    let mut b = Client::connect(srv.addr).await;
+    for c in [&mut a, &mut b] {
+        c.send(options.as_bytes()).await;
+        assert_eq!(c.answer().await.unwrap().status, 200);
+    }
+    // A third connection waits in the backlog while two are open...
+    let mut third = Client::connect(srv.addr).await;
+    third.send(options.as_bytes()).await;
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::io::AsyncReadExt::read(&mut third.r, &mut byte),
+    )
+    .await;
+    assert!(early.is_err(), "no answer beyond Max-Connections");
+    assert_eq!(srv.state.stats.snapshot().active_connections, 2);
+    // ...and is served as soon as one closes.
+    drop(a);
+    assert_eq!(third.answer().await.unwrap().status, 200);
+    let snap = srv.state.stats.snapshot();
+    assert_eq!((snap.connections, snap.options), (3, 3));
+    srv.stop().await;
 }

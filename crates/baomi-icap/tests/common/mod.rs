@@ -218,7 +218,7 @@ impl Client {
     /// True if the server closes the connection (EOF) within `wait`.
     pub async fn closed_within(&mut self, wait: Duration) -> bool {
         let mut b = [0u8; 1024];
-        match tokio::time::timeout(wait, async {
+        tokio::time::timeout(wait, async {
             loop {
                 match self.r.read(&mut b).await {
                     Ok(0) | Err(_) => return true,
@@ -227,10 +227,7 @@ impl Client {
             }
         })
         .await
-        {
-            Ok(c) => c,
-            Err(_) => false,
-        }
+        .unwrap_or_default()
     }
 }
 
@@ -299,4 +296,282 @@ pub fn post_head(path: &str, ct: &str, len: usize) -> String {
     format!(
         "POST http://upload.example{path} HTTP/1.1\r\nHost: upload.example\r\nContent-Type: {ct}\r\nContent-Length: {len}\r\n\r\n"
     )
+}
+
+/// Real detection: the engine with the shipped default policy, blocking at `Action::Block`.
+pub struct EngineInspector {
+    pub engine: Arc<baomi_engine::Engine>,
+    /// Names of the objects inspected, in order.
+    pub seen: Mutex<Vec<String>>,
+    /// Client addresses the exchanges came with.
+    pub clients: Mutex<Vec<Option<std::net::IpAddr>>>,
+}
+
+impl EngineInspector {
+    pub fn new() -> EngineInspector {
+        EngineInspector {
+            engine: Arc::new(
+                baomi_engine::Engine::new(baomi_engine::EngineConfig::default()).unwrap(),
+            ),
+            seen: Mutex::new(Vec::new()),
+            clients: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Inspector for EngineInspector {
+    async fn inspect(&self, ex: Exchange) -> anyhow::Result<Decision> {
+        let mut reasons = Vec::new();
+        let mut level = None;
+        self.clients.lock().unwrap().push(ex.client_ip);
+        for o in ex.objects {
+            self.seen.lock().unwrap().push(o.name.clone());
+            let engine = self.engine.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                engine.inspect(o.blob, &o.name, baomi_core::Channel::Web)
+            })
+            .await?;
+            if report.verdict.action >= baomi_core::Action::Block {
+                reasons.extend(report.verdict.rules.iter().cloned());
+                level = level.max(report.findings.iter().filter_map(|f| f.level).max());
+            }
+        }
+        Ok(if reasons.is_empty() {
+            Decision::Allow
+        } else {
+            Decision::Block(BlockNotice {
+                incident: "TEST-0001".into(),
+                reasons,
+                level: level.map(|l| l.zh().to_owned()),
+                contact: None,
+            })
+        })
+    }
+}
+
+/// The path of a system tool, or a failure that says which package provides it.
+pub fn require_tool(tool: &str, package: &str) -> std::path::PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"] {
+        let p = std::path::Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("`{tool}` is missing: install the Debian package `{package}` (scripts/deps.sh test)");
+}
+
+/// A resident ID number with a valid MOD 11-2 check character.
+pub fn resident_id(region: &str, birth: &str, seq: u32) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const C: &[u8; 11] = b"10X98765432";
+    let base = format!("{region}{birth}{seq:03}");
+    let sum: u32 = base
+        .bytes()
+        .zip(W)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    format!("{base}{}", C[(sum % 11) as usize] as char)
+}
+
+/// A .docx made by python-docx with the given paragraphs.
+pub fn make_docx(path: &std::path::Path, paragraphs: &[&str]) {
+    let py = require_tool("python3", "python3-docx");
+    let script = format!(
+        "import docx,sys\nd=docx.Document()\nfor p in {:?}: d.add_paragraph(p)\nd.save(sys.argv[1])\n",
+        paragraphs
+    );
+    let st = std::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "python-docx (Debian python3-docx) must make {path:?}"
+    );
+}
+
+/// What the local upstream HTTP server received: (method, path, headers, body).
+pub type Received = Arc<Mutex<Vec<(String, String, String, Vec<u8>)>>>;
+
+/// A small HTTP/1.1 upstream on a free port that records every request and answers 200.
+pub fn upstream() -> (u16, Received) {
+    use std::io::{BufRead, BufReader as StdBufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got: Received = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { continue };
+            let g = g.clone();
+            std::thread::spawn(move || {
+                let mut r = StdBufReader::new(s.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let lower = head.to_ascii_lowercase();
+                let mut body = Vec::new();
+                if let Some(i) = lower.find("content-length:") {
+                    let n: usize = lower[i + 15..]
+                        .lines()
+                        .next()
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    body.resize(n, 0);
+                    r.read_exact(&mut body).unwrap();
+                } else if lower.contains("transfer-encoding: chunked") {
+                    loop {
+                        let mut l = String::new();
+                        r.read_line(&mut l).unwrap();
+                        let n =
+                            usize::from_str_radix(l.trim().split(';').next().unwrap(), 16).unwrap();
+                        let mut c = vec![0u8; n + 2];
+                        if n == 0 {
+                            let mut end = String::new();
+                            r.read_line(&mut end).unwrap();
+                            break;
+                        }
+                        r.read_exact(&mut c).unwrap();
+                        body.extend_from_slice(&c[..n]);
+                    }
+                }
+                let mut first = head.lines().next().unwrap_or("").split(' ');
+                let method = first.next().unwrap_or("").to_owned();
+                let path = first.next().unwrap_or("").to_owned();
+                g.lock().unwrap().push((method, path, head.clone(), body));
+                let mut s = s;
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\nConnection: close\r\n\r\nreceived",
+                );
+            });
+        }
+    });
+    (port, got)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Squid from Debian, in the foreground, with its config, logs and pid in a temp dir;
+/// killed when dropped.
+pub struct Squid {
+    pub child: std::process::Child,
+    pub dir: tempfile::TempDir,
+    /// Port where requests go through the ICAP service.
+    pub port: u16,
+    /// Port where requests bypass ICAP (for latency comparisons).
+    pub plain_port: u16,
+}
+
+impl Squid {
+    pub fn start(icap_port: u16) -> Squid {
+        use std::os::unix::fs::PermissionsExt;
+        let squid = require_tool("squid", "squid");
+        let dir = tempfile::tempdir().unwrap();
+        // Squid drops root privileges to its cache_effective_user, which must write here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (port, plain_port) = (free_port(), free_port());
+        let d = dir.path().display();
+        let conf = format!(
+            "http_port 127.0.0.1:{port} name=icap_port\n\
+             http_port 127.0.0.1:{plain_port} name=plain_port\n\
+             pid_filename {d}/squid.pid\n\
+             cache_log {d}/cache.log\n\
+             access_log stdio:{d}/access.log\n\
+             cache_store_log none\n\
+             coredump_dir {d}\n\
+             cache deny all\n\
+             cache_mem 8 MB\n\
+             shutdown_lifetime 0 seconds\n\
+             http_access allow all\n\
+             acl via_icap myportname icap_port\n\
+             icap_enable on\n\
+             icap_send_client_ip on\n\
+             icap_send_client_username on\n\
+             icap_client_username_header X-Authenticated-User\n\
+             icap_preview_enable on\n\
+             icap_persistent_connections on\n\
+             icap_service baomi_req reqmod_precache bypass=0 icap://127.0.0.1:{icap_port}/reqmod\n\
+             adaptation_access baomi_req allow via_icap\n\
+             adaptation_access baomi_req deny all\n"
+        );
+        let conf_path = dir.path().join("squid.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = std::process::Command::new(squid)
+            .arg("-N")
+            .arg("-f")
+            .arg(&conf_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start squid");
+        let mut s = Squid {
+            child,
+            dir,
+            port,
+            plain_port,
+        };
+        let t = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("squid exited ({st}); cache.log:\n{}", s.log());
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "squid did not listen; cache.log:\n{}",
+                s.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        s
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("cache.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Squid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run curl with `args`; returns (HTTP status, body).
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let tool = require_tool("curl", "curl");
+    let out = std::process::Command::new(tool)
+        .args([
+            "-sS",
+            "-H",
+            "Expect:",
+            "--max-time",
+            "60",
+            "-w",
+            "\n%{http_code}",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
 }
