@@ -1,0 +1,113 @@
+//! The web gateway end to end, as an operator runs it: real Squid from Debian with its ICAP
+//! service pointing at `baomi serve` (the real binary), a local upstream web server, and
+//! curl as the user uploading through the proxy.
+
+#[allow(dead_code)]
+#[path = "../../baomi-icap/tests/common/mod.rs"]
+mod icap;
+#[allow(dead_code)]
+mod support {
+    pub mod serve;
+}
+
+use std::process::Command;
+
+use icap::{Squid, curl, make_docx, upstream};
+use support::serve::{Serve, incident_number, resident_id};
+
+#[test]
+fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
+    let serve = Serve::start("", None);
+    let squid = Squid::start(serve.icap);
+    let (up, received) = upstream();
+    let proxy = format!("http://127.0.0.1:{}", squid.port);
+    let work = tempfile::tempdir().unwrap();
+
+    // A marked .docx uploaded as a form file: the user gets the 403 page with the incident.
+    let secret = work.path().join("项目进展.docx");
+    make_docx(&secret, &["机密★1年", "关于某项目进展情况的报告", "一、总体进展顺利。"]);
+    let (code, page) = curl(&[
+        "-x",
+        &proxy,
+        "-F",
+        &format!("file=@{}", secret.display()),
+        "-F",
+        "title=周报",
+        &format!("http://127.0.0.1:{up}/upload"),
+    ]);
+    assert_eq!(code, 403, "{page}\n{}", serve.log());
+    assert!(page.contains("机密") && page.contains("事件编号"), "{page}");
+    assert!(!page.contains("关于某项目进展情况"), "the block page repeats the secret");
+    let number = incident_number(&page).expect("incident number on the block page");
+    assert!(
+        received.lock().unwrap().iter().all(|r| r.1 != "/upload"),
+        "the upstream received the blocked upload"
+    );
+
+    let inc = serve.api(&format!("/api/v1/incidents/{number}"));
+    assert_eq!(inc["channel"], "web");
+    assert_eq!(inc["object_name"], "项目进展.docx");
+    assert_eq!(inc["object_type"], "docx");
+    assert_eq!(inc["source"], "127.0.0.1");
+    assert!(inc["destination"].as_str().unwrap().contains(&format!("127.0.0.1:{up}/upload")));
+    let original = std::fs::read(&secret).unwrap();
+    assert_eq!(serve.evidence(&number), original);
+    // The evidence file on disk is not the document.
+    let hash = inc["evidence"]["hash"].as_str().unwrap();
+    let raw = std::fs::read(serve.data().join("evidence").join(&hash[..2]).join(hash)).unwrap();
+    assert!(raw.len() > original.len());
+    assert!(!raw.windows(17).any(|w| w == b"word/document.xml"));
+
+    // A clean upload reaches the upstream byte-identical.
+    let clean = work.path().join("menu.bin");
+    let bytes: Vec<u8> = "本周食堂菜单：周一米饭，周二面条。\n".repeat(2000).into_bytes();
+    std::fs::write(&clean, &bytes).unwrap();
+    let (code, body) = curl(&[
+        "-x",
+        &proxy,
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", clean.display()),
+        &format!("http://127.0.0.1:{up}/clean"),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let got = received.lock().unwrap();
+    let r = got.iter().find(|r| r.1 == "/clean").expect("upstream got the clean upload");
+    assert_eq!(r.3, bytes, "the clean upload was changed on the way");
+    drop(got);
+
+    // A forum post with ten resident ID numbers, url-encoded: blocked.
+    let ids: Vec<String> = (0..10).map(resident_id).collect();
+    let form = format!("subject=名单&content={}", ids.join("%0A"));
+    let (code, page) = curl(&[
+        "-x",
+        &proxy,
+        "--data",
+        &form,
+        &format!("http://127.0.0.1:{up}/forum/post"),
+    ]);
+    assert_eq!(code, 403, "{page}");
+    let n2 = incident_number(&page).unwrap();
+    let inc = serve.api(&format!("/api/v1/incidents/{n2}"));
+    assert!(!inc.to_string().contains(&ids[3]), "ID numbers unmasked in the incident");
+
+    // The audit chain verifies; changing one stored row breaks it.
+    let (code, out) = serve.audit_verify();
+    assert_eq!(code, 0, "{out}");
+    let db = serve.data().join("baomi.db");
+    let status = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             c.execute(\"UPDATE incidents SET action='allow' WHERE number=?\", (sys.argv[2],)); c.commit()",
+        ])
+        .arg(&db)
+        .arg(&number)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out) = serve.audit_verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&number), "{out}");
+}
