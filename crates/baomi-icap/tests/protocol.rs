@@ -515,3 +515,30 @@ async fn max_connections_is_enforced() {
     assert_eq!((snap.connections, snap.options), (3, 3));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn gzip_json_body_is_decoded_before_inspection() {
+    use std::io::Write;
+    let insp = Arc::new(MarkerInspector::default());
+    let srv = start(IcapConfig::default(), insp.clone()).await;
+    // A JSON post with the marking only as \u escapes, gzip-compressed on the wire.
+    let json = br#"{"post":{"title":"\u673a\u5bc6\u2605\u0035\u5e74","body":"x"}}"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(json).unwrap();
+    let gz = gz.finish().unwrap();
+    let head = format!(
+        "POST http://bbs.example/api/post HTTP/1.1\r\nHost: bbs.example\r\nContent-Type: application/json; charset=utf-8\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    );
+    let mut c = Client::connect(srv.addr).await;
+    c.send(&reqmod(srv.addr, &head, Some(&gz), Some(4096), true).0)
+        .await;
+    let a = c.answer().await.unwrap();
+    assert_eq!(a.status, 200, "blocked inside the preview (ieof)");
+    let seen = insp.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].0, "body.json");
+    assert_eq!(seen[0].1, ObjectKind::Json);
+    // serde_json's map is sorted by key: "body" before "title".
+    assert_eq!(String::from_utf8_lossy(&seen[0].2), "x\n机密★5年\n");
+    srv.stop().await;
+}
