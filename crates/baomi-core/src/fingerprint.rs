@@ -367,10 +367,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, FormatError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn string(&mut self) -> Result<String, FormatError> {
         let n = self.u32()? as usize;
@@ -392,7 +396,10 @@ impl<'a> Reader<'a> {
     }
     fn header(&mut self, magic: &[u8; 4]) -> Result<(), FormatError> {
         if self.take(4)? != magic {
-            return Err(FormatError(format!("{}: not Baomi fingerprint data", self.what)));
+            return Err(FormatError(format!(
+                "{}: not Baomi fingerprint data",
+                self.what
+            )));
         }
         let version = self.u8()?;
         if version != FORMAT_VERSION {
@@ -792,7 +799,9 @@ impl FingerprintIndex {
 
     /// Approximate heap size in bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.directory.len() * 4 + self.keys.len() * 4 + self.postings.len() * 8
+        self.directory.len() * 4
+            + self.keys.len() * 4
+            + self.postings.len() * 8
             + self.exact.len() * 36
             + self
                 .docs
@@ -845,7 +854,11 @@ impl FingerprintIndex {
             }
             i = j;
         }
-        out.sort_by(|a, b| b.matched_chars.cmp(&a.matched_chars).then(a.doc.cmp(&b.doc)));
+        out.sort_by(|a, b| {
+            b.matched_chars
+                .cmp(&a.matched_chars)
+                .then(a.doc.cmp(&b.doc))
+        });
         out
     }
 

@@ -56,7 +56,10 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
@@ -129,18 +132,22 @@ async fn require_token(State(state): State<ApiState>, mut req: Request, next: Ne
             req.extensions_mut().insert(Actor(format!("token:{name}")));
             next.run(req).await
         }
-        Ok(None) => ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())
-            .into_response(),
+        Ok(None) => {
+            ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()).into_response()
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
 async fn healthz(State(state): State<ApiState>) -> Response {
-    match state.gateway.store.incidents(&IncidentFilter {
-        limit: Some(1),
-        ..Default::default()
-    })
-    .await
+    match state
+        .gateway
+        .store
+        .incidents(&IncidentFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
     {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
@@ -264,7 +271,10 @@ async fn scan(
             }
         }
         if !fields.is_empty() {
-            objects.push(("form-fields.txt".into(), Blob::from_vec(fields.into_bytes())));
+            objects.push((
+                "form-fields.txt".into(),
+                Blob::from_vec(fields.into_bytes()),
+            ));
         }
     } else {
         let blob = spool(req.into_body().into_data_stream(), threshold).await?;
@@ -277,7 +287,12 @@ async fn scan(
         .user
         .as_deref()
         .and_then(|u| gw.directory.web_user(Some(u), None))
-        .or_else(|| params.user.as_deref().and_then(|u| gw.directory.mail_user(u)));
+        .or_else(|| {
+            params
+                .user
+                .as_deref()
+                .and_then(|u| gw.directory.mail_user(u))
+        });
     let who = Who {
         user: person.map(|p| p.name.clone()).or(params.user.clone()),
         department: person.map(|p| p.department.clone()),
@@ -357,13 +372,25 @@ impl ListParams {
             return Err(bad_request(format!("unknown disposition {d:?}")));
         }
         Ok(IncidentFilter {
-            from_ms: self.from.as_deref().map(|s| parse_time(s, false)).transpose()?,
-            to_ms: self.to.as_deref().map(|s| parse_time(s, true)).transpose()?,
+            from_ms: self
+                .from
+                .as_deref()
+                .map(|s| parse_time(s, false))
+                .transpose()?,
+            to_ms: self
+                .to
+                .as_deref()
+                .map(|s| parse_time(s, true))
+                .transpose()?,
             channel: self.channel.clone(),
             level: self.level.clone(),
             department: self.department.clone(),
             user: self.user.clone(),
-            disposition: self.disposition.as_deref().and_then(Disposition::parse).map(|d| d.as_str().to_owned()),
+            disposition: self
+                .disposition
+                .as_deref()
+                .and_then(Disposition::parse)
+                .map(|d| d.as_str().to_owned()),
             action: self.action.clone(),
             limit: self.limit,
             offset: self.offset,
@@ -376,7 +403,9 @@ async fn list_incidents(
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let page = state.gateway.store.incidents(&p.filter()?).await?;
-    Ok(Json(serde_json::to_value(page).map_err(anyhow::Error::from)?))
+    Ok(Json(
+        serde_json::to_value(page).map_err(anyhow::Error::from)?,
+    ))
 }
 
 async fn incident(
@@ -384,7 +413,9 @@ async fn incident(
     Path(number): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let inc = state.gateway.store.incident(&number).await?;
-    Ok(Json(serde_json::to_value(inc).map_err(anyhow::Error::from)?))
+    Ok(Json(
+        serde_json::to_value(inc).map_err(anyhow::Error::from)?,
+    ))
 }
 
 /// The original object, decrypted as it streams out; the download itself is audited.
@@ -398,14 +429,24 @@ async fn evidence(
     let Some(ev) = inc.evidence.clone() else {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
-            format!("incident {number} has no evidence (evidence off, or the object was over the size limit)"),
+            format!(
+                "incident {number} has no evidence (evidence off, or the object was over the size limit)"
+            ),
         ));
     };
     if !gw.vault.contains(&ev.hash) {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("evidence of {number} is missing")));
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("evidence of {number} is missing"),
+        ));
     }
     gw.store
-        .audit(&actor.0, "evidence.download", &number, json!({ "hash": ev.hash }))
+        .audit(
+            &actor.0,
+            "evidence.download",
+            &number,
+            json!({ "hash": ev.hash }),
+        )
         .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let vault = gw.vault.clone();
@@ -424,18 +465,28 @@ async fn evidence(
     let file_name = if is_mail {
         format!("{number}.eml")
     } else {
-        format!("{number}-{}", inc.object_name.as_deref().unwrap_or("evidence.bin"))
+        format!(
+            "{number}-{}",
+            inc.object_name.as_deref().unwrap_or("evidence.bin")
+        )
     };
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(if is_mail { "message/rfc822" } else { "application/octet-stream" }),
+        HeaderValue::from_static(if is_mail {
+            "message/rfc822"
+        } else {
+            "application/octet-stream"
+        }),
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(ev.size as u64));
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        file_name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-', "_"),
+        file_name.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+            "_"
+        ),
         percent_encode(&file_name)
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
@@ -496,22 +547,28 @@ async fn disposition(
         .store
         .set_disposition(&number, d, body.comment.as_deref(), &actor.0)
         .await?;
-    Ok(Json(serde_json::to_value(inc).map_err(anyhow::Error::from)?))
+    Ok(Json(
+        serde_json::to_value(inc).map_err(anyhow::Error::from)?,
+    ))
 }
 
-async fn held(
-    state: &ApiState,
-    number: &str,
-) -> Result<(Arc<dyn MailQueue>, String), ApiError> {
-    let queue = state.mail_queue.clone().ok_or_else(|| {
-        ApiError(StatusCode::CONFLICT, "the mail door is not running".into())
-    })?;
+async fn held(state: &ApiState, number: &str) -> Result<(Arc<dyn MailQueue>, String), ApiError> {
+    let queue = state
+        .mail_queue
+        .clone()
+        .ok_or_else(|| ApiError(StatusCode::CONFLICT, "the mail door is not running".into()))?;
     let inc = state.gateway.store.incident(number).await?;
-    let id = inc
-        .quarantine_id
-        .ok_or_else(|| ApiError(StatusCode::CONFLICT, format!("incident {number} holds no mail")))?;
+    let id = inc.quarantine_id.ok_or_else(|| {
+        ApiError(
+            StatusCode::CONFLICT,
+            format!("incident {number} holds no mail"),
+        )
+    })?;
     if let Some(s) = inc.quarantine_state {
-        return Err(ApiError(StatusCode::CONFLICT, format!("incident {number}: mail already {s}")));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("incident {number}: mail already {s}"),
+        ));
     }
     Ok((queue, id))
 }
@@ -525,8 +582,14 @@ async fn release(
     tokio::task::spawn_blocking(move || queue.release(&id))
         .await
         .map_err(anyhow::Error::from)??;
-    state.gateway.store.set_quarantine_state(&number, "released", &actor.0).await?;
-    Ok(Json(json!({ "incident": number, "quarantine_state": "released" })))
+    state
+        .gateway
+        .store
+        .set_quarantine_state(&number, "released", &actor.0)
+        .await?;
+    Ok(Json(
+        json!({ "incident": number, "quarantine_state": "released" }),
+    ))
 }
 
 async fn delete_held(
@@ -538,8 +601,14 @@ async fn delete_held(
     tokio::task::spawn_blocking(move || queue.delete(&id))
         .await
         .map_err(anyhow::Error::from)??;
-    state.gateway.store.set_quarantine_state(&number, "deleted", &actor.0).await?;
-    Ok(Json(json!({ "incident": number, "quarantine_state": "deleted" })))
+    state
+        .gateway
+        .store
+        .set_quarantine_state(&number, "deleted", &actor.0)
+        .await?;
+    Ok(Json(
+        json!({ "incident": number, "quarantine_state": "deleted" }),
+    ))
 }
 
 async fn stats(
@@ -564,7 +633,9 @@ async fn audit_tail(
         .store
         .audit_tail(p.limit.unwrap_or(100).clamp(1, 10_000))
         .await?;
-    Ok(Json(serde_json::to_value(entries).map_err(anyhow::Error::from)?))
+    Ok(Json(
+        serde_json::to_value(entries).map_err(anyhow::Error::from)?,
+    ))
 }
 
 #[cfg(test)]
@@ -579,7 +650,10 @@ mod tests {
         assert_eq!(baomi_store::local_date(from - 1), "2026-11-20");
         let to = parse_time("2026-11-21", true).unwrap();
         assert_eq!(to - from, 86_400_000);
-        assert_eq!(parse_time("1795192200000", false).unwrap(), 1_795_192_200_000);
+        assert_eq!(
+            parse_time("1795192200000", false).unwrap(),
+            1_795_192_200_000
+        );
         assert!(parse_time("21/11/2026", false).is_err());
     }
 }

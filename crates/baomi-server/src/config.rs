@@ -169,10 +169,15 @@ impl ServerConfig {
         self.milter_addr()?;
         for (what, v) in [
             ("gateway.record_from", &self.gateway.record_from),
-            ("milter.internal_action_cap", &self.milter.internal_action_cap),
+            (
+                "milter.internal_action_cap",
+                &self.milter.internal_action_cap,
+            ),
         ] {
             if baomi_core::Action::parse(v).is_none() {
-                anyhow::bail!("{what}: unknown action {v:?} (allow, audit, alert, quarantine, block)");
+                anyhow::bail!(
+                    "{what}: unknown action {v:?} (allow, audit, alert, quarantine, block)"
+                );
             }
         }
         Ok(())

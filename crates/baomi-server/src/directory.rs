@@ -172,7 +172,10 @@ ips = ["10.1.2.4", "10.1.2.5"]
         let b = Directory::new(Directory::parse_csv(csv_text).unwrap());
         for d in [&a, &b] {
             assert_eq!(d.len(), 2);
-            assert_eq!(d.mail_user("<zhangsan@EXAMPLE.gov.cn>").unwrap().name, "张三");
+            assert_eq!(
+                d.mail_user("<zhangsan@EXAMPLE.gov.cn>").unwrap().name,
+                "张三"
+            );
             let ip: IpAddr = "10.1.2.5".parse().unwrap();
             assert_eq!(d.web_user(None, Some(ip)).unwrap().department, "财务处");
             // The login wins over a shared address.

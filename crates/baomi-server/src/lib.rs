@@ -108,10 +108,12 @@ pub async fn serve(
         let inspector = Arc::new(milter_door::MilterInspector {
             gateway: gateway.clone(),
         });
-        mail_queue = Some(Arc::new(milter_door::PostfixHold(baomi_milter::HoldQueue::new(
-            config.milter.postsuper.clone(),
-            config.milter.postfix_config_dir.clone(),
-        ))));
+        mail_queue = Some(Arc::new(milter_door::PostfixHold(
+            baomi_milter::HoldQueue::new(
+                config.milter.postsuper.clone(),
+                config.milter.postfix_config_dir.clone(),
+            ),
+        )));
         let mut stop = stop_rx.clone();
         doors.spawn(async move {
             baomi_milter::serve(listener, milter_config, inspector, async move {

@@ -52,8 +52,16 @@ impl Metrics {
         });
         let http_requests = Family::<RouteLabel, Counter>::default();
         registry.register("objects_inspected", "Objects inspected", objects.clone());
-        registry.register("bytes_inspected", "Bytes of objects inspected", bytes.clone());
-        registry.register("verdicts", "Verdicts by channel and action", verdicts.clone());
+        registry.register(
+            "bytes_inspected",
+            "Bytes of objects inspected",
+            bytes.clone(),
+        );
+        registry.register(
+            "verdicts",
+            "Verdicts by channel and action",
+            verdicts.clone(),
+        );
         registry.register(
             "inspection_errors",
             "Objects whose inspection failed (fail mode applied)",

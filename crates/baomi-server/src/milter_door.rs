@@ -56,9 +56,8 @@ impl MailInspector for MilterInspector {
             .mail_user(&mail.sender)
             .or_else(|| mail.client_ip.and_then(|ip| gw.directory.ip_user(ip)));
         let internal = is_internal(&mail.recipients, &gw.config.milter.internal_domains);
-        let cap = internal.then(|| {
-            Action::parse(&gw.config.milter.internal_action_cap).unwrap_or(Action::Alert)
-        });
+        let cap = internal
+            .then(|| Action::parse(&gw.config.milter.internal_action_cap).unwrap_or(Action::Alert));
         let who = Who {
             user: person
                 .map(|p| p.name.clone())
@@ -87,7 +86,9 @@ impl MailInspector for MilterInspector {
         };
         Ok(match outcome.action {
             Action::Allow => MailDecision::Accept,
-            Action::Audit | Action::Alert => MailDecision::AcceptWithHeaders(tag(outcome.action.as_str())),
+            Action::Audit | Action::Alert => {
+                MailDecision::AcceptWithHeaders(tag(outcome.action.as_str()))
+            }
             Action::Quarantine => MailDecision::Quarantine {
                 reason: format!(
                     "Baomi incident {}",
@@ -138,8 +139,14 @@ mod tests {
     fn internal_mail_is_all_recipients_in_internal_domains() {
         let internal = vec!["example.gov.cn".to_string()];
         let r = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(is_internal(&r(&["a@example.gov.cn", "<B@Mail.Example.gov.cn>"]), &internal));
-        assert!(!is_internal(&r(&["a@example.gov.cn", "x@qq.com"]), &internal));
+        assert!(is_internal(
+            &r(&["a@example.gov.cn", "<B@Mail.Example.gov.cn>"]),
+            &internal
+        ));
+        assert!(!is_internal(
+            &r(&["a@example.gov.cn", "x@qq.com"]),
+            &internal
+        ));
         assert!(!is_internal(&r(&["a@notexample.gov.cn"]), &internal));
         assert!(!is_internal(&r(&["a@example.gov.cn"]), &[]));
         assert!(!is_internal(&[], &internal));

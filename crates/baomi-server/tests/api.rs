@@ -123,7 +123,10 @@ async fn exercise(s: &Server) {
     a.extend([
         "--data-binary".into(),
         format!("@{}", f.display()),
-        format!("{}/api/v1/scan?name=%E9%80%9A%E7%9F%A5.txt&user=zhangsan&channel=api", s.base),
+        format!(
+            "{}/api/v1/scan?name=%E9%80%9A%E7%9F%A5.txt&user=zhangsan&channel=api",
+            s.base
+        ),
     ]);
     let (status, body) = curl(a).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -132,7 +135,13 @@ async fn exercise(s: &Server) {
     let number = v["incidents"][0].as_str().unwrap().to_owned();
     let obj = &v["objects"][0];
     assert_eq!(obj["path"], "通知.txt");
-    assert!(obj["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "marking" && f["level"] == "secret"));
+    assert!(
+        obj["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "marking" && f["level"] == "secret")
+    );
 
     // A clean multipart upload passes and records nothing; its form fields are inspected.
     let clean = dir.path().join("menu.txt");
@@ -167,9 +176,18 @@ async fn exercise(s: &Server) {
     ]);
     let (_, body) = curl(a).await;
     let text = String::from_utf8_lossy(&body).into_owned();
-    assert!(!text.contains(&resident_id(3)), "an ID number leaked into the answer");
+    assert!(
+        !text.contains(&resident_id(3)),
+        "an ID number leaked into the answer"
+    );
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert!(v["objects"][0]["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "pii.resident_id"));
+    assert!(
+        v["objects"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "pii.resident_id")
+    );
 
     // Incidents: list, filters, detail.
     let page = get_json(s, "/api/v1/incidents?channel=api&limit=10").await;
@@ -223,21 +241,39 @@ async fn exercise(s: &Server) {
     // Statistics and metrics.
     let stats = get_json(s, "/api/v1/stats").await;
     assert!(stats["total"].as_i64().unwrap() >= 1);
-    assert!(stats["by_channel"].as_array().unwrap().iter().any(|p| p[0] == "api"));
+    assert!(
+        stats["by_channel"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == "api")
+    );
     let mut a = auth(s);
     a.push(format!("{}/metrics", s.base));
     let (status, body) = curl(a).await;
     assert_eq!(status, 200);
     let m = String::from_utf8_lossy(&body);
-    assert!(m.contains("baomi_verdicts_total{channel=\"api\",action=\"block\"}"), "{m}");
+    assert!(
+        m.contains("baomi_verdicts_total{channel=\"api\",action=\"block\"}"),
+        "{m}"
+    );
     assert!(m.contains("baomi_scan_seconds_bucket"), "{m}");
     let doc = get_json(s, "/api/v1/openapi.json").await;
     assert!(doc["paths"]["/api/v1/scan"].is_object());
 
     // The audit log has the verdict, the download and the disposition, and verifies.
     let tail = get_json(s, "/api/v1/audit?limit=50").await;
-    let actions: Vec<&str> = tail.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["incident.create", "evidence.download", "incident.disposition"] {
+    let actions: Vec<&str> = tail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "incident.create",
+        "evidence.download",
+        "incident.disposition",
+    ] {
         assert!(actions.contains(&a), "{actions:?}");
     }
     let report = s.store.verify_audit().await.unwrap();
@@ -248,7 +284,11 @@ async fn exercise(s: &Server) {
 fn resident_id(i: u32) -> String {
     let body = format!("11010519900307{:03}", 100 + i);
     let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body.bytes().zip(w).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let sum: u32 = body
+        .bytes()
+        .zip(w)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{body}{check}")
 }

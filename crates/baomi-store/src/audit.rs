@@ -245,15 +245,15 @@ impl Store {
                     "incident {}: not in the audit log (inserted behind the server's back)",
                     inc.number
                 )),
-                Some(h) if *h != actual || inc.content_hash != actual => {
-                    report.problems.push(format!(
-                        "incident {}: its recorded content was changed",
-                        inc.number
-                    ))
-                }
+                Some(h) if *h != actual || inc.content_hash != actual => report.problems.push(
+                    format!("incident {}: its recorded content was changed", inc.number),
+                ),
                 Some(_) => {}
             }
-            let want = disposition.get(&inc.number).map(String::as_str).unwrap_or("open");
+            let want = disposition
+                .get(&inc.number)
+                .map(String::as_str)
+                .unwrap_or("open");
             if inc.disposition.as_str() != want {
                 report.problems.push(format!(
                     "incident {}: disposition is {} but the audit log says {want}",
@@ -289,7 +289,10 @@ impl Store {
         Ok(report)
     }
 
-    async fn incident_created_from_audit(&self, numbers: &[&String]) -> Result<HashMap<String, i64>> {
+    async fn incident_created_from_audit(
+        &self,
+        numbers: &[&String],
+    ) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::new();
         for n in numbers {
             let row = sqlx::query(

@@ -55,7 +55,9 @@ impl EvidenceVault {
 
     fn path_of(&self, hash: &str) -> Result<PathBuf> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Invalid(format!("not an evidence hash: {hash:?}")));
+            return Err(StoreError::Invalid(format!(
+                "not an evidence hash: {hash:?}"
+            )));
         }
         Ok(self.dir.join(&hash[..2]).join(hash))
     }
@@ -120,8 +122,8 @@ impl EvidenceVault {
     /// Decrypt one piece of evidence into `out`, checking every chunk.
     pub fn get(&self, hash: &str, out: &mut dyn Write) -> Result<u64> {
         let path = self.path_of(hash)?;
-        let file = File::open(&path)
-            .map_err(|_| StoreError::NotFound(format!("evidence {hash}")))?;
+        let file =
+            File::open(&path).map_err(|_| StoreError::NotFound(format!("evidence {hash}")))?;
         let mut r = BufReader::new(file);
         let mut head = [0u8; MAGIC.len() + PREFIX];
         r.read_exact(&mut head)

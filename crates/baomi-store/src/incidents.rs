@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 // Dynamic SQL here is built only from constant column names and `$n` placeholders; values
 // are always bound, never formatted in.
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::evidence::EvidenceRef;
 use crate::{LOCAL_OFFSET_MS, Result, Store, StoreError, local_date, now_ms};
@@ -389,11 +389,13 @@ impl Store {
     }
 
     pub async fn incident(&self, number: &str) -> Result<Incident> {
-        let row = sqlx::query(AssertSqlSafe(format!("{SELECT_INCIDENT} WHERE number = $1")))
-            .bind(number)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("incident {number}")))?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{SELECT_INCIDENT} WHERE number = $1"
+        )))
+        .bind(number)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("incident {number}")))?;
         row_to_incident(&row)
     }
 
@@ -475,7 +477,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("quarantined incident {number}")));
+            return Err(StoreError::NotFound(format!(
+                "quarantined incident {number}"
+            )));
         }
         let action = if state == "released" {
             "quarantine.release"

@@ -24,9 +24,9 @@ pub mod audit;
 pub mod evidence;
 pub mod incidents;
 pub mod registry;
-pub mod tokens;
 #[doc(hidden)]
 pub mod testing;
+pub mod tokens;
 
 pub use audit::{AuditEntry, AuditReport};
 pub use evidence::{EvidenceRef, EvidenceVault};

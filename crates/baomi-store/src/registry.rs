@@ -108,12 +108,14 @@ impl Store {
         sqlx::query("DELETE FROM fp_allow WHERE id = 1")
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO fp_allow (id, documents, updated_ms, data) VALUES (1, $1, $2, $3)")
-            .bind(documents)
-            .bind(now_ms())
-            .bind(data)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO fp_allow (id, documents, updated_ms, data) VALUES (1, $1, $2, $3)",
+        )
+        .bind(documents)
+        .bind(now_ms())
+        .bind(data)
+        .execute(&mut *tx)
+        .await?;
         Store::append_audit(
             &mut tx,
             actor,

@@ -56,10 +56,11 @@ impl Store {
 
     /// The token's name when `secret` is a live token.
     pub async fn check_token(&self, secret: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT id, name FROM api_tokens WHERE token_hash = $1 AND revoked = 0")
-            .bind(token_hash(secret))
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name FROM api_tokens WHERE token_hash = $1 AND revoked = 0")
+                .bind(token_hash(secret))
+                .fetch_optional(self.pool())
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.try_get(0)?;
         sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")

@@ -42,7 +42,10 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
         .await
         .unwrap();
     let c = store
-        .record_incident(incident("web", "财务处", "block", Some("confidential")), "icap")
+        .record_incident(
+            incident("web", "财务处", "block", Some("confidential")),
+            "icap",
+        )
         .await
         .unwrap();
     assert_ne!(a.number, b.number);
@@ -87,7 +90,12 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
 
     // Disposition is logged; the chain verifies.
     let d = store
-        .set_disposition(&b.number, Disposition::FalsePositive, Some("培训材料"), "officer")
+        .set_disposition(
+            &b.number,
+            Disposition::FalsePositive,
+            Some("培训材料"),
+            "officer",
+        )
         .await
         .unwrap();
     assert_eq!(d.disposition, Disposition::FalsePositive);
@@ -98,7 +106,10 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
 
     // Tokens are stored hashed.
     let (info, secret) = store.create_token("chat-gateway", "admin").await.unwrap();
-    assert_eq!(store.check_token(&secret).await.unwrap().as_deref(), Some("chat-gateway"));
+    assert_eq!(
+        store.check_token(&secret).await.unwrap().as_deref(),
+        Some("chat-gateway")
+    );
     assert_eq!(store.check_token("bm_wrong").await.unwrap(), None);
     store.revoke_token(info.id, "admin").await.unwrap();
     assert_eq!(store.check_token(&secret).await.unwrap(), None);
@@ -119,7 +130,10 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
     let all = store.registry_all().await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].data, vec![0, 1, 2, 255]);
-    assert_eq!(store.registry_list().await.unwrap()[0].title, "某项目实施方案");
+    assert_eq!(
+        store.registry_list().await.unwrap()[0].title,
+        "某项目实施方案"
+    );
     store.registry_remove("2026-001", "officer").await.unwrap();
     assert!(store.registry_remove("2026-001", "officer").await.is_err());
     store.allow_set_put(&[9, 9], 12, "officer").await.unwrap();
@@ -129,27 +143,54 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
 
 async fn tamper(store: &Store, pool_url: &str) {
     // Turn a block into an allow behind the server's back: verify must notice.
-    let n = store.incidents(&IncidentFilter::default()).await.unwrap().incidents[0]
+    let n = store
+        .incidents(&IncidentFilter::default())
+        .await
+        .unwrap()
+        .incidents[0]
         .number
         .clone();
-    raw_exec(pool_url, &format!("UPDATE incidents SET action = 'allow' WHERE number = '{n}'")).await;
+    raw_exec(
+        pool_url,
+        &format!("UPDATE incidents SET action = 'allow' WHERE number = '{n}'"),
+    )
+    .await;
     let report = store.verify_audit().await.unwrap();
     assert!(!report.ok());
     assert!(
-        report.problems.iter().any(|p| p.contains(&n) && p.contains("changed")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&n) && p.contains("changed")),
         "{:?}",
         report.problems
     );
-    raw_exec(pool_url, &format!("UPDATE incidents SET action = 'block' WHERE number = '{n}'")).await;
+    raw_exec(
+        pool_url,
+        &format!("UPDATE incidents SET action = 'block' WHERE number = '{n}'"),
+    )
+    .await;
     assert!(store.verify_audit().await.unwrap().ok());
     // Edit an audit entry's detail.
-    raw_exec(pool_url, "UPDATE audit_log SET actor = 'nobody' WHERE seq = 2").await;
+    raw_exec(
+        pool_url,
+        "UPDATE audit_log SET actor = 'nobody' WHERE seq = 2",
+    )
+    .await;
     let report = store.verify_audit().await.unwrap();
-    assert!(report.problems.iter().any(|p| p.contains("entry 2")), "{:?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.contains("entry 2")),
+        "{:?}",
+        report.problems
+    );
     // Delete an entry from the middle.
     raw_exec(pool_url, "DELETE FROM audit_log WHERE seq = 3").await;
     let report = store.verify_audit().await.unwrap();
-    assert!(report.problems.iter().any(|p| p.contains("missing")), "{:?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.contains("missing")),
+        "{:?}",
+        report.problems
+    );
 }
 
 async fn raw_exec(url: &str, sql: &str) {
@@ -172,7 +213,14 @@ async fn sqlite_backend() {
     // Reopening runs no migration twice.
     store.close().await;
     let again = Store::open(dir.path(), None).await.unwrap();
-    assert_eq!(again.incidents(&IncidentFilter::default()).await.unwrap().total, 3);
+    assert_eq!(
+        again
+            .incidents(&IncidentFilter::default())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
 }
 
 #[tokio::test]
@@ -204,7 +252,10 @@ async fn retention_is_not_tampering() {
         .record_incident(incident("web", "办公室", "block", None), "icap")
         .await
         .unwrap();
-    let (deleted, _) = store.purge_before(a.created_ms + 1, "retention").await.unwrap();
+    let (deleted, _) = store
+        .purge_before(a.created_ms + 1, "retention")
+        .await
+        .unwrap();
     assert_eq!(deleted, 1);
     let report = store.verify_audit().await.unwrap();
     assert!(report.ok(), "{:?}", report.problems);
@@ -215,7 +266,15 @@ async fn retention_is_not_tampering() {
         .await
         .unwrap();
     let url = format!("sqlite://{}", dir.path().join("baomi.db").display());
-    raw_exec(&url, &format!("DELETE FROM incidents WHERE number = '{}'", b.number)).await;
+    raw_exec(
+        &url,
+        &format!("DELETE FROM incidents WHERE number = '{}'", b.number),
+    )
+    .await;
     let report = store.verify_audit().await.unwrap();
-    assert!(report.problems.iter().any(|p| p.contains(&b.number)), "{:?}", report.problems);
+    assert!(
+        report.problems.iter().any(|p| p.contains(&b.number)),
+        "{:?}",
+        report.problems
+    );
 }

@@ -21,15 +21,11 @@ pub enum AuditCommand {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; the secret is printed once and stored only as a hash.
-    Create {
-        name: String,
-    },
+    Create { name: String },
     /// List tokens (never their secrets).
     List,
     /// Revoke a token by its id.
-    Revoke {
-        id: i64,
-    },
+    Revoke { id: i64 },
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -71,7 +67,7 @@ pub fn audit(cmd: AuditCommand, data_dir: &Path, url: Option<&str>) -> Result<i3
                     Ok(1)
                 }
             }
-AuditCommand::Tail { lines } => {
+            AuditCommand::Tail { lines } => {
                 let store = Store::open(data_dir, url).await?;
                 let mut entries = store.audit_tail(lines).await?;
                 entries.reverse();

@@ -110,7 +110,10 @@ fn register_one(
             let h = register::object_hash(&blob)?;
             format!(
                 "FP-{}",
-                h[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()
+                h[..6]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
             )
         }
     };
@@ -249,9 +252,10 @@ pub async fn index_from_store(store: &Store) -> Result<Option<Arc<FingerprintInd
     };
     let mut docs = Vec::with_capacity(entries.len());
     for e in entries {
-        docs.push(RegisteredDoc::from_bytes(&e.data).map_err(|err| {
-            anyhow::anyhow!("registered document {}: {err}", e.meta.id)
-        })?);
+        docs.push(
+            RegisteredDoc::from_bytes(&e.data)
+                .map_err(|err| anyhow::anyhow!("registered document {}: {err}", e.meta.id))?,
+        );
     }
     Ok(Some(Arc::new(FingerprintIndex::build(docs, &allow))))
 }

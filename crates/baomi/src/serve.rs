@@ -55,8 +55,12 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
             eprintln!(
                 "baomi serve: HTTP {}{}{}, data in {}",
                 b.http,
-                b.icap.map(|a| format!(", ICAP icap://{a}/reqmod")).unwrap_or_default(),
-                b.milter.map(|a| format!(", milter inet:{a}")).unwrap_or_default(),
+                b.icap
+                    .map(|a| format!(", ICAP icap://{a}/reqmod"))
+                    .unwrap_or_default(),
+                b.milter
+                    .map(|a| format!(", milter inet:{a}"))
+                    .unwrap_or_default(),
                 data_dir.display()
             );
         })

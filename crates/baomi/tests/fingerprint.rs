@@ -81,9 +81,18 @@ fn eml(path: &Path, attachment: &Path) {
 fn scan_json(data: &Path, target: &Path) -> (i32, Value) {
     let (code, out, err) = baomi(
         data,
-        &["scan", target.to_str().unwrap(), "--format", "json", "--no-progress"],
+        &[
+            "scan",
+            target.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-progress",
+        ],
     );
-    let line = out.lines().next().unwrap_or_else(|| panic!("no output: {err}"));
+    let line = out
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no output: {err}"));
     (code, serde_json::from_str(line).unwrap())
 }
 
@@ -108,11 +117,22 @@ fn excerpt_in_a_docx_in_a_zip_in_a_mail_names_the_registered_document() {
     docx(&original, SECRET);
     let (code, out, err) = baomi(
         &data,
-        &["fingerprint", "add", original.to_str().unwrap(), "--title", "天枢专项第二阶段部署通知", "--id", "TS-2026-02"],
+        &[
+            "fingerprint",
+            "add",
+            original.to_str().unwrap(),
+            "--title",
+            "天枢专项第二阶段部署通知",
+            "--id",
+            "TS-2026-02",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     let (_, list, _) = baomi(&data, &["fingerprint", "list"]);
-    assert!(list.contains("TS-2026-02") && list.contains("机密"), "{list}");
+    assert!(
+        list.contains("TS-2026-02") && list.contains("机密"),
+        "{list}"
+    );
 
     // A 300-character excerpt, marking and title dropped, re-wrapped, in another docx.
     let body: String = SECRET.lines().skip(3).collect::<Vec<_>>().join("");
@@ -126,7 +146,10 @@ fn excerpt_in_a_docx_in_a_zip_in_a_mail_names_the_registered_document() {
         .collect::<Vec<_>>()
         .join("\n");
     let compiled = work.join("学习资料汇编.docx");
-    docx(&compiled, &format!("学习资料汇编（第三辑）\n{rewrapped}\n以上供学习参考。"));
+    docx(
+        &compiled,
+        &format!("学习资料汇编（第三辑）\n{rewrapped}\n以上供学习参考。"),
+    );
     let zip = work.join("资料.zip");
     run(Command::new("zip").arg("-jq").arg(&zip).arg(&compiled));
     let mail = work.join("leak.eml");
@@ -138,8 +161,17 @@ fn excerpt_in_a_docx_in_a_zip_in_a_mail_names_the_registered_document() {
     let f = found[0];
     assert_eq!(f["level"], "secret");
     let text = format!("{} {}", f["text"], f["reason"]);
-    assert!(text.contains("TS-2026-02") || text.contains("天枢专项第二阶段部署通知"), "{f}");
-    assert!(f["part"].as_str().unwrap().contains("资料.zip/学习资料汇编.docx"), "{f}");
+    assert!(
+        text.contains("TS-2026-02") || text.contains("天枢专项第二阶段部署通知"),
+        "{f}"
+    );
+    assert!(
+        f["part"]
+            .as_str()
+            .unwrap()
+            .contains("资料.zip/学习资料汇编.docx"),
+        "{f}"
+    );
     assert_eq!(report["verdict"], "block", "{report:#}");
     assert_eq!(code, 1);
 
@@ -151,7 +183,9 @@ fn excerpt_in_a_docx_in_a_zip_in_a_mail_names_the_registered_document() {
     let (_, report) = scan_json(&data, &zip2);
     let found = fingerprint_findings(&report);
     assert!(
-        found.iter().any(|f| f["reason"].as_str().unwrap_or("").contains("identical")),
+        found
+            .iter()
+            .any(|f| f["reason"].as_str().unwrap_or("").contains("identical")),
         "{report:#}"
     );
 

@@ -26,7 +26,10 @@ fn marked_mail(dir: &Path) -> PathBuf {
         .arg(&out)
         .status()
         .expect("/usr/bin/python3");
-    assert!(status.success(), "python3-docx missing? (scripts/deps.sh test)");
+    assert!(
+        status.success(),
+        "python3-docx missing? (scripts/deps.sh test)"
+    );
     out
 }
 
@@ -52,25 +55,39 @@ fn postfix_rejects_with_the_incident_and_the_original_is_restorable() {
     let marked = marked_mail(work.path());
     let (ok, transcript) = pf.swaks("bob@example.test", &marked);
     assert!(!ok, "the marked mail was accepted:\n{transcript}");
-    assert!(transcript.contains("550 5.7.1"), "{transcript}\n{}", serve.log());
+    assert!(
+        transcript.contains("550 5.7.1"),
+        "{transcript}\n{}",
+        serve.log()
+    );
     let number = incident_number(&transcript).expect("incident number in the rejection");
     let inc = serve.api(&format!("/api/v1/incidents/{number}"));
     assert_eq!(inc["channel"], "mail");
     assert_eq!(inc["action"], "block");
     assert_eq!(inc["level"], "secret");
-    assert!(inc["destination"].as_str().unwrap().contains("bob@example.test"));
     assert!(
-        inc["findings"].as_array().unwrap().iter().any(|f| f["part"]
+        inc["destination"]
             .as_str()
-            .unwrap_or("")
-            .contains("通知.docx")),
+            .unwrap()
+            .contains("bob@example.test")
+    );
+    assert!(
+        inc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["part"].as_str().unwrap_or("").contains("通知.docx")),
         "{inc}"
     );
     // The restore: the stored original is what swaks sent (swaks ends DATA with CRLF . CRLF,
     // so the message is the file and a final CRLF).
     let mut sent = std::fs::read(&marked).unwrap();
     sent.extend_from_slice(b"\r\n");
-    assert_eq!(serve.evidence(&number), sent, "restored mail differs from what was sent");
+    assert_eq!(
+        serve.evidence(&number),
+        sent,
+        "restored mail differs from what was sent"
+    );
     // And on disk it is not readable.
     let evidence_file = find_files(&serve.data().join("evidence"));
     assert_eq!(evidence_file.len(), 1);
@@ -79,21 +96,31 @@ fn postfix_rejects_with_the_incident_and_the_original_is_restorable() {
     assert!(pf.queue().is_empty(), "a rejected mail was queued");
 
     // A clean mail is delivered, untouched but for Postfix's own headers.
-    let clean = plain_mail(work.path(), "clean.eml", "weekly menu", "本周食堂菜单：周一米饭。");
+    let clean = plain_mail(
+        work.path(),
+        "clean.eml",
+        "weekly menu",
+        "本周食堂菜单：周一米饭。",
+    );
     let (ok, transcript) = pf.swaks("bob@example.test", &clean);
     assert!(ok, "{transcript}\n{}", serve.log());
     let delivered = pf.wait_delivered("weekly menu");
     assert!(contains(&delivered, "本周食堂菜单".as_bytes()));
 
     // Ten resident ID numbers: blocked too (bulk personal data).
-    let ids: String = (0..10).map(|i| format!("人员{i} {}\r\n", resident_id(i))).collect();
+    let ids: String = (0..10)
+        .map(|i| format!("人员{i} {}\r\n", resident_id(i)))
+        .collect();
     let list = plain_mail(work.path(), "ids.eml", "list", &ids);
     let (ok, transcript) = pf.swaks("bob@example.test", &list);
     assert!(!ok && transcript.contains("550 5.7.1"), "{transcript}");
     let n2 = incident_number(&transcript).unwrap();
     let inc = serve.api(&format!("/api/v1/incidents/{n2}"));
     let shown = inc.to_string();
-    assert!(!shown.contains(&resident_id(4)), "an ID number is shown unmasked: {shown}");
+    assert!(
+        !shown.contains(&resident_id(4)),
+        "an ID number is shown unmasked: {shown}"
+    );
 
     let (code, out) = serve.audit_verify();
     assert_eq!(code, 0, "{out}");
@@ -115,10 +142,7 @@ channels = ["mail"]
     // Postfix's config dir is only known once it starts; the server needs it for postsuper.
     let milter_port = support::serve::free_port();
     let pf = Postfix::start(milter_port);
-    let extra = format!(
-        "[milter]\npostfix_config_dir = \"{}\"\n",
-        pf.conf.display()
-    );
+    let extra = format!("[milter]\npostfix_config_dir = \"{}\"\n", pf.conf.display());
     let serve = Serve::start_with_milter_port(&extra, Some(policy), milter_port);
     let work = tempfile::tempdir().unwrap();
 
@@ -140,13 +164,25 @@ channels = ["mail"]
     let (code, v) = serve.post(&format!("/api/v1/incidents/{number}/release"));
     assert_eq!(code, 200, "{v}\n{}", serve.log());
     let delivered = pf.wait_delivered("marked-1@example.test");
-    assert!(contains(&delivered, b"X-Baomi-Verdict: quarantine"), "{}", String::from_utf8_lossy(&delivered));
+    assert!(
+        contains(&delivered, b"X-Baomi-Verdict: quarantine"),
+        "{}",
+        String::from_utf8_lossy(&delivered)
+    );
     let inc = serve.api(&format!("/api/v1/incidents/{number}"));
     assert_eq!(inc["quarantine_state"], "released");
     // Releasing twice is refused.
-    assert_eq!(serve.post(&format!("/api/v1/incidents/{number}/release")).0, 409);
+    assert_eq!(
+        serve.post(&format!("/api/v1/incidents/{number}/release")).0,
+        409
+    );
     let tail = serve.api("/api/v1/audit?limit=10");
-    assert!(tail.as_array().unwrap().iter().any(|e| e["action"] == "quarantine.release"));
+    assert!(
+        tail.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "quarantine.release")
+    );
     let (code, out) = serve.audit_verify();
     assert_eq!(code, 0, "{out}");
 }
@@ -164,7 +200,12 @@ fn killing_the_scanner_mid_message_makes_postfix_tempfail() {
         let port = pf.smtp_port;
         std::thread::spawn(move || {
             Command::new("swaks")
-                .args(["--server", &format!("127.0.0.1:{port}"), "--from", "alice@example.test"])
+                .args([
+                    "--server",
+                    &format!("127.0.0.1:{port}"),
+                    "--from",
+                    "alice@example.test",
+                ])
                 .args(["--to", "bob@example.test", "--timeout", "120", "--data"])
                 .arg(format!("@{}", mail.display()))
                 .output()
@@ -174,7 +215,10 @@ fn killing_the_scanner_mid_message_makes_postfix_tempfail() {
     // Kill baomi (SIGKILL) once Postfix holds a milter connection to it for this session.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !milter_connected(serve.milter) {
-        assert!(Instant::now() < deadline, "Postfix never connected to the milter");
+        assert!(
+            Instant::now() < deadline,
+            "Postfix never connected to the milter"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -185,8 +229,14 @@ fn killing_the_scanner_mid_message_makes_postfix_tempfail() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!out.status.success(), "accepted with the scanner gone:\n{transcript}");
-    assert!(transcript.contains("<** 4") || transcript.contains(" 451 "), "{transcript}");
+    assert!(
+        !out.status.success(),
+        "accepted with the scanner gone:\n{transcript}"
+    );
+    assert!(
+        transcript.contains("<** 4") || transcript.contains(" 451 "),
+        "{transcript}"
+    );
     assert!(pf.queue().is_empty());
     assert!(pf.delivered().is_empty());
 }

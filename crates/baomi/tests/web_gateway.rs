@@ -25,7 +25,10 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
 
     // A marked .docx uploaded as a form file: the user gets the 403 page with the incident.
     let secret = work.path().join("项目进展.docx");
-    make_docx(&secret, &["机密★1年", "关于某项目进展情况的报告", "一、总体进展顺利。"]);
+    make_docx(
+        &secret,
+        &["机密★1年", "关于某项目进展情况的报告", "一、总体进展顺利。"],
+    );
     let (code, page) = curl(&[
         "-x",
         &proxy,
@@ -37,7 +40,10 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     ]);
     assert_eq!(code, 403, "{page}\n{}", serve.log());
     assert!(page.contains("机密") && page.contains("事件编号"), "{page}");
-    assert!(!page.contains("关于某项目进展情况"), "the block page repeats the secret");
+    assert!(
+        !page.contains("关于某项目进展情况"),
+        "the block page repeats the secret"
+    );
     let number = incident_number(&page).expect("incident number on the block page");
     assert!(
         received.lock().unwrap().iter().all(|r| r.1 != "/upload"),
@@ -49,7 +55,12 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     assert_eq!(inc["object_name"], "项目进展.docx");
     assert_eq!(inc["object_type"], "docx");
     assert_eq!(inc["source"], "127.0.0.1");
-    assert!(inc["destination"].as_str().unwrap().contains(&format!("127.0.0.1:{up}/upload")));
+    assert!(
+        inc["destination"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{up}/upload"))
+    );
     let original = std::fs::read(&secret).unwrap();
     assert_eq!(serve.evidence(&number), original);
     // The evidence file on disk is not the document.
@@ -60,7 +71,9 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
 
     // A clean upload reaches the upstream byte-identical.
     let clean = work.path().join("menu.bin");
-    let bytes: Vec<u8> = "本周食堂菜单：周一米饭，周二面条。\n".repeat(2000).into_bytes();
+    let bytes: Vec<u8> = "本周食堂菜单：周一米饭，周二面条。\n"
+        .repeat(2000)
+        .into_bytes();
     std::fs::write(&clean, &bytes).unwrap();
     let (code, body) = curl(&[
         "-x",
@@ -73,7 +86,10 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     ]);
     assert_eq!(code, 200, "{body}");
     let got = received.lock().unwrap();
-    let r = got.iter().find(|r| r.1 == "/clean").expect("upstream got the clean upload");
+    let r = got
+        .iter()
+        .find(|r| r.1 == "/clean")
+        .expect("upstream got the clean upload");
     assert_eq!(r.3, bytes, "the clean upload was changed on the way");
     drop(got);
 
@@ -90,7 +106,10 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     assert_eq!(code, 403, "{page}");
     let n2 = incident_number(&page).unwrap();
     let inc = serve.api(&format!("/api/v1/incidents/{n2}"));
-    assert!(!inc.to_string().contains(&ids[3]), "ID numbers unmasked in the incident");
+    assert!(
+        !inc.to_string().contains(&ids[3]),
+        "ID numbers unmasked in the incident"
+    );
 
     // The audit chain verifies; changing one stored row breaks it.
     let (code, out) = serve.audit_verify();

@@ -105,7 +105,11 @@ impl Detector for FingerprintDetector {
             for (d, _) in self.index.exact_docs(&hash) {
                 if !identical.contains(&d) {
                     identical.push(d);
-                    out.push(exact_finding(self.index.doc(d), part.path, "identical part"));
+                    out.push(exact_finding(
+                        self.index.doc(d),
+                        part.path,
+                        "identical part",
+                    ));
                 }
             }
         }

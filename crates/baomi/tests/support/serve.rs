@@ -40,7 +40,10 @@ impl Serve {
     }
 
     pub fn start_with_milter_port(extra: &str, policy: Option<&str>, milter: u16) -> Serve {
-        let dir = tempfile::Builder::new().prefix("baomi-serve-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("baomi-serve-")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         if let Some(p) = policy {
@@ -58,7 +61,11 @@ impl Serve {
         .unwrap();
         let cfg = config.to_str().unwrap();
         let out = baomi(&["--config", cfg, "token", "create", "e2e"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_baomi"))
@@ -84,7 +91,11 @@ impl Serve {
             if code == 200 {
                 break;
             }
-            assert!(Instant::now() < deadline, "baomi serve did not come up:\n{}", s.log());
+            assert!(
+                Instant::now() < deadline,
+                "baomi serve did not come up:\n{}",
+                s.log()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
         s
@@ -104,7 +115,10 @@ impl Serve {
             .expect("curl");
         let mut body = out.stdout;
         let nl = body.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-        let status = String::from_utf8_lossy(&body[nl..]).trim().parse().unwrap_or(0);
+        let status = String::from_utf8_lossy(&body[nl..])
+            .trim()
+            .parse()
+            .unwrap_or(0);
         body.truncate(nl);
         (status, body)
     }
@@ -116,7 +130,11 @@ impl Serve {
     }
 
     pub fn post(&self, path: &str) -> (u16, serde_json::Value) {
-        let (code, body) = self.curl(&["-X", "POST", &format!("http://127.0.0.1:{}{path}", self.http)]);
+        let (code, body) = self.curl(&[
+            "-X",
+            "POST",
+            &format!("http://127.0.0.1:{}{path}", self.http),
+        ]);
         (code, serde_json::from_slice(&body).unwrap_or_default())
     }
 
@@ -154,7 +172,9 @@ impl Drop for Serve {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -181,7 +201,11 @@ pub fn incident_number(text: &str) -> Option<String> {
 pub fn resident_id(i: u32) -> String {
     let body = format!("11010519900307{:03}", 100 + i);
     let w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body.bytes().zip(w).map(|(b, w)| (b - b'0') as u32 * w).sum();
+    let sum: u32 = body
+        .bytes()
+        .zip(w)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{body}{check}")
 }
