@@ -367,10 +367,14 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32, FormatError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, FormatError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn string(&mut self) -> Result<String, FormatError> {
         let n = self.u32()? as usize;
@@ -392,7 +396,10 @@ impl<'a> Reader<'a> {
     }
     fn header(&mut self, magic: &[u8; 4]) -> Result<(), FormatError> {
         if self.take(4)? != magic {
-            return Err(FormatError(format!("{}: not Baomi fingerprint data", self.what)));
+            return Err(FormatError(format!(
+                "{}: not Baomi fingerprint data",
+                self.what
+            )));
         }
         let version = self.u8()?;
         if version != FORMAT_VERSION {
@@ -736,7 +743,10 @@ impl FingerprintIndex {
         }
         drop(all);
 
-        let bits = (usize::BITS - kept.len().leading_zeros()).clamp(4, 30);
+        // About two postings per bucket: 2^(bits − 1) ≤ postings < 2^bits buckets × 2.
+        let bits = (usize::BITS - kept.len().leading_zeros())
+            .saturating_sub(1)
+            .clamp(4, 30);
         let shift = 64 - bits;
         let mut directory = vec![0u32; (1usize << bits) + 1];
         for &(h, _, _) in &kept {
@@ -792,8 +802,11 @@ impl FingerprintIndex {
 
     /// Approximate heap size in bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.directory.len() * 4 + self.keys.len() * 4 + self.postings.len() * 8
+        self.directory.len() * 4
+            + self.keys.len() * 4
+            + self.postings.len() * 8
             + self.exact.len() * 36
+            + self.allow.len() * 8
             + self
                 .docs
                 .iter()
@@ -845,7 +858,11 @@ impl FingerprintIndex {
             }
             i = j;
         }
-        out.sort_by(|a, b| b.matched_chars.cmp(&a.matched_chars).then(a.doc.cmp(&b.doc)));
+        out.sort_by(|a, b| {
+            b.matched_chars
+                .cmp(&a.matched_chars)
+                .then(a.doc.cmp(&b.doc))
+        });
         out
     }
 

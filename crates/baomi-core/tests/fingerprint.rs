@@ -98,32 +98,160 @@ impl Rng {
 /// Simplified → Traditional for characters of the test documents (the scan side converts
 /// back with the engine's normaliser).
 const S2T: &[(char, char)] = &[
-    ('关', '關'), ('于', '於'), ('导', '導'), ('弹', '彈'), ('试', '試'), ('验', '驗'),
-    ('务', '務'), ('署', '署'), ('通', '通'), ('单', '單'), ('据', '據'), ('总', '總'),
-    ('划', '劃'), ('织', '織'), ('发', '發'), ('射', '射'), ('证', '證'), ('飞', '飛'),
-    ('机', '機'), ('动', '動'), ('电', '電'), ('环', '環'), ('导', '導'), ('头', '頭'),
-    ('扰', '擾'), ('能', '能'), ('进', '進'), ('点', '點'), ('鉴', '鑑'), ('挥', '揮'),
-    ('测', '測'), ('站', '站'), ('负', '負'), ('责', '責'), ('现', '現'), ('调', '調'),
-    ('须', '須'), ('设', '設'), ('备', '備'), ('联', '聯'), ('报', '報'), ('态', '態'),
-    ('检', '檢'), ('查', '查'), ('队', '隊'), ('营', '營'), ('车', '車'), ('间', '間'),
-    ('实', '實'), ('线', '線'), ('结', '結'), ('达', '達'), ('数', '數'), ('传', '傳'),
-    ('输', '輸'), ('专', '專'), ('盘', '盤'), ('记', '記'), ('编', '編'), ('号', '號'),
-    ('档', '檔'), ('复', '複'), ('围', '圍'), ('无', '無'), ('静', '靜'), ('协', '協'),
-    ('门', '門'), ('严', '嚴'), ('识', '識'), ('级', '級'), ('对', '對'), ('为', '為'),
-    ('练', '練'), ('国', '國'), ('边', '邊'), ('区', '區'), ('恐', '恐'), ('动', '動'),
-    ('经', '經'), ('决', '決'), ('厅', '廳'), ('会', '會'), ('总', '總'), ('县', '縣'),
-    ('开', '開'), ('为', '為'), ('阶', '階'), ('段', '段'), ('报', '報'), ('员', '員'),
-    ('两', '兩'), ('建', '建'), ('团', '團'), ('伙', '夥'), ('时', '時'), ('统', '統'),
-    ('渡', '渡'), ('逻', '邏'), ('侦', '偵'), ('络', '絡'), ('组', '組'), ('长', '長'),
-    ('参', '參'), ('战', '戰'), ('讯', '訊'), ('软', '軟'), ('违', '違'), ('规', '規'),
-    ('责', '責'), ('护', '護'), ('调', '調'), ('况', '況'), ('局', '局'), ('处', '處'),
-    ('厂', '廠'), ('储', '儲'), ('级', '級'), ('装', '裝'), ('样', '樣'), ('枢', '樞'),
-    ('楼', '樓'), ('频', '頻'), ('环', '環'), ('节', '節'), ('视', '視'), ('题', '題'),
-    ('预', '預'), ('项', '項'), ('财', '財'), ('费', '費'), ('制', '制'), ('业', '業'),
-    ('资', '資'), ('亏', '虧'), ('损', '損'), ('产', '產'), ('职', '職'), ('债', '債'),
-    ('权', '權'), ('让', '讓'), ('价', '價'), ('岗', '崗'), ('劳', '勞'), ('济', '濟'),
-    ('补', '補'), ('偿', '償'), ('准', '準'), ('执', '執'), ('议', '議'), ('审', '審'),
-    ('评', '評'), ('估', '估'), ('变', '變'), ('记', '記'),
+    ('关', '關'),
+    ('于', '於'),
+    ('导', '導'),
+    ('弹', '彈'),
+    ('试', '試'),
+    ('验', '驗'),
+    ('务', '務'),
+    ('署', '署'),
+    ('通', '通'),
+    ('单', '單'),
+    ('据', '據'),
+    ('总', '總'),
+    ('划', '劃'),
+    ('织', '織'),
+    ('发', '發'),
+    ('射', '射'),
+    ('证', '證'),
+    ('飞', '飛'),
+    ('机', '機'),
+    ('动', '動'),
+    ('电', '電'),
+    ('环', '環'),
+    ('导', '導'),
+    ('头', '頭'),
+    ('扰', '擾'),
+    ('能', '能'),
+    ('进', '進'),
+    ('点', '點'),
+    ('鉴', '鑑'),
+    ('挥', '揮'),
+    ('测', '測'),
+    ('站', '站'),
+    ('负', '負'),
+    ('责', '責'),
+    ('现', '現'),
+    ('调', '調'),
+    ('须', '須'),
+    ('设', '設'),
+    ('备', '備'),
+    ('联', '聯'),
+    ('报', '報'),
+    ('态', '態'),
+    ('检', '檢'),
+    ('查', '查'),
+    ('队', '隊'),
+    ('营', '營'),
+    ('车', '車'),
+    ('间', '間'),
+    ('实', '實'),
+    ('线', '線'),
+    ('结', '結'),
+    ('达', '達'),
+    ('数', '數'),
+    ('传', '傳'),
+    ('输', '輸'),
+    ('专', '專'),
+    ('盘', '盤'),
+    ('记', '記'),
+    ('编', '編'),
+    ('号', '號'),
+    ('档', '檔'),
+    ('复', '複'),
+    ('围', '圍'),
+    ('无', '無'),
+    ('静', '靜'),
+    ('协', '協'),
+    ('门', '門'),
+    ('严', '嚴'),
+    ('识', '識'),
+    ('级', '級'),
+    ('对', '對'),
+    ('为', '為'),
+    ('练', '練'),
+    ('国', '國'),
+    ('边', '邊'),
+    ('区', '區'),
+    ('恐', '恐'),
+    ('动', '動'),
+    ('经', '經'),
+    ('决', '決'),
+    ('厅', '廳'),
+    ('会', '會'),
+    ('总', '總'),
+    ('县', '縣'),
+    ('开', '開'),
+    ('为', '為'),
+    ('阶', '階'),
+    ('段', '段'),
+    ('报', '報'),
+    ('员', '員'),
+    ('两', '兩'),
+    ('建', '建'),
+    ('团', '團'),
+    ('伙', '夥'),
+    ('时', '時'),
+    ('统', '統'),
+    ('渡', '渡'),
+    ('逻', '邏'),
+    ('侦', '偵'),
+    ('络', '絡'),
+    ('组', '組'),
+    ('长', '長'),
+    ('参', '參'),
+    ('战', '戰'),
+    ('讯', '訊'),
+    ('软', '軟'),
+    ('违', '違'),
+    ('规', '規'),
+    ('责', '責'),
+    ('护', '護'),
+    ('调', '調'),
+    ('况', '況'),
+    ('局', '局'),
+    ('处', '處'),
+    ('厂', '廠'),
+    ('储', '儲'),
+    ('级', '級'),
+    ('装', '裝'),
+    ('样', '樣'),
+    ('枢', '樞'),
+    ('楼', '樓'),
+    ('频', '頻'),
+    ('环', '環'),
+    ('节', '節'),
+    ('视', '視'),
+    ('题', '題'),
+    ('预', '預'),
+    ('项', '項'),
+    ('财', '財'),
+    ('费', '費'),
+    ('制', '制'),
+    ('业', '業'),
+    ('资', '資'),
+    ('亏', '虧'),
+    ('损', '損'),
+    ('产', '產'),
+    ('职', '職'),
+    ('债', '債'),
+    ('权', '權'),
+    ('让', '讓'),
+    ('价', '價'),
+    ('岗', '崗'),
+    ('劳', '勞'),
+    ('济', '濟'),
+    ('补', '補'),
+    ('偿', '償'),
+    ('准', '準'),
+    ('执', '執'),
+    ('议', '議'),
+    ('审', '審'),
+    ('评', '評'),
+    ('估', '估'),
+    ('变', '變'),
+    ('记', '記'),
 ];
 
 const RANDOM_CJK: &str = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研";
@@ -257,12 +385,7 @@ fn boilerplate_in_the_allow_set_never_matches() {
         level: Level::Secret,
         text: secret,
     };
-    let build = |allow: &AllowSet| {
-        Arc::new(FingerprintIndex::build(
-            [register(&doc)],
-            allow,
-        ))
-    };
+    let build = |allow: &AllowSet| Arc::new(FingerprintIndex::build([register(&doc)], allow));
     // Built-in phrases: the formula opening of an ordinary report never matches.
     let report = format!("关于全市经济运行情况的报告\n{boiler}\n今年以来全市经济总体平稳。");
     assert_eq!(detect(&build(&AllowSet::builtin()), &report), vec![]);
@@ -283,7 +406,12 @@ fn boilerplate_in_the_allow_set_never_matches() {
     assert!(!detect(&build(&AllowSet::builtin()), &scanned).is_empty());
     assert_eq!(detect(&build(&learnt), &scanned), vec![]);
     // The secret content itself still matches with the learnt set.
-    let excerpt: String = registered_docs()[0].text.chars().skip(40).take(120).collect();
+    let excerpt: String = registered_docs()[0]
+        .text
+        .chars()
+        .skip(40)
+        .take(120)
+        .collect();
     assert!(!detect(&build(&learnt), &excerpt).is_empty());
     // And the allow set survives its bytes.
     assert_eq!(AllowSet::from_bytes(&learnt.to_bytes()).unwrap(), learnt);
@@ -292,7 +420,10 @@ fn boilerplate_in_the_allow_set_never_matches() {
 #[test]
 fn builtin_phrases_are_long_enough_to_count() {
     let text = include_str!("../src/fingerprint-allow.txt");
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         assert!(canon(line).len() >= K, "{line:?} is shorter than a k-gram");
     }
 }
@@ -309,15 +440,24 @@ fn findings_name_the_document_and_map_to_the_original_text() {
     assert_eq!(f.kind, FindingKind::Fingerprint);
     assert_eq!(f.level, Some(Level::Secret));
     assert_eq!(f.value.as_deref(), Some("doc-002"));
-    assert!(f.reason.contains("边境地区联合反恐行动实施方案"), "{}", f.reason);
+    assert!(
+        f.reason.contains("边境地区联合反恐行动实施方案"),
+        "{}",
+        f.reason
+    );
     assert!(f.reason.contains("doc-002"), "{}", f.reason);
     let (a, b) = f.span.unwrap();
     let quoted = &text[a..b];
     let canon_excerpt = canon(&excerpt).text();
     let canon_quoted = canon(quoted).text();
     // The longest passage is the excerpt, give or take the winnowing margin.
-    assert!(canon_quoted.len().abs_diff(canon_excerpt.len()) <= 3 * 11 * 3, "{quoted}");
-    assert!(canon_excerpt.contains(&canon_quoted[..30]) || canon_quoted.contains(&canon_excerpt[..30]));
+    assert!(
+        canon_quoted.len().abs_diff(canon_excerpt.len()) <= 3 * 11 * 3,
+        "{quoted}"
+    );
+    assert!(
+        canon_excerpt.contains(&canon_quoted[..30]) || canon_quoted.contains(&canon_excerpt[..30])
+    );
     assert!(
         f.weight >= 0.9 * canon_excerpt.chars().count() as f64,
         "matched {} of {}",
@@ -327,7 +467,10 @@ fn findings_name_the_document_and_map_to_the_original_text() {
     assert!(f.confidence > 0.9);
     let coverage = f.coverage.unwrap();
     let doc_chars = canon(&doc.text).len() as f32;
-    assert!((coverage - f.weight as f32 / doc_chars).abs() < 0.1, "{coverage}");
+    assert!(
+        (coverage - f.weight as f32 / doc_chars).abs() < 0.1,
+        "{coverage}"
+    );
     // Default policy: a 秘密-or-above document, ≥ 100 characters: block.
     let v = Policy::default().evaluate(&findings, Channel::Mail);
     assert_eq!(v.action, Action::Block);
@@ -347,27 +490,44 @@ fn policy_thresholds_for_fingerprints() {
     let act = |fs: &[Finding]| policy.evaluate(fs, Channel::Web).action;
     assert_eq!(act(&[fp(Level::Secret, 60.0, 0.02, "a")]), Action::Alert);
     assert_eq!(act(&[fp(Level::Secret, 120.0, 0.02, "a")]), Action::Block);
-    assert_eq!(act(&[fp(Level::Confidential, 70.0, 0.12, "a")]), Action::Block);
+    assert_eq!(
+        act(&[fp(Level::Confidential, 70.0, 0.12, "a")]),
+        Action::Block
+    );
     // Two parts of one object with 60 characters each: 120 together.
     assert_eq!(
-        act(&[fp(Level::Secret, 60.0, 0.03, "a"), fp(Level::Secret, 60.0, 0.03, "a")]),
+        act(&[
+            fp(Level::Secret, 60.0, 0.03, "a"),
+            fp(Level::Secret, 60.0, 0.03, "a")
+        ]),
         Action::Block
     );
     // Coverage adds up per document, not across documents.
     assert_eq!(
-        act(&[fp(Level::Confidential, 50.0, 0.06, "a"), fp(Level::Confidential, 45.0, 0.06, "b")]),
+        act(&[
+            fp(Level::Confidential, 50.0, 0.06, "a"),
+            fp(Level::Confidential, 45.0, 0.06, "b")
+        ]),
         Action::Alert
     );
     assert_eq!(
-        act(&[fp(Level::Confidential, 50.0, 0.06, "a"), fp(Level::Confidential, 45.0, 0.06, "a")]),
+        act(&[
+            fp(Level::Confidential, 50.0, 0.06, "a"),
+            fp(Level::Confidential, 45.0, 0.06, "a")
+        ]),
         Action::Block
     );
     // Below 秘密 (a registered 工作秘密 document): alert however much matches.
-    assert_eq!(act(&[fp(Level::WorkSecret, 900.0, 1.0, "a")]), Action::Alert);
-    assert!(Policy::from_toml(
-        "[[rule]]\nname='x'\nkinds=['fingerprint']\nmin_coverage=1.5\naction='block'"
-    )
-    .is_err());
+    assert_eq!(
+        act(&[fp(Level::WorkSecret, 900.0, 1.0, "a")]),
+        Action::Alert
+    );
+    assert!(
+        Policy::from_toml(
+            "[[rule]]\nname='x'\nkinds=['fingerprint']\nmin_coverage=1.5\naction='block'"
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -377,7 +537,11 @@ fn registered_documents_round_trip_and_exact_parts_match() {
         let bytes = d.to_bytes();
         assert_eq!(&RegisteredDoc::from_bytes(&bytes).unwrap(), d);
         // Compact: 12 bytes per print plus a little.
-        assert!(bytes.len() < d.prints.len() * 12 + 200, "{} bytes", bytes.len());
+        assert!(
+            bytes.len() < d.prints.len() * 12 + 200,
+            "{} bytes",
+            bytes.len()
+        );
         assert!(!d.exact.is_empty());
     }
     let mut wrong = docs[0].to_bytes();
@@ -391,11 +555,21 @@ fn registered_documents_round_trip_and_exact_parts_match() {
     let reflowed: String = doc
         .text
         .chars()
-        .flat_map(|c| if c == '。' { vec!['。', '\n'] } else { vec![c] })
+        .flat_map(|c| {
+            if c == '。' {
+                vec!['。', '\n']
+            } else {
+                vec![c]
+            }
+        })
         .collect();
     let findings = detect(&index, &reflowed);
     assert_eq!(findings.len(), 1, "{findings:?}");
-    assert!(findings[0].reason.starts_with("identical part"), "{}", findings[0].reason);
+    assert!(
+        findings[0].reason.starts_with("identical part"),
+        "{}",
+        findings[0].reason
+    );
     assert_eq!(findings[0].coverage, Some(1.0));
     assert_eq!(findings[0].level, Some(Level::Confidential));
 }

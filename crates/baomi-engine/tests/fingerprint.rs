@@ -69,7 +69,13 @@ fn docx(dir: &Path, name: &str, paragraphs: &[String]) -> PathBuf {
 }
 
 fn zip(dir: &Path, archive: &str, files: &[&str]) -> PathBuf {
-    tool(Command::new("zip").arg("-q").arg(archive).args(files).current_dir(dir));
+    tool(
+        Command::new("zip")
+            .arg("-q")
+            .arg(archive)
+            .args(files)
+            .current_dir(dir),
+    );
     dir.join(archive)
 }
 
@@ -158,7 +164,10 @@ fn registration_covers_the_text_the_file_and_its_parts() {
         Level::Secret,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("characters of readable text"), "{err}");
+    assert!(
+        err.to_string().contains("characters of readable text"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -188,8 +197,16 @@ fn an_excerpt_in_a_docx_in_a_zip_in_a_mail_names_the_document() {
     let f = found[0];
     assert_eq!(f.value.as_deref(), Some("doc-002"));
     assert_eq!(f.level, Some(Level::Secret));
-    assert!(f.part.contains("附件.zip/汇编.docx/word/document.xml"), "{}", f.part);
-    assert!(f.reason.contains("边境地区联合反恐行动实施方案"), "{}", f.reason);
+    assert!(
+        f.part.contains("附件.zip/汇编.docx/word/document.xml"),
+        "{}",
+        f.part
+    );
+    assert!(
+        f.reason.contains("边境地区联合反恐行动实施方案"),
+        "{}",
+        f.reason
+    );
     assert!(f.weight >= 250.0, "matched {}", f.weight);
     assert!(r.findings.iter().all(|f| f.kind != FindingKind::Marking));
     assert_eq!(r.verdict.action, Action::Block);
@@ -207,7 +224,12 @@ fn an_excerpt_split_between_mail_body_and_attachment_adds_up() {
     let second: String = excerpt[70..].iter().collect();
     docx(dir, "b.docx", &[ordinary(2), second]);
     zip(dir, "b.zip", &["b.docx"]);
-    let mail = eml(dir, "split.eml", &format!("{}\n{first}", ordinary(3)), "b.zip");
+    let mail = eml(
+        dir,
+        "split.eml",
+        &format!("{}\n{first}", ordinary(3)),
+        "b.zip",
+    );
     let r = s
         .engine
         .inspect(Blob::from_path(&mail).unwrap(), "split.eml", Channel::Mail);
