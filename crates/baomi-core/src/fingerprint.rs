@@ -965,8 +965,10 @@ impl FingerprintIndex {
                 continue;
             }
             let mut covered_to = 0;
-            for g in a.saturating_sub(K - 1)..b.min(hashes.len()) {
-                if self.allow.contains(hashes[g]) {
+            let first = a.saturating_sub(K - 1);
+            let grams = hashes.iter().enumerate().take(b).skip(first);
+            for (g, &hash) in grams {
+                if self.allow.contains(hash) {
                     covered_to = covered_to.max(g + K);
                 }
                 if g >= a && g < covered_to {
@@ -979,7 +981,7 @@ impl FingerprintIndex {
                     total += 1;
                 }
             }
-            counted_to = b;
+            counted_to = counted_to.max(b);
         }
         total
     }

@@ -231,6 +231,8 @@ fn scan(args: ScanArgs, data_dir: &Path) -> Result<i32> {
         policy,
         dictionaries,
         limits,
+        // The registry in the data directory is wired in with `baomi fingerprint` (store).
+        fingerprints: None,
     })?;
 
     let out: Box<dyn Write + Send> = match &args.output {
