@@ -743,7 +743,10 @@ impl FingerprintIndex {
         }
         drop(all);
 
-        let bits = (usize::BITS - kept.len().leading_zeros()).clamp(4, 30);
+        // About two postings per bucket: 2^(bits − 1) ≤ postings < 2^bits buckets × 2.
+        let bits = (usize::BITS - kept.len().leading_zeros())
+            .saturating_sub(1)
+            .clamp(4, 30);
         let shift = 64 - bits;
         let mut directory = vec![0u32; (1usize << bits) + 1];
         for &(h, _, _) in &kept {
@@ -803,6 +806,7 @@ impl FingerprintIndex {
             + self.keys.len() * 4
             + self.postings.len() * 8
             + self.exact.len() * 36
+            + self.allow.len() * 8
             + self
                 .docs
                 .iter()
@@ -961,8 +965,10 @@ impl FingerprintIndex {
                 continue;
             }
             let mut covered_to = 0;
-            for g in a.saturating_sub(K - 1)..b.min(hashes.len()) {
-                if self.allow.contains(hashes[g]) {
+            let first = a.saturating_sub(K - 1);
+            let grams = hashes.iter().enumerate().take(b).skip(first);
+            for (g, &hash) in grams {
+                if self.allow.contains(hash) {
                     covered_to = covered_to.max(g + K);
                 }
                 if g >= a && g < covered_to {
@@ -975,7 +981,7 @@ impl FingerprintIndex {
                     total += 1;
                 }
             }
-            counted_to = b;
+            counted_to = counted_to.max(b);
         }
         total
     }

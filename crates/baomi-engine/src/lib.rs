@@ -13,7 +13,7 @@ use baomi_core::detect::marking::MarkingDetector;
 use baomi_core::detect::pii::PiiDetector;
 use baomi_core::detect::regex_rule::RegexDetector;
 use baomi_core::detect::{Detector, PartView};
-use baomi_core::fingerprint::FingerprintIndex;
+use baomi_core::fingerprint::{FingerprintIndex, MIN_REPORT_CHARS};
 use baomi_core::normalise::Normalizer;
 use baomi_core::policy::Policy;
 use baomi_core::{Action, Channel, Finding, Part, Verdict};
@@ -229,12 +229,12 @@ impl Sink for DetectSink<'_> {
         let found: Vec<Finding> = index
             .exact_docs(&hash)
             .map(|(d, file)| {
-                let reason = if file {
-                    "identical file"
+                let doc = index.doc(d);
+                if file {
+                    exact_finding(doc, path, "identical file", doc.chars)
                 } else {
-                    "identical part"
-                };
-                exact_finding(index.doc(d), path, reason)
+                    exact_finding(doc, path, "identical part", MIN_REPORT_CHARS)
+                }
             })
             .collect();
         self.keep(found);

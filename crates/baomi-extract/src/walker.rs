@@ -409,7 +409,6 @@ fn has_extension(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
 
     #[derive(Default)]
     struct Objects(Vec<(String, u32, u64)>);

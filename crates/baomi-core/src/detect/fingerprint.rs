@@ -35,18 +35,26 @@ fn confidence(matched: u32) -> f32 {
     (0.6 + 0.4 * extra).min(0.99)
 }
 
-/// The finding for an identical copy (`reason` is "identical file" or "identical part").
-pub fn exact_finding(doc: &DocMeta, part: &str, reason: &str) -> Finding {
+/// The finding for an identical copy: `reason` is "identical file" (the registered file's
+/// bytes: all of the document) or "identical part" (a nested object or a text part of it:
+/// `chars` of its characters, a lower bound for a nested object, whose own text is at least
+/// [`MIN_REPORT_CHARS`]).
+pub fn exact_finding(doc: &DocMeta, part: &str, reason: &str, chars: u32) -> Finding {
+    let chars = chars.min(doc.chars);
+    let coverage = chars as f32 / doc.chars.max(1) as f32;
     let mut f = Finding::structural(FindingKind::Fingerprint, part, "")
         .with_level(doc.level)
         .with_value(doc.id.clone());
     f.text = doc.title.clone();
     f.reason = format!(
-        "{reason}: registered document «{}» ({}), 100% of its {} characters",
-        doc.title, doc.id, doc.chars
+        "{reason}: registered document «{}» ({}), {chars} characters, {:.0}% of the document",
+        doc.title,
+        doc.id,
+        coverage * 100.0
     );
-    f.weight = doc.chars as f64;
-    f.coverage = Some(1.0);
+    f.confidence = 1.0;
+    f.weight = chars as f64;
+    f.coverage = Some(coverage);
     f
 }
 
@@ -105,10 +113,12 @@ impl Detector for FingerprintDetector {
             for (d, _) in self.index.exact_docs(&hash) {
                 if !identical.contains(&d) {
                     identical.push(d);
+                    let chars = canon.len().min(u32::MAX as usize) as u32;
                     out.push(exact_finding(
                         self.index.doc(d),
                         part.path,
                         "identical part",
+                        chars,
                     ));
                 }
             }
