@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Database, evidence, keys, policy.toml, dictionaries/ and the fingerprint registry.
@@ -86,20 +86,6 @@ pub struct Milter {
 pub struct Directory {
     /// Users and departments: a `.toml` or `.csv` file (see `directory.rs`).
     pub file: Option<PathBuf>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            data_dir: None,
-            listen: Listen::default(),
-            database: Database::default(),
-            gateway: Gateway::default(),
-            icap: Icap::default(),
-            milter: Milter::default(),
-            directory: Directory::default(),
-        }
-    }
 }
 
 impl Default for Listen {

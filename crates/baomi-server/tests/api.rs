@@ -192,7 +192,7 @@ async fn exercise(s: &Server) {
     // Incidents: list, filters, detail.
     let page = get_json(s, "/api/v1/incidents?channel=api&limit=10").await;
     assert!(page["total"].as_i64().unwrap() >= 1);
-    let page = get_json(s, &format!("/api/v1/incidents?level=secret")).await;
+    let page = get_json(s, "/api/v1/incidents?level=secret").await;
     assert_eq!(page["incidents"][0]["number"], number.as_str());
     let page = get_json(s, "/api/v1/incidents?channel=mail").await;
     assert_eq!(page["total"], 0);

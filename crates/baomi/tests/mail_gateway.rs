@@ -1,7 +1,6 @@
 //! The mail gateway end to end, as an operator runs it: real Postfix from Debian with
 //! `smtpd_milters` pointing at `baomi serve` (the real binary), mail sent with swaks.
 
-#[allow(dead_code)]
 #[path = "../../baomi-milter/tests/common/mod.rs"]
 mod postfix;
 #[allow(dead_code)]

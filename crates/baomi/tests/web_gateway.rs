@@ -2,7 +2,6 @@
 //! service pointing at `baomi serve` (the real binary), a local upstream web server, and
 //! curl as the user uploading through the proxy.
 
-#[allow(dead_code)]
 #[path = "../../baomi-icap/tests/common/mod.rs"]
 mod icap;
 #[allow(dead_code)]
