@@ -304,7 +304,8 @@ fn read_png_chunks(bytes: &[u8], found: &mut ImageText) {
 fn push_png_text(found: &mut ImageText, used: usize, keyword: &str, text: &str) {
     // ImageMagick's hex dumps of embedded profiles are not text; the EXIF in them is also
     // in an eXIf chunk when it matters (kamadak-exif reads that).
-    if keyword.starts_with("Raw profile type") {
+    // `date:create` and `date:modify` are ImageMagick's file times, on every PNG it writes.
+    if keyword.starts_with("Raw profile type") || keyword.starts_with("date:") {
         return;
     }
     push_line(&mut found.text, used, keyword, text);
@@ -354,6 +355,13 @@ fn inflate(compressed: &[u8]) -> Option<Vec<u8>> {
 /// The text content of an XMP packet: element text and attribute values, one per line.
 /// Tag names, namespaces and whitespace-only text are dropped; RDF boilerplate values
 /// (`x-default`, URIs) are harmless to detectors and kept for simplicity.
+/// The values of an XMP packet, `XMP: value` lines.
+pub(crate) fn xmp_text(packet: &[u8]) -> String {
+    let mut out = String::new();
+    push_xmp(&mut out, 0, packet);
+    out
+}
+
 fn push_xmp(out: &mut String, used: usize, packet: &[u8]) {
     let packet = super::xml::decode(packet);
     let mut values = Vec::new();
