@@ -10,9 +10,9 @@ use baomi_engine::{Engine, EngineConfig, ObjectReport};
 use baomi_extract::Blob;
 
 fn tool(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?}: {e} (scripts/deps.sh test installs it)")
-    });
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/deps.sh test installs it)"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -44,7 +44,10 @@ fn marking_in_a_pdf_comment_is_found_on_the_annotation() {
     let profile = dir.path().join("lo-profile");
     tool(
         Command::new("soffice")
-            .arg(format!("-env:UserInstallation=file://{}", profile.display()))
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
             .args([
                 "--headless",
                 "--convert-to",
@@ -69,14 +72,20 @@ fn marking_in_a_pdf_comment_is_found_on_the_annotation() {
     std::fs::create_dir(&plain).unwrap();
     tool(
         Command::new("soffice")
-            .arg(format!("-env:UserInstallation=file://{}", profile.display()))
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
             .args(["--headless", "--convert-to", "pdf", "--outdir"])
             .arg(&plain)
             .arg(&source),
     );
     let report = inspect(&plain.join("agenda.pdf"), "agenda.pdf");
     assert!(
-        report.findings.iter().all(|f| f.kind != FindingKind::Marking),
+        report
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::Marking),
         "{:#?}",
         report.findings
     );

@@ -38,9 +38,9 @@ fn part<'a>(sink: &'a Collect, path: &str) -> &'a Part {
 }
 
 fn tool(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!("cannot run {cmd:?}: {e} (scripts/deps.sh test installs it)")
-    });
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (scripts/deps.sh test installs it)"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -71,7 +71,9 @@ fn build_pdf(objects: &[String], info: usize) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for offset in offsets {
         out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
     }
@@ -161,7 +163,10 @@ fn pdf_annotations_form_values_and_custom_info() {
     let page = part(&sink, "agenda.pdf/page 1");
     assert_eq!(page.role, PartRole::Body);
     assert!(page.text.contains("Quarterly meeting agenda"), "{page:?}");
-    assert!(!page.text.contains("机密"), "the page itself is clean: {page:?}");
+    assert!(
+        !page.text.contains("机密"),
+        "the page itself is clean: {page:?}"
+    );
 
     let annot = part(&sink, "agenda.pdf/page 1#annot");
     assert_eq!(annot.role, PartRole::Annotation);
@@ -185,8 +190,7 @@ fn pdf_annotations_form_values_and_custom_info() {
 fn pdf_with_garbage_annotations_does_not_panic() {
     let content = "BT /F1 12 Tf 72 720 Td (Hello) Tj ET";
     let objects = vec![
-        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R 99 0 R (x)] >> >>"
-            .to_owned(),
+        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [6 0 R 99 0 R (x)] >> >>".to_owned(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
         // Annots is a number, not an array.
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
@@ -227,7 +231,10 @@ pub fn libreoffice_commented_pdf(dir: &Path) -> Vec<u8> {
     let profile = dir.join("lo-profile");
     tool(
         Command::new("soffice")
-            .arg(format!("-env:UserInstallation=file://{}", profile.display()))
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                profile.display()
+            ))
             .args([
                 "--headless",
                 "--convert-to",

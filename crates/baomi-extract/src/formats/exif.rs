@@ -100,8 +100,10 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 pub(crate) fn read(ty: FileType, bytes: &[u8]) -> ImageText {
-    let mut found = ImageText::default();
-    found.exif = read_exif(bytes);
+    let mut found = ImageText {
+        exif: read_exif(bytes),
+        ..ImageText::default()
+    };
     match ty {
         FileType::Jpeg => read_jpeg_segments(bytes, &mut found),
         FileType::Png => read_png_chunks(bytes, &mut found),

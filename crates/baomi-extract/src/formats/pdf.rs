@@ -342,7 +342,10 @@ fn read_info(doc: &PdfDocument) -> Vec<(String, String)> {
         .filter(|k| !INFO_KEYS.contains(&k.as_str()) && !INFO_SKIP.contains(&k.as_str()))
         .collect();
     custom.sort();
-    let keys = INFO_KEYS.iter().copied().chain(custom.into_iter().map(String::as_str));
+    let keys = INFO_KEYS
+        .iter()
+        .copied()
+        .chain(custom.into_iter().map(String::as_str));
     let mut out = Vec::new();
     for key in keys.take(1_000) {
         let value = dict
@@ -467,7 +470,9 @@ impl HiddenText {
                 block.push_str(value);
                 block.push('\n');
             }
-            if block.lines().any(|l| !l.starts_with("Author: ") && !l.starts_with("Subject: "))
+            if block
+                .lines()
+                .any(|l| !l.starts_with("Author: ") && !l.starts_with("Subject: "))
             {
                 if !out.is_empty() {
                     out.push('\n');
@@ -545,15 +550,18 @@ impl HiddenText {
             (false, false) => format!("{parent}.{partial}"),
         };
         // Text and choice values; check boxes and radio buttons hold names (`/Yes`, `/Off`).
-        let value = dict.get("V").and_then(|v| resolve(doc, v)).map(|v| match v {
-            Object::String(bytes) => decode_pdf_string(&bytes),
-            Object::Array(items) => items
-                .iter()
-                .filter_map(|i| i.as_string().map(decode_pdf_string))
-                .collect::<Vec<_>>()
-                .join("; "),
-            _ => String::new(),
-        });
+        let value = dict
+            .get("V")
+            .and_then(|v| resolve(doc, v))
+            .map(|v| match v {
+                Object::String(bytes) => decode_pdf_string(&bytes),
+                Object::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_string().map(decode_pdf_string))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                _ => String::new(),
+            });
         if let Some(value) = value
             && let Some(value) = self.take(&value)
         {
@@ -594,9 +602,7 @@ fn rich_text(obj: &Object) -> Option<String> {
     let mut text = String::new();
     let _ = super::xml::walk(&xhtml, |node| match node {
         super::xml::Node::Text(t) => text.push_str(t),
-        super::xml::Node::Close(name) if matches!(name, "p" | "div" | "br" | "li") => {
-            text.push('\n')
-        }
+        super::xml::Node::Close("p" | "div" | "br" | "li") => text.push('\n'),
         _ => {}
     });
     let text = text.trim().to_owned();
