@@ -186,6 +186,44 @@ fn pdf_annotations_form_values_and_custom_info() {
     assert_eq!(info.text, "Title: Agenda\nClassification: 工作秘密\n");
 }
 
+/// Office "protected" PDFs: encrypted, opened with the empty user password. The annotation
+/// and field strings are encrypted too and must come out decrypted.
+#[test]
+fn pdf_annotations_of_an_encrypted_pdf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("plain.pdf");
+    let encrypted = dir.path().join("encrypted.pdf");
+    std::fs::write(&plain, annotated_pdf()).expect("write pdf");
+    tool(
+        Command::new("qpdf")
+            .args(["--encrypt", "", "owner-secret", "256", "--print=none", "--"])
+            .arg(&plain)
+            .arg(&encrypted),
+    );
+    let sink = run(
+        FileType::Pdf,
+        std::fs::read(&encrypted).unwrap(),
+        "encrypted.pdf",
+    );
+    let annot = part(&sink, "encrypted.pdf/page 1#annot");
+    assert!(annot.text.contains("机密★1年 内部讨论稿"), "{annot:?}");
+    let form = part(&sink, "encrypted.pdf#form");
+    assert!(form.text.contains("秘密★6个月"), "{form:?}");
+
+    // The annotations compressed into object streams, linearized.
+    let packed = dir.path().join("packed.pdf");
+    tool(
+        Command::new("qpdf")
+            .args(["--object-streams=generate", "--linearize"])
+            .arg(&plain)
+            .arg(&packed),
+    );
+    let sink = run(FileType::Pdf, std::fs::read(&packed).unwrap(), "packed.pdf");
+    let annot = part(&sink, "packed.pdf/page 1#annot");
+    assert!(annot.text.contains("机密★1年 内部讨论稿"), "{annot:?}");
+    assert!(part(&sink, "packed.pdf#form").text.contains("秘密★6个月"));
+}
+
 #[test]
 fn pdf_with_garbage_annotations_does_not_panic() {
     let content = "BT /F1 12 Tf 72 720 Td (Hello) Tj ET";
