@@ -354,9 +354,6 @@ fn inflate(compressed: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The text content of an XMP packet: element text and attribute values, one per line.
-/// Tag names, namespaces and whitespace-only text are dropped; RDF boilerplate values
-/// (`x-default`, URIs) are harmless to detectors and kept for simplicity.
 /// The values of an XMP packet, `XMP: value` lines.
 pub(crate) fn xmp_text(packet: &[u8]) -> String {
     let mut out = String::new();
@@ -364,13 +361,24 @@ pub(crate) fn xmp_text(packet: &[u8]) -> String {
     out
 }
 
+/// The text content of an XMP packet: element text and attribute values, one per line.
+/// Tag names, namespaces and whitespace-only text are dropped, and so are identifiers
+/// (`xmpMM:DocumentID`, `stRef:instanceID`, `uuid:…`, `xmp.did:…`): their long hex runs
+/// would be read as bank-card or ID numbers.
 fn push_xmp(out: &mut String, used: usize, packet: &[u8]) {
     let packet = super::xml::decode(packet);
     let mut values = Vec::new();
+    // Local name of the element whose text comes next.
+    let mut element = String::new();
     // A damaged packet still gives what was read before the damage.
     let _ = super::xml::walk(&packet, |node| match node {
-        super::xml::Node::Text(text) => values.push(text.to_owned()),
+        super::xml::Node::Text(text) => {
+            if !is_identifier(&element, text) {
+                values.push(text.to_owned());
+            }
+        }
         super::xml::Node::Open(e) => {
+            element = super::xml::local_name(e).to_owned();
             for attribute in e.attributes().with_checks(false).flatten() {
                 let key = attribute.key.as_ref();
                 if key.starts_with("xmlns") || key == "rdf:about" || key == "xml:lang" {
@@ -380,14 +388,26 @@ fn push_xmp(out: &mut String, used: usize, packet: &[u8]) {
                     .normalized_value(quick_xml::XmlVersion::default())
                     .map(std::borrow::Cow::into_owned)
                     .unwrap_or_else(|_| attribute.value.to_string());
-                values.push(value);
+                if !is_identifier(super::xml::local(key), &value) {
+                    values.push(value);
+                }
             }
         }
-        super::xml::Node::Close(_) => {}
+        super::xml::Node::Close(_) => element.clear(),
     });
     for value in values {
         push_line(out, used, "XMP", &value);
     }
+}
+
+/// An XMP document or instance identifier, by its property name or its value's scheme.
+fn is_identifier(name: &str, value: &str) -> bool {
+    const SCHEMES: &[&str] = &["uuid:", "xmp.did:", "xmp.iid:", "adobe:docid:", "did:"];
+    name.ends_with("ID")
+        || name.ends_with("Id")
+        || SCHEMES
+            .iter()
+            .any(|scheme| value.trim_start().starts_with(scheme))
 }
 
 #[cfg(test)]
@@ -400,7 +420,7 @@ mod tests {
         push_xmp(
             &mut out,
             0,
-            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmp:Label="a &amp; b"><dc:description><rdf:Alt><rdf:li xml:lang="x-default">&#26426;密★1年</rdf:li></rdf:Alt></dc:description></rdf:Description></rdf:RDF>"#
+            r#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmp:Label="a &amp; b" xmpMM:DocumentID="0180117407206811822AA5F1D8A8DC3B"><xmpMM:InstanceID>4539578763621486</xmpMM:InstanceID><rdf:Seq><rdf:li>xmp.did:4539578763621486</rdf:li></rdf:Seq><dc:description><rdf:Alt><rdf:li xml:lang="x-default">&#26426;密★1年</rdf:li></rdf:Alt></dc:description></rdf:Description></rdf:RDF>"#
                 .as_bytes(),
         );
         assert_eq!(out, "XMP: a & b\nXMP: 机密★1年\n");
