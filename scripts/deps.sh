@@ -18,6 +18,8 @@ if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
          7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf
          imagemagick img2pdf)
+  # exiftool writes the EXIF/XMP text fields (XPComment, UserComment…) of the test photos.
+  pkgs+=(libimage-exiftool-perl)
   # The gateways' tests run against the real servers: Squid and c-icap-client for ICAP,
   # Postfix, swaks and miltertest for the milter, PostgreSQL for the second store backend.
   pkgs+=(squid c-icap postfix swaks miltertest postgresql curl iproute2)

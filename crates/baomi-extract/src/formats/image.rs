@@ -29,6 +29,8 @@ pub const LANGUAGES: &str = "chi_sim";
 
 /// Open an image (`ty` is one of the image types) and emit its OCR text.
 pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
+    // Metadata first: even an icon-sized image can carry a comment.
+    super::exif::extract(ty, blob, cx);
     if blob.len() < MIN_BYTES || cx.should_stop() {
         return Ok(());
     }

@@ -4,6 +4,7 @@
 use crate::{Blob, Ctx, FileType, FormatResult};
 
 // Documents and text.
+pub mod exif;
 pub mod html;
 #[cfg(feature = "ocr")]
 pub mod image;
@@ -55,6 +56,7 @@ pub fn dispatch(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult
         Png | Jpeg | Gif | Bmp | Tiff | Webp => image::extract(ty, blob, cx),
         #[cfg(not(feature = "ocr"))]
         Png | Jpeg | Gif | Bmp | Tiff | Webp => {
+            exif::extract(ty, blob, cx);
             cx.unreadable("", format!("{ty}: image, not read (built without OCR)"));
             Ok(())
         }

@@ -2,6 +2,11 @@
 //! poppler's `pdftotext` run as a separate process (it is GPL, so it is never linked) when
 //! pdf_oxide fails or its text looks wrong.
 //!
+//! Text that is not drawn on the page is read too: annotations (sticky notes, comments,
+//! free-text boxes, their authors and rich text) as `page N#annot`, AcroForm field values as
+//! `#form`, both [`PartRole::Annotation`]; the Info dictionary as `info` and the XMP packet
+//! as `#xmp`, [`PartRole::Metadata`]. pdftotext sees none of it.
+//!
 //! pdf_oxide decodes subset fonts with ToUnicode maps and the predefined Unicode CMaps well,
 //! but mis-decodes the legacy `GBK-EUC-H` family (`身份证` → `啓矸葜`) without any sign of
 //! failure, so documents naming those CMaps go to pdftotext directly.
@@ -21,6 +26,18 @@ use crate::{Blob, Ctx, FormatResult};
 const INFO_KEYS: &[&str] = &[
     "Title", "Author", "Subject", "Keywords", "Creator", "Producer",
 ];
+
+/// Info dictionary keys that are dates or flags, not text.
+const INFO_SKIP: &[&str] = &["CreationDate", "ModDate", "Trapped"];
+
+/// Annotations read per page, fields per form, nesting of form fields: beyond these a file
+/// is built to exhaust us, not written by a person.
+const MAX_ANNOTS_PER_PAGE: usize = 2_000;
+const MAX_FORM_FIELDS: usize = 10_000;
+const MAX_FORM_DEPTH: usize = 32;
+/// One annotation or field value is cut here; all hidden text of a document together too.
+const MAX_VALUE_BYTES: usize = 64 << 10;
+const MAX_HIDDEN_BYTES: usize = 8 << 20;
 
 /// CMap names of legacy CJK byte encodings pdf_oxide decodes wrongly.
 const LEGACY_CJK_CMAPS: &[&[u8]] = &[
@@ -51,6 +68,12 @@ struct OxideText {
     /// pages are not image-only pages.
     images: Vec<Option<bool>>,
     info: Vec<(String, String)>,
+    /// Annotation text per page (page number from 1, text), pages without any left out.
+    annotations: Vec<(usize, String)>,
+    /// AcroForm field values, `name: value` lines.
+    form: String,
+    /// Text of the document's XMP metadata packet.
+    xmp: String,
     encrypted: bool,
     /// False when encrypted and the empty user password did not open it.
     authenticated: bool,
@@ -129,6 +152,15 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
 
     if let Ok(o) = &oxide {
         emit_info(&o.info, cx);
+        for (number, text) in &o.annotations {
+            cx.text(
+                &format!("page {number}#annot"),
+                PartRole::Annotation,
+                text.clone(),
+            );
+        }
+        cx.text("#form", PartRole::Annotation, o.form.clone());
+        cx.text("#xmp", PartRole::Metadata, o.xmp.clone());
     }
 
     let any_text = pages.iter().any(|t| !t.trim().is_empty());
@@ -251,10 +283,35 @@ fn oxide_extract(bytes: Vec<u8>, cx: &mut Ctx<'_, '_>) -> Result<OxideText, Stri
         pages.push(text);
         images.push(has_images);
     }
+    let mut hidden = HiddenText::default();
+    if authenticated {
+        // Hidden text is a bonus over the page text: a panic in it loses only itself.
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            let mut hidden = HiddenText::default();
+            for index in 0..pages.len() {
+                if hidden.budget_spent() || cx.should_stop() {
+                    break;
+                }
+                let text = hidden.page_annotations(&doc, index);
+                if !text.trim().is_empty() {
+                    hidden.annotations.push((index + 1, text));
+                }
+            }
+            hidden.read_form_and_xmp(&doc);
+            hidden
+        }));
+        match read {
+            Ok(read) => hidden = read,
+            Err(_) => tracing::debug!(path = cx.path(), "PDF annotations: reader panicked"),
+        }
+    }
     Ok(OxideText {
         pages,
         images,
         info,
+        annotations: hidden.annotations,
+        form: hidden.form,
+        xmp: hidden.xmp,
         encrypted,
         authenticated,
     })
@@ -278,20 +335,283 @@ fn read_info(doc: &PdfDocument) -> Vec<(String, String)> {
     let Some(dict) = info.as_dict() else {
         return Vec::new();
     };
+    // The standard keys in a fixed order, then custom ones (Word exports its custom
+    // document properties here, a `密级` property among them) sorted by name.
+    let mut custom: Vec<&String> = dict
+        .keys()
+        .filter(|k| !INFO_KEYS.contains(&k.as_str()) && !INFO_SKIP.contains(&k.as_str()))
+        .collect();
+    custom.sort();
+    let keys = INFO_KEYS
+        .iter()
+        .copied()
+        .chain(custom.into_iter().map(String::as_str));
     let mut out = Vec::new();
-    for key in INFO_KEYS {
+    for key in keys.take(1_000) {
         let value = dict
-            .get(*key)
+            .get(key)
             .and_then(resolve)
             .and_then(|v| v.as_string().map(decode_pdf_string));
         if let Some(value) = value {
             let value = value.trim().trim_matches('\0').to_owned();
             if !value.is_empty() {
-                out.push(((*key).to_owned(), value));
+                out.push((key.to_owned(), truncate(&value, MAX_VALUE_BYTES).to_owned()));
             }
         }
     }
     out
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Annotation, form and XMP text of one document, read within [`MAX_HIDDEN_BYTES`].
+#[derive(Default)]
+struct HiddenText {
+    annotations: Vec<(usize, String)>,
+    form: String,
+    xmp: String,
+    used: usize,
+}
+
+impl HiddenText {
+    fn budget_spent(&self) -> bool {
+        self.used >= MAX_HIDDEN_BYTES
+    }
+
+    /// Count `text` against the budget and return it cut to a value's maximum.
+    fn take<'t>(&mut self, text: &'t str) -> Option<&'t str> {
+        let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+        if text.is_empty() || self.budget_spent() {
+            return None;
+        }
+        let text = truncate(text, MAX_VALUE_BYTES);
+        self.used += text.len();
+        Some(text)
+    }
+
+    /// The text of page `index`'s annotations: per annotation its author, subject, contents
+    /// and rich text (when it says more than the contents), separated by blank lines.
+    /// Widgets are form fields, read from the AcroForm tree instead; links carry no text.
+    fn page_annotations(&mut self, doc: &PdfDocument, index: usize) -> String {
+        let mut out = String::new();
+        let Ok(page) = doc.get_page(index) else {
+            return out;
+        };
+        let Some(annots) = page
+            .as_dict()
+            .and_then(|d| d.get("Annots"))
+            .and_then(|a| resolve(doc, a))
+        else {
+            return out;
+        };
+        let Some(annots) = annots.as_array() else {
+            return out;
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for annot in annots.iter().take(MAX_ANNOTS_PER_PAGE) {
+            let Some(annot) = resolve(doc, annot) else {
+                continue;
+            };
+            let Some(dict) = annot.as_dict() else {
+                continue;
+            };
+            let subtype = dict.get("Subtype").and_then(Object::as_name).unwrap_or("");
+            if matches!(subtype, "Widget" | "Link") {
+                continue;
+            }
+            let string = |key: &str| {
+                dict.get(key)
+                    .and_then(|v| resolve(doc, v))
+                    .and_then(|v| v.as_string().map(decode_pdf_string))
+            };
+            let mut lines = Vec::new();
+            if let Some(author) = string("T") {
+                lines.push(("Author: ", author));
+            }
+            if let Some(subject) = string("Subj") {
+                lines.push(("Subject: ", subject));
+            }
+            let contents = string("Contents");
+            let rich = dict
+                .get("RC")
+                .and_then(|v| resolve(doc, v))
+                .and_then(|v| rich_text(&v));
+            let same = |a: &str, b: &str| squash(a) == squash(b);
+            if let Some(contents) = &contents {
+                lines.push(("", contents.clone()));
+            }
+            if let Some(rich) = rich
+                && !contents.as_deref().is_some_and(|c| same(c, &rich))
+            {
+                lines.push(("", rich));
+            }
+            let mut block = String::new();
+            for (label, value) in lines {
+                // A popup repeats its parent's note; a reply may repeat the author.
+                if label.is_empty() && seen.iter().any(|s| same(s, &value)) {
+                    continue;
+                }
+                let Some(value) = self.take(&value) else {
+                    continue;
+                };
+                if label.is_empty() {
+                    seen.push(value.to_owned());
+                }
+                block.push_str(label);
+                block.push_str(value);
+                block.push('\n');
+            }
+            if block
+                .lines()
+                .any(|l| !l.starts_with("Author: ") && !l.starts_with("Subject: "))
+            {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&block);
+            }
+        }
+        out
+    }
+
+    /// AcroForm field values as `name: value` lines, and the catalog's XMP packet.
+    fn read_form_and_xmp(&mut self, doc: &PdfDocument) {
+        let Ok(catalog) = doc.catalog() else {
+            return;
+        };
+        let Some(catalog) = catalog.as_dict() else {
+            return;
+        };
+        if let Some(fields) = catalog
+            .get("AcroForm")
+            .and_then(|f| resolve(doc, f))
+            .and_then(|f| f.as_dict().and_then(|d| d.get("Fields")).cloned())
+            .and_then(|f| resolve(doc, &f))
+            && let Some(fields) = fields.as_array()
+        {
+            let mut visited = std::collections::HashSet::new();
+            let mut count = 0;
+            for field in fields {
+                self.form_field(doc, field, "", 0, &mut visited, &mut count);
+            }
+        }
+        let metadata = catalog.get("Metadata").and_then(|m| resolve(doc, m));
+        if let Some(stream @ Object::Stream { .. }) = metadata
+            && let Ok(packet) = stream.decode_stream_data()
+        {
+            let text = super::exif::xmp_text(&packet);
+            if let Some(text) = self.take(&text) {
+                self.xmp = text.to_owned();
+            }
+        }
+    }
+
+    fn form_field(
+        &mut self,
+        doc: &PdfDocument,
+        field: &Object,
+        parent: &str,
+        depth: usize,
+        visited: &mut std::collections::HashSet<pdf_oxide::object::ObjectRef>,
+        count: &mut usize,
+    ) {
+        if depth > MAX_FORM_DEPTH || *count >= MAX_FORM_FIELDS || self.budget_spent() {
+            return;
+        }
+        if let Some(reference) = field.as_reference()
+            && !visited.insert(reference)
+        {
+            return;
+        }
+        *count += 1;
+        let Some(field) = resolve(doc, field) else {
+            return;
+        };
+        let Some(dict) = field.as_dict() else {
+            return;
+        };
+        let partial = dict
+            .get("T")
+            .and_then(|t| resolve(doc, t))
+            .and_then(|t| t.as_string().map(decode_pdf_string))
+            .unwrap_or_default();
+        let name = match (parent.is_empty(), partial.is_empty()) {
+            (true, _) => partial,
+            (false, true) => parent.to_owned(),
+            (false, false) => format!("{parent}.{partial}"),
+        };
+        // Text and choice values; check boxes and radio buttons hold names (`/Yes`, `/Off`).
+        let value = dict
+            .get("V")
+            .and_then(|v| resolve(doc, v))
+            .map(|v| match v {
+                Object::String(bytes) => decode_pdf_string(&bytes),
+                Object::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_string().map(decode_pdf_string))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                _ => String::new(),
+            });
+        if let Some(value) = value
+            && let Some(value) = self.take(&value)
+        {
+            let label = if name.is_empty() { "field" } else { &name };
+            self.form.push_str(label);
+            self.form.push_str(": ");
+            self.form.push_str(value);
+            self.form.push('\n');
+        }
+        if let Some(kids) = dict
+            .get("Kids")
+            .and_then(|k| resolve(doc, k))
+            .and_then(|k| k.as_array().cloned())
+        {
+            for kid in &kids {
+                self.form_field(doc, kid, &name, depth + 1, visited, count);
+            }
+        }
+    }
+}
+
+/// An object itself, or what its reference points to.
+fn resolve(doc: &PdfDocument, obj: &Object) -> Option<Object> {
+    match obj.as_reference() {
+        Some(r) => doc.load_object(r).ok(),
+        None => Some(obj.clone()),
+    }
+}
+
+/// Text of a rich-text string or stream (`/RC`, XHTML): the markup stripped.
+fn rich_text(obj: &Object) -> Option<String> {
+    let bytes = match obj {
+        Object::String(bytes) => decode_pdf_string(bytes).into_bytes(),
+        Object::Stream { .. } => obj.decode_stream_data().ok()?,
+        _ => return None,
+    };
+    let xhtml = super::xml::decode(&bytes);
+    let mut text = String::new();
+    let _ = super::xml::walk(&xhtml, |node| match node {
+        super::xml::Node::Text(t) => text.push_str(t),
+        super::xml::Node::Close("p" | "div" | "br" | "li") => text.push('\n'),
+        _ => {}
+    });
+    let text = text.trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Text with all whitespace removed, to compare a note with its rich-text copy.
+fn squash(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 fn emit_info(info: &[(String, String)], cx: &mut Ctx<'_, '_>) {
