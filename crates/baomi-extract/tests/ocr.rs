@@ -70,7 +70,16 @@ fn fixtures() -> &'static Fixtures {
         run(Command::new("convert")
             .arg(&page_png)
             // Seeded noise: the same "photo" every run, so the test cannot flake on a lucky draw.
-            .args(["-seed", "7", "-rotate", "3", "-attenuate", "0.3", "+noise", "Gaussian"])
+            .args([
+                "-seed",
+                "7",
+                "-rotate",
+                "3",
+                "-attenuate",
+                "0.3",
+                "+noise",
+                "Gaussian",
+            ])
             .args(["-quality", "60"])
             .arg(&photo_jpg));
         let scan_pdf = d.join("scan.pdf");
