@@ -93,9 +93,11 @@ pub async fn serve(
         let inspector = Arc::new(icap_door::IcapInspector {
             gateway: gateway.clone(),
         });
+        let state = Arc::new(baomi_icap::IcapState::new(&icap_config));
+        let _ = gateway.metrics.icap.set(state.clone());
         let mut stop = stop_rx.clone();
         doors.spawn(async move {
-            baomi_icap::serve(listener, icap_config, inspector, async move {
+            baomi_icap::serve_with_state(listener, icap_config, inspector, state, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await

@@ -25,6 +25,9 @@ pub struct RouteLabel {
 
 pub struct Metrics {
     registry: Registry,
+    /// The ICAP door's own counters (connections, 204s, echoes, protocol errors), kept by
+    /// the door and exported here when it runs.
+    pub icap: std::sync::OnceLock<std::sync::Arc<baomi_icap::IcapState>>,
     pub objects: Family<ChannelLabel, Counter>,
     pub bytes: Family<ChannelLabel, Counter>,
     pub verdicts: Family<VerdictLabel, Counter>,
@@ -79,6 +82,7 @@ impl Metrics {
         );
         Metrics {
             registry,
+            icap: std::sync::OnceLock::new(),
             objects,
             bytes,
             verdicts,
@@ -91,6 +95,69 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        if let Some(state) = self.icap.get() {
+            let s = state.stats.snapshot();
+            let mut icap = String::new();
+            let counters = [
+                (
+                    "icap_connections",
+                    "ICAP connections accepted",
+                    s.connections,
+                ),
+                ("icap_options", "ICAP OPTIONS requests", s.options),
+                ("icap_reqmod", "ICAP REQMOD requests", s.reqmod),
+                ("icap_respmod", "ICAP RESPMOD requests", s.respmod),
+                (
+                    "icap_no_content",
+                    "ICAP 204 answers (allowed unchanged)",
+                    s.no_content,
+                ),
+                (
+                    "icap_echoed",
+                    "Messages echoed back (client did not allow 204)",
+                    s.echoed,
+                ),
+                (
+                    "icap_blocks",
+                    "ICAP answers carrying the block page",
+                    s.blocks,
+                ),
+                (
+                    "icap_protocol_errors",
+                    "Malformed or truncated ICAP requests",
+                    s.errors,
+                ),
+                (
+                    "icap_inspector_failures",
+                    "Inspections failed or timed out (fail mode applied)",
+                    s.inspector_failures,
+                ),
+                (
+                    "icap_over_limit",
+                    "Bodies over the size limit",
+                    s.over_limit,
+                ),
+                (
+                    "icap_body_bytes",
+                    "HTTP body bytes received over ICAP",
+                    s.body_bytes,
+                ),
+            ];
+            for (name, help, v) in counters {
+                icap.push_str(&format!(
+                    "# HELP baomi_{name} {help}.\n# TYPE baomi_{name} counter\nbaomi_{name}_total {v}\n"
+                ));
+            }
+            icap.push_str(&format!(
+                "# HELP baomi_icap_active_connections ICAP connections open now.\n# TYPE baomi_icap_active_connections gauge\nbaomi_icap_active_connections {}\n",
+                s.active_connections
+            ));
+            // OpenMetrics ends with `# EOF`; the door's families go before it.
+            match out.rfind("# EOF") {
+                Some(at) => out.insert_str(at, &icap),
+                None => out.push_str(&icap),
+            }
+        }
         out
     }
 

@@ -110,6 +110,22 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
         "ID numbers unmasked in the incident"
     );
 
+    // The door's counters are in /metrics next to the verdicts.
+    let (code, m) = serve.curl(&[&format!("http://127.0.0.1:{}/metrics", serve.http)]);
+    assert_eq!(code, 200);
+    let m = String::from_utf8_lossy(&m);
+    let blocks: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("baomi_icap_blocks_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ICAP block counter in /metrics:\n{m}"));
+    assert_eq!(blocks, 2, "{m}");
+    assert!(
+        m.contains("baomi_verdicts_total{channel=\"web\",action=\"block\"} 2"),
+        "{m}"
+    );
+    assert!(m.trim_end().ends_with("# EOF"));
+
     // The audit chain verifies; changing one stored row breaks it.
     let (code, out) = serve.audit_verify();
     assert_eq!(code, 0, "{out}");
