@@ -301,7 +301,13 @@ pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
 /// seen on rendered and photographed notices, plus the shape-alikes the detector does not
 /// already accept as stars.
 const STAR_MISREADS: &[char] = &[
-    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
+    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※', '码', '云',
+];
+
+/// Glyphs `chi_sim` reads for the digits of a period right after a misread star (measured
+/// on the trial pages of tests/ocr_trials.rs: `5` → 吕/D/口, `6` → G/O/虽, `10` → 1O/TO).
+const DIGIT_MISREADS: &[char] = &[
+    '吕', 'D', '口', 'G', 'O', 'o', '虽', 'T', 'l', 'I', '|', 'S', 's', 'B', 'Z', 'z', '〇', '日', '@',
 ];
 
 /// Put back the `★` of a marking whose star was misread: a level word (`绝密`, `机密`,
@@ -331,17 +337,24 @@ pub(crate) fn repair_stars(text: &str) -> String {
             period += 1;
         }
         let period_follows = if chars.get(period) == Some(&'长') {
-            chars.get(period + 1) == Some(&'期')
+            // 期 is sometimes read as 其.
+            matches!(chars.get(period + 1), Some('期' | '其'))
         } else {
-            // Digits (Tesseract spaces them out), then 年 or 月 (`6个月`).
+            // Digits (Tesseract spaces them out, and after a misread star reads some of them
+            // as letters or glyphs, or drops them), then 年 or 月 (`6个月`): at most three.
             let mut end = period;
-            while chars
-                .get(end)
-                .is_some_and(|c| c.is_ascii_digit() || *c == ' ')
-            {
-                end += 1;
+            let mut glyphs = 0;
+            while let Some(&c) = chars.get(end) {
+                if c == ' ' {
+                    end += 1;
+                } else if (c.is_ascii_digit() || DIGIT_MISREADS.contains(&c)) && glyphs < 3 {
+                    glyphs += 1;
+                    end += 1;
+                } else {
+                    break;
+                }
             }
-            end > period && matches!(chars.get(end), Some('年' | '月' | '个'))
+            matches!(chars.get(end), Some('年' | '月' | '个'))
         };
         if STAR_MISREADS.contains(&misread) && period_follows {
             out.push('★');
@@ -372,6 +385,17 @@ mod tests {
         assert_eq!(repair_stars("秘密x5年\n"), "秘密★5年\n");
         // A whole A4 page of the corpus notice rendered at 150 dpi reads the star as 友.
         assert_eq!(repair_stars("机密友10 年"), "机密★10 年");
+        // Photographed pages: digits after the misread star read as glyphs, 期 as 其.
+        assert_eq!(repair_stars("秘密女吕年"), "秘密★吕年");
+        assert_eq!(repair_stars("秘密妇G个月"), "秘密★G个月");
+        assert_eq!(repair_stars("机密友1O年"), "机密★1O年");
+        assert_eq!(repair_stars("机密码0 年"), "机密★0 年");
+        assert_eq!(repair_stars("绝密太长其"), "绝密★长其");
+        // Still only that shape: four glyphs, or no period, are left alone.
+        assert_eq!(repair_stars("机密文GOOD年"), "机密文GOOD年");
+        assert_eq!(repair_stars("机密女工作"), "机密女工作");
+        assert_eq!(repair_stars("秘密女 年"), "秘密★ 年");
+        assert_eq!(repair_stars("秘密友@ 个月"), "秘密★@ 个月");
         // A table of secrecy periods is prose, not a marking: 级 is no misread star.
         assert_eq!(repair_stars("绝密级30年"), "绝密级30年");
         // Prose and other glyphs stay as they are.
