@@ -301,13 +301,15 @@ pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
 /// seen on rendered and photographed notices, plus the shape-alikes the detector does not
 /// already accept as stars.
 const STAR_MISREADS: &[char] = &[
-    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※', '码', '云',
+    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
+    '码', '云',
 ];
 
 /// Glyphs `chi_sim` reads for the digits of a period right after a misread star (measured
 /// on the trial pages of tests/ocr_trials.rs: `5` → 吕/D/口, `6` → G/O/虽, `10` → 1O/TO).
 const DIGIT_MISREADS: &[char] = &[
-    '吕', 'D', '口', 'G', 'O', 'o', '虽', 'T', 'l', 'I', '|', 'S', 's', 'B', 'Z', 'z', '〇', '日', '@',
+    '吕', 'D', '口', 'G', 'O', 'o', '虽', 'T', 'l', 'I', '|', 'S', 's', 'B', 'Z', 'z', '〇', '日',
+    '@',
 ];
 
 /// Put back the `★` of a marking whose star was misread: a level word (`绝密`, `机密`,
