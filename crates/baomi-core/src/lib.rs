@@ -11,5 +11,6 @@ pub mod mask;
 pub mod model;
 pub mod normalise;
 pub mod policy;
+pub mod reason;
 
 pub use model::*;

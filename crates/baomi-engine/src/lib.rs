@@ -102,15 +102,45 @@ impl Engine {
 
     /// Inspect one object named `name` (its file, attachment or upload name).
     pub fn inspect(&self, blob: Blob, name: &str, channel: Channel) -> ObjectReport {
+        self.inspect_inner(blob, name, channel, None).0
+    }
+
+    /// Like [`Engine::inspect`], keeping for every finding the text around it (up to
+    /// `chars` characters each side, within its part) and the path of every part and
+    /// object: what the console shows an officer who opens an incident's evidence. Costs the
+    /// copies of the snippets only; the parts' text is still dropped as it goes.
+    pub fn inspect_with_context(
+        &self,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        chars: usize,
+    ) -> (ObjectReport, Explained) {
+        let (report, explained) = self.inspect_inner(blob, name, channel, Some(chars));
+        (report, explained.unwrap_or_default())
+    }
+
+    fn inspect_inner(
+        &self,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        context: Option<usize>,
+    ) -> (ObjectReport, Option<Explained>) {
         let mut sink = DetectSink {
             engine: self,
             findings: Vec::new(),
             dropped: 0,
             text_bytes: 0,
+            context: context.map(|chars| (chars, Explained::default())),
         };
         let summary = baomi_extract::extract(blob, name, &self.limits, &mut sink);
         let verdict = self.decide(&sink.findings, channel);
-        ObjectReport {
+        let explained = sink.context.take().map(|(_, mut e)| {
+            e.contexts.resize(sink.findings.len(), None);
+            e
+        });
+        let report = ObjectReport {
             path: name.to_owned(),
             true_type: summary.true_type.as_str().to_owned(),
             declared_type: summary.declared_type.map(|t| t.as_str().to_owned()),
@@ -121,7 +151,8 @@ impl Engine {
             errors: Vec::new(),
             complete: summary.complete,
             text_bytes: sink.text_bytes,
-        }
+        };
+        (report, explained)
     }
 
     /// Inspect a file on disk. I/O errors become `errors[]` (a scan that could not read a
@@ -188,11 +219,34 @@ fn number_lines(text: &str, first_line: u32, findings: &mut [Finding]) {
     }
 }
 
+/// The text around one finding, as written in the original part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingContext {
+    pub before: String,
+    pub matched: String,
+    pub after: String,
+    /// `before` and `after` with every other piece of personal data in them masked.
+    pub before_masked: String,
+    pub after_masked: String,
+}
+
+/// What [`Engine::inspect_with_context`] keeps besides the report.
+#[derive(Debug, Clone, Default)]
+pub struct Explained {
+    /// One per finding of the report, in the same order; `None` for findings without a span
+    /// (structural findings, whole-object matches).
+    pub contexts: Vec<Option<FindingContext>>,
+    /// Every object and text part met, in order: the object's tree.
+    pub parts: Vec<String>,
+}
+
 struct DetectSink<'e> {
     engine: &'e Engine,
     findings: Vec<Finding>,
     dropped: usize,
     text_bytes: u64,
+    /// Snippet width and what is kept, for [`Engine::inspect_with_context`].
+    context: Option<(usize, Explained)>,
 }
 
 impl DetectSink<'_> {
@@ -204,6 +258,77 @@ impl DetectSink<'_> {
         }
         self.findings.append(&mut new);
     }
+
+    /// Cut the snippets of this part's new findings (from index `start`) before the text goes.
+    fn explain(&mut self, part: &Part, start: usize) {
+        let Some((chars, explained)) = &mut self.context else {
+            return;
+        };
+        explained.parts.push(part.path.clone());
+        explained.contexts.resize(start, None);
+        let personal: Vec<(usize, usize, baomi_core::FindingKind)> = self.findings[start..]
+            .iter()
+            .filter(|f| f.kind.is_personal_data())
+            .filter_map(|f| f.span.map(|(a, b)| (a, b, f.kind)))
+            .collect();
+        for f in &self.findings[start..] {
+            explained.contexts.push(
+                f.span
+                    .map(|span| snippet(&part.text, span, *chars, &personal)),
+            );
+        }
+    }
+}
+
+/// The text around `span`, with the other personal data in the masked copies masked.
+fn snippet(
+    text: &str,
+    (start, end): (usize, usize),
+    chars: usize,
+    personal: &[(usize, usize, baomi_core::FindingKind)],
+) -> FindingContext {
+    let mut sorted = personal.to_vec();
+    sorted.sort_by_key(|p| p.0);
+    let personal = &sorted[..];
+    let end = end.min(text.len());
+    let start = start.min(end);
+    if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+        return FindingContext::default();
+    }
+    let from = text[..start]
+        .char_indices()
+        .rev()
+        .nth(chars.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    let to = text[end..]
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| end + i);
+    let masked = |a: usize, b: usize| {
+        let mut out = String::new();
+        let mut at = a;
+        for &(ps, pe, kind) in personal {
+            if pe <= a || ps >= b || ps < at || (ps, pe) == (start, end) {
+                continue;
+            }
+            let (ps, pe) = (ps.max(a), pe.min(b));
+            if !text.is_char_boundary(ps) || !text.is_char_boundary(pe) {
+                continue;
+            }
+            out.push_str(&text[at..ps]);
+            out.push_str(&baomi_core::mask::mask(kind, &text[ps..pe]));
+            at = pe;
+        }
+        out.push_str(&text[at..b]);
+        out
+    };
+    FindingContext {
+        before: text[from..start].to_owned(),
+        matched: text[start..end].to_owned(),
+        after: text[end..to].to_owned(),
+        before_masked: masked(from, start),
+        after_masked: masked(end, to),
+    }
 }
 
 impl Sink for DetectSink<'_> {
@@ -211,7 +336,9 @@ impl Sink for DetectSink<'_> {
         self.text_bytes += part.text.len() as u64;
         let mut out = Vec::new();
         self.engine.detect_part(&part, &mut out);
+        let start = self.findings.len();
         self.keep(out);
+        self.explain(&part, start);
     }
 
     fn finding(&mut self, finding: Finding) {
@@ -219,6 +346,9 @@ impl Sink for DetectSink<'_> {
     }
 
     fn object(&mut self, path: &str, _depth: u32, blob: &Blob) {
+        if let Some((_, explained)) = &mut self.context {
+            explained.parts.push(path.to_owned());
+        }
         let Some(index) = self.engine.fingerprints.as_ref().filter(|i| i.has_exact()) else {
             return;
         };

@@ -82,6 +82,63 @@ fn is_inside(part: &str, object: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('#'))
 }
 
+/// What [`register`] settled on besides the prints.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub doc: RegisteredDoc,
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+}
+
+/// Register one object as `baomi fingerprint add` and the console do: the level is the one
+/// given or else the highest marking found in it (an error when there is none), the title
+/// the one given or else `name` without its extension, the id the one given or else
+/// `FP-` and the start of the object's hash.
+pub fn register(
+    engine: &Engine,
+    blob: Blob,
+    name: &str,
+    level: Option<Level>,
+    title: Option<&str>,
+    id: Option<&str>,
+) -> Result<Registration, EngineError> {
+    let fail = |e: String| EngineError::Register(name.to_owned(), e);
+    let level = match level {
+        Some(l) => l,
+        None => engine
+            .inspect(blob.clone(), name, baomi_core::Channel::Scan)
+            .findings
+            .iter()
+            .filter(|f| f.kind == baomi_core::FindingKind::Marking)
+            .filter_map(|f| f.level)
+            .max()
+            .ok_or_else(|| fail("no marking found; say its level".into()))?,
+    };
+    let title = match title.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => t.to_owned(),
+        None => std::path::Path::new(name)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_owned()),
+    };
+    let id = match id.map(str::trim).filter(|i| !i.is_empty()) {
+        Some(i) => i.to_owned(),
+        None => {
+            let h = object_hash(&blob).map_err(|e| fail(e.to_string()))?;
+            let hex: String = h[..6].iter().map(|b| format!("{b:02x}")).collect();
+            format!("FP-{hex}")
+        }
+    };
+    let doc = prepare(engine, blob, name, &id, &title, level)?;
+    Ok(Registration {
+        doc,
+        id,
+        title,
+        level,
+    })
+}
+
 /// Fingerprint a document for registration under `id`, `title`, `level`. Fails when the
 /// document has less than [`MIN_REPORT_CHARS`] characters of text Baomi can read (an
 /// encrypted or image-only file): it could never be recognised but as an identical file,

@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1`), `/healthz` and `/metrics`. Everything but `/healthz` needs an
-//! API token (`Authorization: Bearer bm_…`, created with `baomi token create`); the token's
-//! name is the actor written to the audit log for every change.
+//! API token (`Authorization: Bearer bm_…`, created with `baomi token create`) or a console
+//! session, and the permission [`crate::authz::TABLE`] gives the caller's role for the route;
+//! the actor written to the audit log for every change is the account or the token.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -10,7 +11,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Multipart, Path, Query, Reque
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use baomi_core::{Action, Channel};
 use baomi_extract::Blob;
@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::authz::{self, Permission, Principal, RouteEntry, Routes};
 use crate::gateway::{Gateway, Who};
 use crate::metrics::RouteLabel;
 
@@ -34,42 +35,86 @@ pub struct ApiState {
     pub mail_queue: Option<Arc<dyn MailQueue>>,
 }
 
-/// The token's name, put in the request by the auth layer.
-#[derive(Clone)]
-struct Actor(String);
+/// The REST API's routes, each with its permission (see [`crate::authz::TABLE`]).
+pub fn routes() -> Routes<ApiState> {
+    Routes::new()
+        .get("/healthz", Permission::Public, healthz)
+        .post("/api/v1/scan", Permission::Inspect, scan)
+        .get(
+            "/api/v1/incidents",
+            Permission::IncidentsRead,
+            list_incidents,
+        )
+        .get(
+            "/api/v1/incidents/{number}",
+            Permission::IncidentsRead,
+            incident,
+        )
+        .get(
+            "/api/v1/incidents/{number}/evidence",
+            Permission::Evidence,
+            evidence,
+        )
+        .post(
+            "/api/v1/incidents/{number}/disposition",
+            Permission::IncidentsWrite,
+            disposition,
+        )
+        .post(
+            "/api/v1/incidents/{number}/release",
+            Permission::Quarantine,
+            release,
+        )
+        .post(
+            "/api/v1/incidents/{number}/delete",
+            Permission::Quarantine,
+            delete_held,
+        )
+        .get("/api/v1/stats", Permission::IncidentsRead, stats)
+        .get("/api/v1/audit", Permission::Audit, audit_tail)
+        .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
+        .get("/metrics", Permission::Metrics, metrics)
+}
 
+/// The REST API alone (what `baomi serve` answers without the console).
 pub fn router(state: ApiState) -> Router {
-    let api = Router::new()
-        .route("/api/v1/scan", post(scan))
-        .route("/api/v1/incidents", get(list_incidents))
-        .route("/api/v1/incidents/{number}", get(incident))
-        .route("/api/v1/incidents/{number}/evidence", get(evidence))
-        .route("/api/v1/incidents/{number}/disposition", post(disposition))
-        .route("/api/v1/incidents/{number}/release", post(release))
-        .route("/api/v1/incidents/{number}/delete", post(delete_held))
-        .route("/api/v1/stats", get(stats))
-        .route("/api/v1/audit", get(audit_tail))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
-        .layer(DefaultBodyLimit::disable());
-    Router::new()
-        .route("/healthz", get(healthz))
-        .merge(api)
+    app(state, Routes::new()).0
+}
+
+/// The HTTP application: the API's routes and `extra` (the console's pages) behind one
+/// authentication layer, with the table of every route for tests that walk them.
+pub fn app(state: ApiState, extra: Routes<ApiState>) -> (Router, Vec<RouteEntry>) {
+    let (router, entries) = routes().merge(extra).into_parts();
+    let store = state.gateway.store.clone();
+    let tls = state.gateway.config.console.tls();
+    let router = router
+        .fallback(not_found)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            authz::authenticate(store.clone(), tls, req, next)
+        }))
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
-        .with_state(state)
+        .with_state(state);
+    (router, entries)
+}
+
+async fn not_found(req: Request) -> Response {
+    authz::refuse(
+        StatusCode::NOT_FOUND,
+        format!("no such page or endpoint: {}", req.uri().path()),
+    )
 }
 
 /// An error as the API reports it: a status and `{"error": "…"}`.
 #[derive(Debug)]
-struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        authz::refuse(self.0, self.1)
     }
 }
 
@@ -110,33 +155,6 @@ async fn count_requests(State(state): State<ApiState>, req: Request, next: Next)
         })
         .inc();
     resp
-}
-
-async fn require_token(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .map(str::to_owned);
-    let Some(token) = token else {
-        return ApiError(
-            StatusCode::UNAUTHORIZED,
-            "an API token is required (Authorization: Bearer …; create one with `baomi token create`)".into(),
-        )
-        .into_response();
-    };
-    match state.gateway.store.check_token(&token).await {
-        Ok(Some(name)) => {
-            req.extensions_mut().insert(Actor(format!("token:{name}")));
-            next.run(req).await
-        }
-        Ok(None) => {
-            ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into()).into_response()
-        }
-        Err(e) => ApiError::from(e).into_response(),
-    }
 }
 
 async fn healthz(State(state): State<ApiState>) -> Response {
@@ -330,11 +348,21 @@ struct ListParams {
     user: Option<String>,
     disposition: Option<String>,
     action: Option<String>,
+    rule: Option<String>,
+    assignee: Option<String>,
+    /// Free text on the object name or incident number.
+    q: Option<String>,
+    /// `newest` (default), `oldest`, `severity`.
+    sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
 /// `YYYY-MM-DD` (a Beijing day; `to` is inclusive) or milliseconds since the epoch.
+pub fn parse_day(s: &str, end_of_day: bool) -> Option<i64> {
+    parse_time(s, end_of_day).ok()
+}
+
 fn parse_time(s: &str, end_of_day: bool) -> Result<i64, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
@@ -392,6 +420,10 @@ impl ListParams {
                 .and_then(Disposition::parse)
                 .map(|d| d.as_str().to_owned()),
             action: self.action.clone(),
+            rule: self.rule.clone(),
+            assignee: self.assignee.clone(),
+            text: self.q.clone(),
+            sort: self.sort.clone(),
             limit: self.limit,
             offset: self.offset,
         })
@@ -421,9 +453,19 @@ async fn incident(
 /// The original object, decrypted as it streams out; the download itself is audited.
 async fn evidence(
     State(state): State<ApiState>,
-    Extension(actor): Extension<Actor>,
+    Extension(who): Extension<Principal>,
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
+    evidence_download(&state, &number, &who.actor).await
+}
+
+/// `GET …/evidence` for the API and the console alike.
+pub async fn evidence_download(
+    state: &ApiState,
+    number: &str,
+    actor: &str,
+) -> Result<Response, ApiError> {
+    let number = number.to_owned();
     let gw = state.gateway.clone();
     let inc = gw.store.incident(&number).await?;
     let Some(ev) = inc.evidence.clone() else {
@@ -442,7 +484,7 @@ async fn evidence(
     }
     gw.store
         .audit(
-            &actor.0,
+            actor,
             "evidence.download",
             &number,
             json!({ "hash": ev.hash }),
@@ -532,7 +574,7 @@ struct DispositionBody {
 
 async fn disposition(
     State(state): State<ApiState>,
-    Extension(actor): Extension<Actor>,
+    Extension(who): Extension<Principal>,
     Path(number): Path<String>,
     Json(body): Json<DispositionBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -545,7 +587,7 @@ async fn disposition(
     let inc = state
         .gateway
         .store
-        .set_disposition(&number, d, body.comment.as_deref(), &actor.0)
+        .set_disposition(&number, d, body.comment.as_deref(), &who.actor)
         .await?;
     Ok(Json(
         serde_json::to_value(inc).map_err(anyhow::Error::from)?,
@@ -575,40 +617,47 @@ async fn held(state: &ApiState, number: &str) -> Result<(Arc<dyn MailQueue>, Str
 
 async fn release(
     State(state): State<ApiState>,
-    Extension(actor): Extension<Actor>,
+    Extension(who): Extension<Principal>,
     Path(number): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (queue, id) = held(&state, &number).await?;
-    tokio::task::spawn_blocking(move || queue.release(&id))
-        .await
-        .map_err(anyhow::Error::from)??;
-    state
-        .gateway
-        .store
-        .set_quarantine_state(&number, "released", &actor.0)
-        .await?;
-    Ok(Json(
-        json!({ "incident": number, "quarantine_state": "released" }),
-    ))
+    let s = act_on_held(&state, &number, true, &who.actor).await?;
+    Ok(Json(json!({ "incident": number, "quarantine_state": s })))
 }
 
 async fn delete_held(
     State(state): State<ApiState>,
-    Extension(actor): Extension<Actor>,
+    Extension(who): Extension<Principal>,
     Path(number): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (queue, id) = held(&state, &number).await?;
-    tokio::task::spawn_blocking(move || queue.delete(&id))
-        .await
-        .map_err(anyhow::Error::from)??;
+    let s = act_on_held(&state, &number, false, &who.actor).await?;
+    Ok(Json(json!({ "incident": number, "quarantine_state": s })))
+}
+
+/// Release (or delete) the mail an incident holds, and record it; the API and the console
+/// both come here.
+pub async fn act_on_held(
+    state: &ApiState,
+    number: &str,
+    release: bool,
+    actor: &str,
+) -> Result<&'static str, ApiError> {
+    let (queue, id) = held(state, number).await?;
+    tokio::task::spawn_blocking(move || {
+        if release {
+            queue.release(&id)
+        } else {
+            queue.delete(&id)
+        }
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    let new_state = if release { "released" } else { "deleted" };
     state
         .gateway
         .store
-        .set_quarantine_state(&number, "deleted", &actor.0)
+        .set_quarantine_state(number, new_state, actor)
         .await?;
-    Ok(Json(
-        json!({ "incident": number, "quarantine_state": "deleted" }),
-    ))
+    Ok(new_state)
 }
 
 async fn stats(

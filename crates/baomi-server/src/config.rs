@@ -18,6 +18,33 @@ pub struct ServerConfig {
     pub icap: Icap,
     pub milter: Milter,
     pub directory: Directory,
+    pub console: Console,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Console {
+    /// Largest file the security officer may upload to "test a file" (bytes).
+    pub test_max_bytes: u64,
+    /// Language of the pages for people who have not chosen one: `zh` or `en`.
+    pub default_language: String,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            test_max_bytes: 100 << 20,
+            default_language: "zh".into(),
+        }
+    }
+}
+
+impl Console {
+    /// Served over TLS (secure cookies with the `__Host-` prefix). Not yet: put the console
+    /// behind a TLS-terminating proxy on the same host.
+    pub fn tls(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

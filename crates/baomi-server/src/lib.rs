@@ -15,6 +15,7 @@ use baomi_store::{EvidenceVault, Store};
 use tokio::net::TcpListener;
 
 pub mod api;
+pub mod authz;
 pub mod config;
 pub mod directory;
 pub mod gateway;
@@ -55,9 +56,20 @@ pub struct Bound {
     pub milter: Option<std::net::SocketAddr>,
 }
 
-/// Bind every configured listener, then serve until `shutdown` resolves.
+/// Bind every configured listener, then serve until `shutdown` resolves (HTTP: the REST API
+/// alone; the binary serves the console too, through [`serve_app`]).
 pub async fn serve(
     gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(&Bound),
+) -> anyhow::Result<()> {
+    serve_app(gateway, api::router, shutdown, on_bound).await
+}
+
+/// Like [`serve`], with the HTTP application built by `app` from the API's state.
+pub async fn serve_app(
+    gateway: Arc<Gateway>,
+    app: fn(api::ApiState) -> axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(&Bound),
 ) -> anyhow::Result<()> {
@@ -133,7 +145,7 @@ pub async fn serve(
     tracing::info!(http = %bound.http, icap = ?bound.icap, milter = ?bound.milter, "baomi serve: listening");
     let retention = tokio::spawn(retention_loop(gateway.clone(), stop_rx.clone()));
     let mut http_stop = stop_rx.clone();
-    let app = api::router(state);
+    let app = app(state);
     let http_task = tokio::spawn(async move {
         axum::serve(http, app)
             .with_graceful_shutdown(async move {

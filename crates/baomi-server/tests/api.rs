@@ -12,7 +12,12 @@ use serde_json::Value;
 
 struct Server {
     base: String,
+    /// The security officer's token.
     token: String,
+    /// An inspection-only token (agents, chat gateways, Prometheus).
+    scan_token: String,
+    /// The auditor's token.
+    auditor_token: String,
     store: Store,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -36,7 +41,45 @@ async fn start(database_url: Option<&str>) -> Server {
         }
     }
     let store = store.expect("store opens");
-    let (_, token) = store.create_token("test", "test").await.unwrap();
+    // The security officer's token (incidents, evidence); tokens without an account only
+    // inspect.
+    let officer = store
+        .create_account(
+            &baomi_store::NewAccount {
+                name: "officer".into(),
+                role: baomi_store::Role::Secadmin,
+                display_name: None,
+                department: None,
+                password: "officer-password-1".into(),
+            },
+            true,
+            "test",
+        )
+        .await
+        .unwrap();
+    let (_, token) = store
+        .create_token("test", Some(&officer), "test")
+        .await
+        .unwrap();
+    let auditor = store
+        .create_account(
+            &baomi_store::NewAccount {
+                name: "auditor".into(),
+                role: baomi_store::Role::Auditor,
+                display_name: None,
+                department: None,
+                password: "auditor-password-1".into(),
+            },
+            true,
+            "test",
+        )
+        .await
+        .unwrap();
+    let (_, auditor_token) = store
+        .create_token("audit", Some(&auditor), "test")
+        .await
+        .unwrap();
+    let (_, scan_token) = store.create_token("agent", None, "test").await.unwrap();
     let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
     let gw = open_gateway(config, dir.path().to_owned(), engine, store.clone())
         .await
@@ -56,6 +99,8 @@ async fn start(database_url: Option<&str>) -> Server {
     Server {
         base: format!("http://{addr}"),
         token,
+        scan_token,
+        auditor_token,
         store,
         stop: Some(tx),
         task: Some(task),
@@ -93,7 +138,11 @@ fn auth(s: &Server) -> Vec<String> {
 }
 
 async fn get_json(s: &Server, path: &str) -> Value {
-    let mut a = auth(s);
+    get_json_as(s, &s.token, path).await
+}
+
+async fn get_json_as(s: &Server, token: &str, path: &str) -> Value {
+    let mut a = vec!["-H".into(), format!("Authorization: Bearer {token}")];
     a.push(format!("{}{path}", s.base));
     let (status, body) = curl(a).await;
     assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
@@ -227,7 +276,7 @@ async fn exercise(s: &Server) {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["disposition"], "violation");
-    assert_eq!(v["disposition_by"], "token:test");
+    assert_eq!(v["disposition_by"], "token:test(officer)");
     let mut a = auth(s);
     a.extend([
         "-H".into(),
@@ -248,9 +297,22 @@ async fn exercise(s: &Server) {
             .iter()
             .any(|p| p[0] == "api")
     );
-    let mut a = auth(s);
-    a.push(format!("{}/metrics", s.base));
-    let (status, body) = curl(a).await;
+    // Prometheus scrapes with an inspection-only token; the officer's role has no business
+    // with node counters, nor the scan token with incidents, nor the officer with the trail.
+    let as_token = |t: &str, path: &str| {
+        vec![
+            "-H".into(),
+            format!("Authorization: Bearer {t}"),
+            format!("{}{path}", s.base),
+        ]
+    };
+    assert_eq!(curl(as_token(&s.token, "/metrics")).await.0, 403);
+    assert_eq!(
+        curl(as_token(&s.scan_token, "/api/v1/incidents")).await.0,
+        403
+    );
+    assert_eq!(curl(as_token(&s.token, "/api/v1/audit")).await.0, 403);
+    let (status, body) = curl(as_token(&s.scan_token, "/metrics")).await;
     assert_eq!(status, 200);
     let m = String::from_utf8_lossy(&body);
     assert!(
@@ -262,7 +324,7 @@ async fn exercise(s: &Server) {
     assert!(doc["paths"]["/api/v1/scan"].is_object());
 
     // The audit log has the verdict, the download and the disposition, and verifies.
-    let tail = get_json(s, "/api/v1/audit?limit=50").await;
+    let tail = get_json_as(s, &s.auditor_token, "/api/v1/audit?limit=50").await;
     let actions: Vec<&str> = tail
         .as_array()
         .unwrap()

@@ -28,6 +28,26 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// Filters for the auditor's view of the log; every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// An exact action (`incident.disposition`) or a family (`incident`, `account`).
+    pub action: Option<String>,
+    pub subject: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub oldest_first: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct AuditPage {
+    pub total: i64,
+    pub entries: Vec<AuditEntry>,
+}
+
 /// The outcome of `baomi audit verify`.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct AuditReport {
@@ -150,6 +170,65 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(row_to_entry).collect()
+    }
+
+    /// Entries matching a filter, newest first, with the total count.
+    pub async fn audit_search(&self, f: &AuditFilter) -> Result<AuditPage> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<crate::incidents::Param> = Vec::new();
+        let mut push = |clause: &str, p: crate::incidents::Param| {
+            params.push(p);
+            clauses.push(clause.replace('?', &format!("${}", params.len())));
+        };
+        use crate::incidents::Param;
+        if let Some(a) = f.actor.as_deref().filter(|s| !s.is_empty()) {
+            push("actor = ?", Param::Text(a.to_owned()));
+        }
+        if let Some(a) = f.action.as_deref().filter(|s| !s.is_empty()) {
+            // `incident` finds every `incident.*` action; `incident.comment` just that one.
+            if a.contains('.') {
+                push("action = ?", Param::Text(a.to_owned()));
+            } else {
+                push("action LIKE ?", Param::Text(format!("{a}.%")));
+            }
+        }
+        if let Some(s) = f.subject.as_deref().filter(|s| !s.is_empty()) {
+            push("subject = ?", Param::Text(s.to_owned()));
+        }
+        if let Some(v) = f.from_ms {
+            push("ts_ms >= ?", Param::Int(v));
+        }
+        if let Some(v) = f.to_ms {
+            push("ts_ms < ?", Param::Int(v));
+        }
+        let clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = crate::incidents::bind_params(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM audit_log{clause}"
+            ))),
+            &params,
+        )
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        let limit = f.limit.unwrap_or(100).clamp(1, 100_000);
+        let offset = f.offset.unwrap_or(0).max(0);
+        let order = if f.oldest_first { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT seq, ts_ms, actor, action, subject, detail, prev_hash, hash FROM audit_log{clause} \
+             ORDER BY seq {order} LIMIT {limit} OFFSET {offset}"
+        );
+        let rows = crate::incidents::bind_params(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(AuditPage {
+            total,
+            entries: rows.iter().map(row_to_entry).collect::<Result<_>>()?,
+        })
     }
 
     /// Walk the whole chain, then check every incident against what the chain says of it.

@@ -106,6 +106,8 @@ pub struct Incident {
     pub disposition_ms: Option<i64>,
     pub quarantine_id: Option<String>,
     pub quarantine_state: Option<String>,
+    /// The officer handling it.
+    pub assignee: Option<String>,
 }
 
 impl Incident {
@@ -171,6 +173,13 @@ pub struct IncidentFilter {
     pub user: Option<String>,
     pub disposition: Option<String>,
     pub action: Option<String>,
+    /// A policy rule among the incident's rules.
+    pub rule: Option<String>,
+    pub assignee: Option<String>,
+    /// Free text: part of the object's name or of the incident number.
+    pub text: Option<String>,
+    /// `newest` (default), `oldest`, `severity`.
+    pub sort: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -198,8 +207,8 @@ pub struct Stats {
 pub(crate) const SELECT_INCIDENT: &str = "SELECT id, number, created_ms, channel, user_name, \
     department, source, destination, object_name, object_size, object_type, action, severity, \
     level, rules, findings, evidence, evidence_size, content_hash, disposition, \
-    disposition_note, disposition_by, disposition_ms, quarantine_id, quarantine_state \
-    FROM incidents";
+    disposition_note, disposition_by, disposition_ms, quarantine_id, quarantine_state, \
+    assignee FROM incidents";
 
 pub(crate) fn row_to_incident(row: &AnyRow) -> Result<Incident> {
     let rules: String = row.try_get(14)?;
@@ -235,6 +244,7 @@ pub(crate) fn row_to_incident(row: &AnyRow) -> Result<Incident> {
         disposition_ms: row.try_get(22)?,
         quarantine_id: row.try_get(23)?,
         quarantine_state: row.try_get(24)?,
+        assignee: row.try_get(25)?,
     })
 }
 
@@ -245,7 +255,7 @@ struct Where {
     params: Vec<Param>,
 }
 
-enum Param {
+pub(crate) enum Param {
     Int(i64),
     Text(String),
 }
@@ -280,14 +290,75 @@ impl Where {
             ("user_name", &f.user),
             ("disposition", &f.disposition),
             ("action", &f.action),
+            ("assignee", &f.assignee),
         ];
         for (column, value) in texts {
             if let Some(v) = value {
                 w.push(column, "=", Param::Text(v.clone()));
             }
         }
+        if let Some(rule) = &f.rule {
+            // `rules` is a JSON array of names: match one whole quoted name.
+            w.push(
+                "rules",
+                "LIKE",
+                Param::Text(format!("%{}%", like_escape(&json!(rule).to_string()))),
+            );
+            w.escape_last();
+        }
+        if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let pattern = format!("%{}%", like_escape(text));
+            w.params.push(Param::Text(pattern));
+            let n = w.params.len();
+            w.clauses.push(format!(
+                "(object_name LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
+            ));
+        }
         w
     }
+
+    fn escape_last(&mut self) {
+        if let Some(c) = self.clauses.last_mut() {
+            c.push_str(" ESCAPE '\\'");
+        }
+    }
+}
+
+/// `%`, `_` and the escape character itself taken literally in a LIKE pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// ORDER BY for a filter's `sort`, from constant text only.
+fn order_by(sort: Option<&str>) -> &'static str {
+    match sort {
+        Some("oldest") => "created_ms ASC, id ASC",
+        Some("severity") => {
+            "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 \
+             WHEN 'low' THEN 3 ELSE 4 END, created_ms DESC, id DESC"
+        }
+        _ => "created_ms DESC, id DESC",
+    }
+}
+
+/// The WHERE clause of a filter and its parameters, for queries in other modules.
+pub(crate) fn where_sql(f: &IncidentFilter) -> (String, Vec<Param>) {
+    let w = Where::from_filter(f);
+    (w.sql(), w.params)
+}
+
+pub(crate) fn bind_params<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    bind_all(q, params)
 }
 
 fn bind_all<'q>(
@@ -385,6 +456,7 @@ impl Store {
             disposition_ms: None,
             quarantine_id: new.quarantine_id,
             quarantine_state: None,
+            assignee: None,
         })
     }
 
@@ -411,8 +483,9 @@ impl Store {
             .try_get(0)?;
         let n = w.params.len();
         let list_sql = format!(
-            "{SELECT_INCIDENT}{} ORDER BY created_ms DESC, id DESC LIMIT ${} OFFSET ${}",
+            "{SELECT_INCIDENT}{} ORDER BY {} LIMIT ${} OFFSET ${}",
             w.sql(),
+            order_by(filter.sort.as_deref()),
             n + 1,
             n + 2
         );

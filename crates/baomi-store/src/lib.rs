@@ -10,7 +10,8 @@
 //!   department, and the disposition an officer gives it;
 //! - [`evidence`]: the object itself, content-addressed and encrypted at rest on disk;
 //! - [`audit`]: an append-only hash chain over every verdict and every change;
-//! - [`tokens`]: API tokens, stored only as hashes;
+//! - [`accounts`]: the console's accounts (三员分立), sessions and the two-person rule;
+//! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
 //!   kept as opaque bytes that `baomi-core` serialises.
 
@@ -20,7 +21,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub mod accounts;
 pub mod audit;
+pub mod casework;
 pub mod evidence;
 pub mod incidents;
 pub mod registry;
@@ -28,11 +31,13 @@ pub mod registry;
 pub mod testing;
 pub mod tokens;
 
-pub use audit::{AuditEntry, AuditReport};
+pub use accounts::{Account, AccountStatus, Login, NewAccount, Role};
+pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
+pub use casework::{Comment, SavedView};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
 pub use registry::{RegistryEntry, RegistryMeta};
-pub use tokens::TokenInfo;
+pub use tokens::{TokenInfo, TokenScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

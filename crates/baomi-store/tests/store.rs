@@ -105,14 +105,16 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
     assert_eq!(report.entries, 4);
 
     // Tokens are stored hashed.
-    let (info, secret) = store.create_token("chat-gateway", "admin").await.unwrap();
-    assert_eq!(
-        store.check_token(&secret).await.unwrap().as_deref(),
-        Some("chat-gateway")
-    );
-    assert_eq!(store.check_token("bm_wrong").await.unwrap(), None);
+    let (info, secret) = store
+        .create_token("chat-gateway", None, "admin")
+        .await
+        .unwrap();
+    let live = store.check_token(&secret).await.unwrap().unwrap();
+    assert_eq!(live.name, "chat-gateway");
+    assert_eq!(live.scope, baomi_store::TokenScope::Scan);
+    assert!(store.check_token("bm_wrong").await.unwrap().is_none());
     store.revoke_token(info.id, "admin").await.unwrap();
-    assert_eq!(store.check_token(&secret).await.unwrap(), None);
+    assert!(store.check_token(&secret).await.unwrap().is_none());
 
     // Registry.
     let entry = RegistryEntry {

@@ -1,5 +1,5 @@
-//! `baomi audit …` and `baomi token …`: the officer's and administrator's commands on the
-//! store.
+//! `baomi audit …`, `baomi token …` and `baomi user …`: the commands run on the server
+//! itself, where root is trusted (the bootstrap of 三员分立 accounts happens here).
 
 use std::path::Path;
 
@@ -21,7 +21,16 @@ pub enum AuditCommand {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; the secret is printed once and stored only as a hash.
-    Create { name: String },
+    Create {
+        name: String,
+        /// Act as this account, with its role (a console account).
+        #[arg(long, value_name = "ACCOUNT", conflicts_with = "scope")]
+        user: Option<String>,
+        /// `scan`: may only submit objects for inspection (chat gateways, agents, scanners).
+        /// The default when no --user is given.
+        #[arg(long, value_parser = ["scan"])]
+        scope: Option<String>,
+    },
     /// List tokens (never their secrets).
     List,
     /// Revoke a token by its id.
@@ -91,11 +100,25 @@ pub fn audit(cmd: AuditCommand, data_dir: &Path, url: Option<&str>) -> Result<i3
 pub fn token(cmd: TokenCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     runtime()?.block_on(async {
         match cmd {
-            TokenCommand::Create { name } => {
+            TokenCommand::Create {
+                name,
+                user,
+                scope: _,
+            } => {
                 let store = Store::open(data_dir, url).await?;
-                let (info, secret) = store.create_token(&name, &console_actor()).await?;
+                let account = match &user {
+                    Some(u) => Some(store.account(u).await?),
+                    None => None,
+                };
+                let (info, secret) = store
+                    .create_token(&name, account.as_ref(), &console_actor())
+                    .await?;
+                let what = match &account {
+                    Some(a) => format!("acts as {} ({})", a.name, a.role.zh()),
+                    None => "inspection only (scope scan)".to_owned(),
+                };
                 eprintln!(
-                    "token {} ({}) created; it is shown only now:",
+                    "token {} ({}) created, {what}; it is shown only now:",
                     info.id, info.name
                 );
                 println!("{secret}");
@@ -104,10 +127,15 @@ pub fn token(cmd: TokenCommand, data_dir: &Path, url: Option<&str>) -> Result<i3
             TokenCommand::List => {
                 let store = Store::open(data_dir, url).await?;
                 for t in store.tokens().await? {
+                    let scope = match &t.account {
+                        Some(a) => format!("user:{a}"),
+                        None => "scan".to_owned(),
+                    };
                     println!(
-                        "{:>4}  {:<24} created {}  last used {}{}",
+                        "{:>4}  {:<24} {:<16} created {}  last used {}{}",
                         t.id,
                         t.name,
+                        scope,
                         baomi_store::local_date(t.created_ms),
                         t.last_used_ms
                             .map(baomi_store::local_date)
@@ -121,6 +149,132 @@ pub fn token(cmd: TokenCommand, data_dir: &Path, url: Option<&str>) -> Result<i3
                 let store = Store::open(data_dir, url).await?;
                 store.revoke_token(id, &console_actor()).await?;
                 println!("token {id} revoked");
+                Ok(0)
+            }
+        }
+    })
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create an active console account (the bootstrap; in the console, accounts are
+    /// proposed by the system administrator and approved by a security officer).
+    Add {
+        name: String,
+        /// sysadmin (系统管理员), secadmin (安全保密管理员) or auditor (安全审计员).
+        #[arg(long, value_parser = ["sysadmin", "secadmin", "auditor"])]
+        role: String,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts with their role and state.
+    List,
+    /// Disable an account, end its sessions and revoke its tokens.
+    Disable { name: String },
+    /// Set an account's password (and unlock it).
+    Passwd {
+        name: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+pub fn user(cmd: UserCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    runtime()?.block_on(async {
+        let store = Store::open(data_dir, url).await?;
+        match cmd {
+            UserCommand::Add {
+                name,
+                role,
+                department,
+                display_name,
+                password_stdin: _,
+            } => {
+                let role = baomi_store::Role::parse(&role)
+                    .ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
+                let password = read_password()?;
+                let acc = store
+                    .create_account(
+                        &baomi_store::NewAccount {
+                            name,
+                            role,
+                            display_name,
+                            department,
+                            password,
+                        },
+                        true,
+                        &console_actor(),
+                    )
+                    .await?;
+                println!(
+                    "account {} created: {} ({})",
+                    acc.name,
+                    acc.role.zh(),
+                    acc.role
+                );
+                Ok(0)
+            }
+            UserCommand::List => {
+                for a in store.accounts().await? {
+                    let mut notes = Vec::new();
+                    if let Some(r) = a.pending_role {
+                        notes.push(format!("role change to {r} pending"));
+                    }
+                    if a.pending_password {
+                        notes.push("password reset pending".to_owned());
+                    }
+                    if a.locked_at(baomi_store::now_ms()) {
+                        notes.push("locked".to_owned());
+                    }
+                    if a.totp_enabled {
+                        notes.push("TOTP".to_owned());
+                    }
+                    println!(
+                        "{:<20} {:<9} {:<9} {:<16} {}{}",
+                        a.name,
+                        a.role.as_str(),
+                        a.status.as_str(),
+                        a.department.as_deref().unwrap_or("-"),
+                        a.display_name.as_deref().unwrap_or(""),
+                        if notes.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", notes.join(", "))
+                        }
+                    );
+                }
+                Ok(0)
+            }
+            UserCommand::Disable { name } => {
+                store.disable_account(&name, &console_actor()).await?;
+                println!("account {name} disabled; its sessions and tokens ended");
+                Ok(0)
+            }
+            UserCommand::Passwd {
+                name,
+                password_stdin: _,
+            } => {
+                let password = read_password()?;
+                store
+                    .set_password(&name, &password, &console_actor())
+                    .await?;
+                println!("password of {name} set");
                 Ok(0)
             }
         }

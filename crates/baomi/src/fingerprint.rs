@@ -70,16 +70,6 @@ fn parse_level(s: &str) -> Result<Level> {
     })
 }
 
-/// The level a document is marked with, when the caller gave none.
-fn marked_level(engine: &Engine, path: &Path) -> Option<Level> {
-    let r = engine.inspect_path(path, baomi_core::Channel::Scan);
-    r.findings
-        .iter()
-        .filter(|f| f.kind == baomi_core::FindingKind::Marking)
-        .filter_map(|f| f.level)
-        .max()
-}
-
 fn register_one(
     engine: &Engine,
     path: &Path,
@@ -91,44 +81,19 @@ fn register_one(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let level = match level.or_else(|| marked_level(engine, path)) {
-        Some(l) => l,
-        None => bail!(
-            "{}: no marking found; say its level with --level",
-            path.display()
-        ),
-    };
-    let title = title.map(str::to_owned).unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
     let blob = Blob::from_path(path).with_context(|| format!("reading {}", path.display()))?;
-    let id = match id {
-        Some(i) => i.to_owned(),
-        None => {
-            let h = register::object_hash(&blob)?;
-            format!(
-                "FP-{}",
-                h[..6]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
-        }
-    };
-    let doc = register::prepare(engine, blob, &name, &id, &title, level)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let r = register::register(engine, blob, &name, level, title, id)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (--level)", path.display()))?;
     Ok(RegistryEntry {
         meta: RegistryMeta {
-            id,
-            title,
-            level: level.as_str().into(),
+            id: r.id,
+            title: r.title,
+            level: r.level.as_str().into(),
             source_name: path.display().to_string(),
-            chars: i64::from(doc.chars),
+            chars: i64::from(r.doc.chars),
             added_ms: baomi_store::now_ms(),
         },
-        data: doc.to_bytes(),
+        data: r.doc.to_bytes(),
     })
 }
 

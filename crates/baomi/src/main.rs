@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Manage console accounts on the server itself (三员: sysadmin, secadmin, auditor).
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
+    },
     /// Show or check a policy.
     Policy {
         #[command(subcommand)]
@@ -173,6 +178,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
+        Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {

@@ -49,11 +49,19 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
             baomi_engine::Limits::default(),
             fingerprints,
         )?);
+        if store.account_count().await? == 0 {
+            eprintln!(
+                "baomi serve: no console accounts yet. Create the three roles (三员) on this machine:\n  \
+                 baomi user add NAME --role sysadmin --password-stdin\n  \
+                 baomi user add NAME --role secadmin --password-stdin\n  \
+                 baomi user add NAME --role auditor --password-stdin"
+            );
+        }
         let gateway =
             baomi_server::open_gateway(config, data_dir.to_owned(), engine, store).await?;
-        baomi_server::serve(gateway, shutdown_signal(), |b| {
+        baomi_server::serve_app(gateway, baomi_console::app, shutdown_signal(), |b| {
             eprintln!(
-                "baomi serve: HTTP {}{}{}, data in {}",
+                "baomi serve: console and API http://{}/{}{}, data in {}",
                 b.http,
                 b.icap
                     .map(|a| format!(", ICAP icap://{a}/reqmod"))

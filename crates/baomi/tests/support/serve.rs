@@ -25,6 +25,28 @@ pub struct Serve {
     child: Child,
 }
 
+/// The password of the `officer` (secadmin) account every test server has.
+pub const OFFICER_PASSWORD: &str = "officer-密码-2026";
+
+/// `baomi` with `input` on standard input.
+pub fn baomi_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baomi"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running baomi");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{input}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().expect("baomi ends")
+}
+
 pub fn baomi(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_baomi"))
         .args(args)
@@ -60,7 +82,30 @@ impl Serve {
         )
         .unwrap();
         let cfg = config.to_str().unwrap();
-        let out = baomi(&["--config", cfg, "token", "create", "e2e"]);
+        // The security officer's token: incidents, evidence, quarantine.
+        let out = baomi_stdin(
+            &[
+                "--config",
+                cfg,
+                "user",
+                "add",
+                "officer",
+                "--role",
+                "secadmin",
+                "--display-name",
+                "王保密",
+                "--password-stdin",
+            ],
+            OFFICER_PASSWORD,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = baomi(&[
+            "--config", cfg, "token", "create", "e2e", "--user", "officer",
+        ]);
         assert!(
             out.status.success(),
             "{}",
@@ -150,6 +195,22 @@ impl Serve {
     /// `baomi audit verify` on this server's store: (exit code, output).
     pub fn audit_verify(&self) -> (i32, String) {
         let out = baomi(&["--config", self.config.to_str().unwrap(), "audit", "verify"]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// `baomi audit tail` on the server (root on the machine reads the trail).
+    pub fn audit_tail(&self) -> (i32, String) {
+        let out = baomi(&[
+            "--config",
+            self.config.to_str().unwrap(),
+            "audit",
+            "tail",
+            "-n",
+            "20",
+        ]);
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,0 +1,585 @@
+//! The console's words, in Chinese (the default) and English. Both are complete: a test
+//! reads every template and fails on a key missing here.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh" | "zh-CN" | "zh_CN" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (key, Chinese, English).
+pub const WORDS: &[(&str, &str, &str)] = &[
+    (
+        "app.name",
+        "保密检查与防泄密系统",
+        "Baomi confidentiality protection",
+    ),
+    ("app.short", "保密", "Baomi"),
+    ("nav.dashboard", "工作台", "Dashboard"),
+    ("nav.incidents", "事件队列", "Incidents"),
+    ("nav.policy", "策略与检测", "Policy"),
+    ("nav.registry", "登记文件", "Registered documents"),
+    ("nav.approvals", "账户审批", "Approvals"),
+    ("nav.audit", "审计日志", "Audit trail"),
+    ("nav.accounts", "账户管理", "Accounts"),
+    ("nav.tokens", "API 令牌", "API tokens"),
+    ("nav.health", "节点状态", "Node health"),
+    ("nav.me", "我的账户", "My account"),
+    ("nav.logout", "退出", "Sign out"),
+    ("nav.lang_other", "English", "中文"),
+    ("role.sysadmin", "系统管理员", "System administrator"),
+    ("role.secadmin", "安全保密管理员", "Security officer"),
+    ("role.auditor", "安全审计员", "Security auditor"),
+    ("login.title", "登录", "Sign in"),
+    ("login.username", "用户名", "User name"),
+    ("login.password", "密码", "Password"),
+    (
+        "login.totp",
+        "动态验证码（已启用双因素时填写）",
+        "One-time code (if two-factor is on)",
+    ),
+    ("login.submit", "登录", "Sign in"),
+    (
+        "login.failed",
+        "用户名、密码或验证码不正确，或账户不可用。",
+        "Wrong user name, password or code, or the account cannot sign in.",
+    ),
+    (
+        "login.locked",
+        "失败次数过多，账户已锁定 15 分钟。",
+        "Too many failed attempts: the account is locked for 15 minutes.",
+    ),
+    (
+        "login.needs_code",
+        "请输入动态验证码。",
+        "Enter the one-time code.",
+    ),
+    (
+        "login.expired",
+        "会话已过期，请重新登录。",
+        "Your session ended; sign in again.",
+    ),
+    (
+        "login.notice",
+        "本系统仅供授权人员使用，所有操作均记入审计日志。",
+        "For authorised staff only. Every action is recorded in the audit trail.",
+    ),
+    ("common.save", "保存", "Save"),
+    ("common.apply", "筛选", "Filter"),
+    ("common.reset", "清除", "Clear"),
+    ("common.none", "无", "none"),
+    ("common.all", "全部", "all"),
+    ("common.yes", "是", "yes"),
+    ("common.no", "否", "no"),
+    ("common.back", "返回", "Back"),
+    ("common.prev", "上一页", "Previous"),
+    ("common.next", "下一页", "Next"),
+    ("common.total", "共", "Total"),
+    ("common.items", "条", "items"),
+    ("common.page", "页", "page"),
+    ("common.time", "时间", "Time"),
+    ("common.actions", "操作", "Actions"),
+    ("common.name", "名称", "Name"),
+    ("common.status", "状态", "Status"),
+    ("common.department", "部门", "Department"),
+    ("common.done", "已完成。", "Done."),
+    ("common.confirm", "确认", "Confirm"),
+    ("common.cancel", "取消", "Cancel"),
+    ("common.days", "天", "days"),
+    ("common.from", "从", "From"),
+    ("common.to", "至", "To"),
+    ("common.submit", "提交", "Submit"),
+    (
+        "error.title",
+        "无法完成请求",
+        "The request could not be completed",
+    ),
+    ("error.401", "请先登录。", "Please sign in."),
+    (
+        "error.403",
+        "您的角色无权访问此页面或执行此操作。此次尝试已记入审计日志。",
+        "Your role may not open this page or do this. The attempt was recorded in the audit trail.",
+    ),
+    (
+        "error.404",
+        "未找到该页面或记录。",
+        "No such page or record.",
+    ),
+    ("error.413", "文件过大。", "The file is too large."),
+    ("error.400", "请求有误。", "The request was not valid."),
+    ("error.500", "服务器内部错误。", "Internal error."),
+    ("error.home", "返回首页", "Back to the start page"),
+    ("inc.number", "事件编号", "Incident"),
+    ("inc.channel", "渠道", "Channel"),
+    ("inc.level", "密级", "Level"),
+    ("inc.person", "人员", "Person"),
+    ("inc.object", "对象", "Object"),
+    ("inc.action", "处置动作", "Action"),
+    ("inc.rule", "规则", "Rule"),
+    ("inc.disposition", "处理结论", "Disposition"),
+    ("inc.assignee", "承办人", "Assignee"),
+    ("inc.age", "已开启", "Open for"),
+    ("inc.text", "对象名称或编号", "Object name or number"),
+    ("inc.sort", "排序", "Sort"),
+    ("inc.sort.newest", "最新在前", "Newest first"),
+    ("inc.sort.oldest", "最早在前", "Oldest first"),
+    ("inc.sort.severity", "按严重程度", "By severity"),
+    ("inc.destination", "去向", "Destination"),
+    ("inc.source", "来源", "Source"),
+    ("inc.size", "大小", "Size"),
+    ("inc.type", "真实类型", "True type"),
+    ("inc.severity", "严重程度", "Severity"),
+    ("inc.none", "没有符合条件的事件。", "No incidents match."),
+    ("inc.bulk", "批量处理", "Bulk disposition"),
+    ("inc.bulk.selected", "所选事件", "Selected incidents"),
+    (
+        "inc.bulk.filter",
+        "当前筛选的全部事件",
+        "Everything the filter matches",
+    ),
+    (
+        "inc.bulk.confirm_title",
+        "确认批量处理",
+        "Confirm the bulk disposition",
+    ),
+    (
+        "inc.bulk.confirm_text",
+        "将把以下数量的事件设为",
+        "This sets the disposition of this many incidents to",
+    ),
+    ("inc.bulk.done", "批量处理完成：", "Bulk disposition done:"),
+    (
+        "inc.bulk.nothing",
+        "没有选中任何事件。",
+        "Nothing was selected.",
+    ),
+    ("inc.views", "已保存的视图", "Saved views"),
+    ("inc.view_name", "视图名称", "View name"),
+    ("inc.save_view", "保存当前筛选", "Save this filter"),
+    ("inc.delete_view", "删除", "Delete"),
+    ("inc.findings", "检测发现", "Findings"),
+    ("inc.finding.kind", "类型", "Kind"),
+    ("inc.finding.part", "位置", "Where"),
+    ("inc.finding.line", "行", "Line"),
+    ("inc.finding.text", "内容", "Text"),
+    ("inc.finding.reason", "依据", "Reason"),
+    ("inc.finding.context", "上下文", "Context"),
+    (
+        "inc.context_note",
+        "上下文来自加密留存的原始对象，个人信息已脱敏。",
+        "Context comes from the encrypted evidence; personal data is masked.",
+    ),
+    (
+        "inc.context_unmasked",
+        "以下为未脱敏内容，查看原因已记入审计日志。",
+        "Shown unmasked; your reason was recorded in the audit trail.",
+    ),
+    (
+        "inc.no_evidence",
+        "此事件没有留存证据，无法显示上下文。",
+        "This incident has no evidence, so no context can be shown.",
+    ),
+    ("inc.tree", "对象结构", "Object tree"),
+    ("inc.evidence", "证据", "Evidence"),
+    (
+        "inc.download",
+        "下载原始对象（记入审计）",
+        "Download the original (audited)",
+    ),
+    ("inc.unmask", "显示未脱敏内容", "Show unmasked"),
+    ("inc.unmask_reason", "查看原因（必填）", "Reason (required)"),
+    (
+        "inc.unmask_reason_missing",
+        "查看未脱敏内容必须填写原因。",
+        "Showing unmasked values needs a reason.",
+    ),
+    ("inc.history", "处理记录", "History"),
+    ("inc.comments", "意见", "Comments"),
+    ("inc.comment", "添加意见", "Add a comment"),
+    ("inc.assign", "指派", "Assign"),
+    ("inc.assign_to", "承办人账户", "Assign to account"),
+    ("inc.set_disposition", "处理结论", "Set disposition"),
+    ("inc.note", "说明", "Note"),
+    ("inc.quarantine", "隔离邮件", "Held mail"),
+    ("inc.release", "放行邮件", "Release the mail"),
+    ("inc.delete_mail", "删除邮件", "Delete the mail"),
+    ("inc.quarantine_state", "隔离状态", "Held mail state"),
+    ("inc.held", "隔离中", "held"),
+    ("disp.open", "待处理", "Open"),
+    ("disp.violation", "确认违规", "Violation"),
+    ("disp.false_positive", "误报", "False positive"),
+    ("disp.rectified", "已整改", "Rectified"),
+    ("dash.title", "工作台", "Dashboard"),
+    ("dash.total", "事件总数", "Incidents"),
+    ("dash.open", "待处理", "Open"),
+    ("dash.handled", "已处理", "Handled"),
+    ("dash.by_day", "每日事件", "Incidents per day"),
+    ("dash.by_level", "按密级", "By level"),
+    ("dash.by_channel", "按渠道", "By channel"),
+    ("dash.by_department", "按部门", "By department"),
+    ("dash.by_rule", "按规则", "By rule"),
+    ("dash.by_disposition", "处理情况", "Open vs handled"),
+    ("dash.period", "统计区间", "Period"),
+    (
+        "dash.click",
+        "点击图表可查看对应的事件。",
+        "Click a chart to open the matching incidents.",
+    ),
+    ("policy.title", "当前策略", "Active policy"),
+    ("policy.rules", "规则", "Rules"),
+    ("policy.source", "策略文件", "Policy text"),
+    ("policy.test", "测试文件", "Test a file"),
+    (
+        "policy.test_note",
+        "上传的文件只做检测，不产生事件，不留存；测试本身记入审计日志。",
+        "The file is inspected only: no incident, nothing kept. The test itself is audited.",
+    ),
+    ("policy.test_file", "选择文件", "File"),
+    ("policy.test_run", "检测", "Inspect"),
+    ("policy.verdict", "判定", "Verdict"),
+    (
+        "policy.too_large",
+        "文件超过测试上限",
+        "The file is over the test limit of",
+    ),
+    ("policy.no_file", "请选择一个文件。", "Choose a file."),
+    ("policy.no_findings", "未发现问题。", "Nothing found."),
+    ("reg.title", "登记的涉密文件", "Registered secret documents"),
+    (
+        "reg.note",
+        "登记后，系统能识别该文件的副本和摘录。仅保存指纹，不保存正文。新登记的文件在服务重启后对网关生效。",
+        "Copies and excerpts of registered documents are recognised. Only fingerprints are kept, never the text. The gateway uses new registrations after a restart.",
+    ),
+    ("reg.id", "编号", "Id"),
+    ("reg.doc_title", "标题", "Title"),
+    ("reg.chars", "字数", "Characters"),
+    ("reg.added", "登记时间", "Registered"),
+    ("reg.source", "来源文件", "Source file"),
+    ("reg.add", "登记文件", "Register a document"),
+    (
+        "reg.level_auto",
+        "按文件中的密级标志",
+        "From the document's marking",
+    ),
+    ("reg.remove", "移除", "Remove"),
+    ("reg.none", "尚未登记文件。", "No documents registered yet."),
+    (
+        "reg.no_level",
+        "文件中没有密级标志，请选择密级。",
+        "The document has no marking: choose its level.",
+    ),
+    (
+        "appr.title",
+        "待审批的账户变更",
+        "Account changes waiting for approval",
+    ),
+    (
+        "appr.note",
+        "系统管理员提出的账户新建、角色变更和密码重置，须由安全保密管理员审批后生效（双人控制）。",
+        "Accounts, role changes and password resets proposed by the system administrator take effect only when a security officer approves them (two people).",
+    ),
+    ("appr.change", "变更内容", "Change"),
+    ("appr.proposed_by", "提出人", "Proposed by"),
+    ("appr.approve", "批准", "Approve"),
+    ("appr.reject", "驳回", "Reject"),
+    (
+        "appr.none",
+        "没有待审批的变更。",
+        "Nothing waits for approval.",
+    ),
+    ("appr.new_account", "新建账户", "New account"),
+    ("appr.role_change", "角色变更为", "Role change to"),
+    ("appr.password_reset", "重置密码", "Password reset"),
+    ("audit.title", "审计日志", "Audit trail"),
+    ("audit.actor", "操作者", "Actor"),
+    ("audit.action", "操作", "Action"),
+    ("audit.subject", "对象", "Subject"),
+    ("audit.detail", "详情", "Detail"),
+    ("audit.seq", "序号", "No."),
+    ("audit.verify", "校验审计链", "Verify the chain"),
+    ("audit.export", "导出 CSV", "Export CSV"),
+    ("audit.ok", "审计链完整：", "The audit chain is intact:"),
+    (
+        "audit.entries",
+        "条记录，核对事件",
+        "entries, incidents checked:",
+    ),
+    (
+        "audit.broken",
+        "审计链或事件记录被篡改：",
+        "The audit chain or incidents were altered:",
+    ),
+    ("audit.problems", "处问题", "problem(s)"),
+    ("acct.title", "账户", "Accounts"),
+    ("acct.name", "用户名", "User name"),
+    ("acct.display_name", "姓名", "Full name"),
+    ("acct.role", "角色", "Role"),
+    ("acct.last_login", "最近登录", "Last sign-in"),
+    (
+        "acct.propose",
+        "新建账户（待审批）",
+        "Propose an account (needs approval)",
+    ),
+    (
+        "acct.initial_password",
+        "初始密码（至少 10 位）",
+        "Initial password (10 characters or more)",
+    ),
+    ("acct.disable", "停用", "Disable"),
+    (
+        "acct.reset",
+        "重置密码（待审批）",
+        "Reset password (needs approval)",
+    ),
+    (
+        "acct.change_role",
+        "变更角色（待审批）",
+        "Change role (needs approval)",
+    ),
+    ("acct.pending", "待审批", "pending approval"),
+    ("acct.locked", "已锁定", "locked"),
+    (
+        "acct.proposed",
+        "已提交，等待安全保密管理员审批。",
+        "Proposed: waits for a security officer's approval.",
+    ),
+    ("status.pending", "待审批", "Pending"),
+    ("status.active", "正常", "Active"),
+    ("status.disabled", "已停用", "Disabled"),
+    ("status.rejected", "已驳回", "Rejected"),
+    ("tok.title", "API 令牌", "API tokens"),
+    (
+        "tok.note",
+        "令牌的密钥只在创建时显示一次，系统仅保存其散列值。scan 令牌只能提交检测（聊天网关、终端代理、扫描程序）。",
+        "A token's secret is shown once, when it is created; only its hash is kept. scan tokens may only submit objects for inspection (chat gateways, agents, scanners).",
+    ),
+    ("tok.scope", "范围", "Scope"),
+    ("tok.account", "代表账户", "Acts as"),
+    ("tok.created", "创建时间", "Created"),
+    ("tok.last_used", "最近使用", "Last used"),
+    ("tok.create", "创建令牌", "Create a token"),
+    ("tok.scan_only", "仅检测（scan）", "inspection only (scan)"),
+    ("tok.revoke", "吊销", "Revoke"),
+    ("tok.revoked", "已吊销", "revoked"),
+    (
+        "tok.secret",
+        "新令牌（只显示这一次，请立即保存）：",
+        "New token (shown only now: keep it safe):",
+    ),
+    ("tok.never", "从未", "never"),
+    ("health.title", "节点状态", "Node health"),
+    ("health.version", "版本", "Version"),
+    ("health.node", "节点", "Node"),
+    ("health.database", "数据库", "Database"),
+    ("health.data_dir", "数据目录", "Data directory"),
+    ("health.doors", "接入通道", "Doors"),
+    ("health.uptime", "运行时间", "Up for"),
+    ("health.ok", "正常", "ok"),
+    ("health.off", "未启用", "off"),
+    ("health.accounts", "账户数", "Accounts"),
+    ("health.tokens", "有效令牌", "Live tokens"),
+    (
+        "health.icap",
+        "ICAP 连接 / 放行 / 拦截",
+        "ICAP connections / passed / blocked",
+    ),
+    ("me.title", "我的账户", "My account"),
+    ("me.change_password", "修改密码", "Change password"),
+    ("me.current", "当前密码", "Current password"),
+    (
+        "me.new",
+        "新密码（至少 10 位）",
+        "New password (10 characters or more)",
+    ),
+    (
+        "me.must_change",
+        "您的密码由管理员设置，请先修改密码。",
+        "Your password was set by an administrator: change it now.",
+    ),
+    ("me.totp", "双因素认证（TOTP）", "Two-factor sign-in (TOTP)"),
+    ("me.totp_on", "已启用。", "On."),
+    ("me.totp_off", "未启用。", "Off."),
+    (
+        "me.totp_begin",
+        "启用双因素认证",
+        "Turn on two-factor sign-in",
+    ),
+    (
+        "me.totp_scan",
+        "用身份验证器应用扫描二维码，或手工输入密钥，然后输入应用显示的 6 位验证码：",
+        "Scan the QR code with an authenticator app, or type the key, then enter the 6-digit code it shows:",
+    ),
+    ("me.totp_confirm", "确认启用", "Confirm"),
+    ("me.totp_wrong", "验证码不正确。", "Wrong code."),
+    (
+        "me.password_wrong",
+        "当前密码不正确。",
+        "The current password is wrong.",
+    ),
+    ("me.password_changed", "密码已修改。", "Password changed."),
+    (
+        "me.totp_enabled",
+        "双因素认证已启用。",
+        "Two-factor sign-in is on.",
+    ),
+];
+
+fn table() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
+    static TABLE: OnceLock<HashMap<&'static str, (&'static str, &'static str)>> = OnceLock::new();
+    TABLE.get_or_init(|| WORDS.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect())
+}
+
+/// The words of one language, handed to every template as `t`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    pub fn t(&self, key: &str) -> &'static str {
+        match table().get(key) {
+            Some((zh, en)) => match self.lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            },
+            None => {
+                tracing::warn!("console: no words for {key:?}");
+                "?"
+            }
+        }
+    }
+
+    pub fn is_zh(&self) -> bool {
+        self.lang == Lang::Zh
+    }
+
+    /// A level's name (`secret` → 机密 / Secret).
+    pub fn level(&self, level: &str) -> String {
+        match baomi_core::Level::parse(level) {
+            Some(l) if self.is_zh() => l.zh().to_owned(),
+            Some(_) | None => level.replace('_', " "),
+        }
+    }
+
+    pub fn channel(&self, channel: &str) -> &'static str {
+        let (zh, en) = match channel {
+            "web" => ("网页上传", "web"),
+            "mail" => ("邮件", "mail"),
+            "api" => ("接口", "API"),
+            "scan" => ("自查扫描", "scan"),
+            "chat" => ("聊天", "chat"),
+            "usb" => ("移动介质", "USB"),
+            "print" => ("打印", "print"),
+            _ => ("其他", "other"),
+        };
+        if self.is_zh() { zh } else { en }
+    }
+
+    pub fn action(&self, action: &str) -> &'static str {
+        let (zh, en) = match action {
+            "allow" => ("放行", "allow"),
+            "audit" => ("记录", "audit"),
+            "alert" => ("告警", "alert"),
+            "quarantine" => ("隔离", "quarantine"),
+            "block" => ("拦截", "block"),
+            _ => ("其他", "other"),
+        };
+        if self.is_zh() { zh } else { en }
+    }
+
+    pub fn severity(&self, severity: &str) -> &'static str {
+        let (zh, en) = match severity {
+            "critical" => ("严重", "critical"),
+            "high" => ("高", "high"),
+            "medium" => ("中", "medium"),
+            "low" => ("低", "low"),
+            _ => ("无", "none"),
+        };
+        if self.is_zh() { zh } else { en }
+    }
+
+    pub fn disposition(&self, d: &str) -> &'static str {
+        self.t(match d {
+            "violation" => "disp.violation",
+            "false_positive" => "disp.false_positive",
+            "rectified" => "disp.rectified",
+            _ => "disp.open",
+        })
+    }
+
+    pub fn role(&self, role: &str) -> &'static str {
+        self.t(match role {
+            "sysadmin" => "role.sysadmin",
+            "secadmin" => "role.secadmin",
+            _ => "role.auditor",
+        })
+    }
+
+    pub fn status(&self, status: &str) -> &'static str {
+        self.t(match status {
+            "active" => "status.active",
+            "disabled" => "status.disabled",
+            "rejected" => "status.rejected",
+            _ => "status.pending",
+        })
+    }
+
+    /// A finding kind in words (`pii.resident_id` → 身份证号).
+    pub fn kind(&self, kind: &str) -> &'static str {
+        let (zh, en) = match kind {
+            "marking" => ("密级标志", "marking"),
+            "pii.resident_id" => ("身份证号", "resident ID"),
+            "pii.mobile" => ("手机号", "mobile number"),
+            "pii.phone" => ("固定电话", "landline"),
+            "pii.bank_card" => ("银行卡号", "bank card"),
+            "pii.uscc" => ("统一社会信用代码", "credit code"),
+            "pii.passport" => ("护照号", "passport"),
+            "pii.plate" => ("车牌号", "licence plate"),
+            "pii.email" => ("电子邮箱", "e-mail"),
+            "keyword" => ("敏感词", "keyword"),
+            "regex" => ("自定义规则", "custom rule"),
+            "fingerprint" => ("登记文件摘录", "registered document"),
+            "encrypted" => ("加密内容", "encrypted"),
+            "type_mismatch" => ("类型伪装", "type mismatch"),
+            "limit" => ("超出限制", "limit"),
+            "unreadable" => ("无法读取", "unreadable"),
+            _ => ("其他", "other"),
+        };
+        if self.is_zh() { zh } else { en }
+    }
+
+    /// A finding's reason in this language (see `baomi_core::reason`).
+    pub fn reason(&self, reason: &str) -> String {
+        match self.lang {
+            Lang::Zh => baomi_core::reason::zh(reason),
+            Lang::En => reason.to_owned(),
+        }
+    }
+}

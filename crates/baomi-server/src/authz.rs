@@ -1,0 +1,452 @@
+//! Who may do what: the one authorization table every route goes through, pages and REST API
+//! alike (三员分立, DOMAIN.md §5).
+//!
+//! A request is authenticated once ([`authenticate`]: a session cookie or a bearer token) and
+//! then carries exactly one [`Subject`]. Every route is added through [`Routes`], which takes
+//! the route's [`Permission`] with it, so a route cannot exist without an entry in the table;
+//! [`granted`] answers from [`TABLE`], the role → permission table. A route that is denied is
+//! audited (`access.denied`), and a state-changing request made with a cookie must come from
+//! the console's own origin (CSRF).
+
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::{Json, Router};
+use baomi_store::{Account, Role, Store, TokenScope};
+use serde_json::json;
+
+/// Who a request acts as: one of the three roles, an inspection-only token, or nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Anonymous,
+    /// A `scan`-scoped token: chat gateways, agents, scanners.
+    Scan,
+    Sysadmin,
+    Secadmin,
+    Auditor,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 5] = [
+        Subject::Anonymous,
+        Subject::Scan,
+        Subject::Sysadmin,
+        Subject::Secadmin,
+        Subject::Auditor,
+    ];
+
+    pub fn of(role: Role) -> Subject {
+        match role {
+            Role::Sysadmin => Subject::Sysadmin,
+            Role::Secadmin => Subject::Secadmin,
+            Role::Auditor => Subject::Auditor,
+        }
+    }
+}
+
+/// What a route needs. Kept coarse: each is one line of [`TABLE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// No credentials: the login form, `/healthz`, static assets.
+    Public,
+    /// Any account (its own password, second factor, language, logout).
+    SignedIn,
+    /// Submit objects for inspection (`POST /api/v1/scan`).
+    Inspect,
+    /// Prometheus counters.
+    Metrics,
+    /// The API document.
+    ApiDocument,
+    /// Incident queue, detail, dashboard and statistics.
+    IncidentsRead,
+    /// Dispositions, assignment, comments, bulk dispositions, saved views.
+    IncidentsWrite,
+    /// Download the evidence; show personal data unmasked (with a typed reason).
+    Evidence,
+    /// Release or delete held mail.
+    Quarantine,
+    /// Read the active policy and test files against it.
+    Policy,
+    /// The registry of secret documents (fingerprints).
+    Registry,
+    /// Approve or reject account changes proposed by the system administrator.
+    ApproveAccounts,
+    /// Read, verify and export the audit trail.
+    Audit,
+    /// Accounts: list, propose, disable, reset passwords.
+    Accounts,
+    /// API tokens: create, revoke.
+    Tokens,
+    /// Node health and versions.
+    Health,
+}
+
+use Permission as P;
+use Subject as S;
+
+/// The role → permission table. Nothing else grants anything.
+pub const TABLE: &[(Permission, &[Subject])] = &[
+    (
+        P::Public,
+        &[S::Anonymous, S::Scan, S::Sysadmin, S::Secadmin, S::Auditor],
+    ),
+    (P::SignedIn, &[S::Sysadmin, S::Secadmin, S::Auditor]),
+    (P::Inspect, &[S::Scan, S::Secadmin]),
+    (P::Metrics, &[S::Scan, S::Sysadmin]),
+    (
+        P::ApiDocument,
+        &[S::Scan, S::Sysadmin, S::Secadmin, S::Auditor],
+    ),
+    (P::IncidentsRead, &[S::Secadmin]),
+    (P::IncidentsWrite, &[S::Secadmin]),
+    (P::Evidence, &[S::Secadmin]),
+    (P::Quarantine, &[S::Secadmin]),
+    (P::Policy, &[S::Secadmin]),
+    (P::Registry, &[S::Secadmin]),
+    (P::ApproveAccounts, &[S::Secadmin]),
+    (P::Audit, &[S::Auditor]),
+    (P::Accounts, &[S::Sysadmin]),
+    (P::Tokens, &[S::Sysadmin]),
+    (P::Health, &[S::Sysadmin]),
+];
+
+pub fn granted(subject: Subject, permission: Permission) -> bool {
+    TABLE
+        .iter()
+        .find(|(p, _)| *p == permission)
+        .is_some_and(|(_, subjects)| subjects.contains(&subject))
+}
+
+/// The authenticated side of a request, put in its extensions by [`authenticate`].
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: Subject,
+    /// The account behind a session or an account token.
+    pub account: Option<Account>,
+    /// The name written to the audit log: `user:wang`, `token:agent`, `anonymous`.
+    pub actor: String,
+    /// Authenticated by the session cookie (so CSRF rules apply).
+    pub by_cookie: bool,
+    /// The session cookie's secret, for logout.
+    pub session: Option<String>,
+}
+
+impl Principal {
+    fn anonymous() -> Principal {
+        Principal {
+            subject: Subject::Anonymous,
+            account: None,
+            actor: "anonymous".into(),
+            by_cookie: false,
+            session: None,
+        }
+    }
+}
+
+/// Why a request was refused; attached to the response so the console can render a page for
+/// it (the API answers JSON).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// One route as the table knows it.
+#[derive(Debug, Clone)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: &'static str,
+    pub permission: Permission,
+}
+
+/// A router that cannot be given a route without its permission.
+pub struct Routes<St> {
+    router: Router<St>,
+    entries: Vec<RouteEntry>,
+}
+
+impl<St: Clone + Send + Sync + 'static> Default for Routes<St> {
+    fn default() -> Self {
+        Routes {
+            router: Router::new(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<St: Clone + Send + Sync + 'static> Routes<St> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, St>,
+        T: 'static,
+    {
+        self.add(
+            Method::GET,
+            path,
+            permission,
+            on(MethodFilter::GET, handler),
+        )
+    }
+
+    pub fn post<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, St>,
+        T: 'static,
+    {
+        self.add(
+            Method::POST,
+            path,
+            permission,
+            on(MethodFilter::POST, handler),
+        )
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        permission: Permission,
+        handler: MethodRouter<St>,
+    ) -> Self {
+        self.entries.push(RouteEntry {
+            method,
+            path,
+            permission,
+        });
+        let guarded = handler.route_layer(middleware::from_fn(move |req: Request, next: Next| {
+            authorize(permission, req, next)
+        }));
+        self.router = self.router.route(path, guarded);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes<St>) -> Self {
+        self.entries.extend(other.entries);
+        self.router = self.router.merge(other.router);
+        self
+    }
+
+    pub fn entries(&self) -> &[RouteEntry] {
+        &self.entries
+    }
+
+    pub fn into_parts(self) -> (Router<St>, Vec<RouteEntry>) {
+        (self.router, self.entries)
+    }
+}
+
+/// Paths answered as JSON (the rest are console pages).
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics" || path == "/healthz"
+}
+
+/// A refusal as a response: JSON `{"error": …}` with the [`Refusal`] attached for the console.
+pub fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+    let message = message.into();
+    let mut resp = (status, Json(json!({ "error": message }))).into_response();
+    resp.extensions_mut().insert(Refusal { status, message });
+    resp
+}
+
+async fn authorize(permission: Permission, req: Request, next: Next) -> Response {
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous);
+    if granted(principal.subject, permission) {
+        return next.run(req).await;
+    }
+    if principal.subject == Subject::Anonymous {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "sign in, or send an API token (Authorization: Bearer …)",
+        );
+    }
+    if let Some(store) = req.extensions().get::<Store>() {
+        let path = req.uri().path().to_owned();
+        let _ = store
+            .audit(
+                &principal.actor,
+                "access.denied",
+                &path,
+                json!({"method": req.method().as_str(), "needs": format!("{permission:?}")}),
+            )
+            .await;
+    }
+    refuse(
+        StatusCode::FORBIDDEN,
+        format!("this role may not do that ({permission:?})"),
+    )
+}
+
+/// The session cookie's name: `__Host-` prefixed when served over TLS.
+pub fn session_cookie_name(tls: bool) -> &'static str {
+    if tls {
+        "__Host-baomi_session"
+    } else {
+        "baomi_session"
+    }
+}
+
+/// A cookie's value from the request headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A state-changing request from a browser must come from our own origin: `Sec-Fetch-Site`
+/// same-origin (or none: typed by the user), else an `Origin` equal to the `Host`.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
+        _ => false,
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Authenticate a request (bearer token, else session cookie), check CSRF for cookie-borne
+/// and console state changes, and put the [`Principal`] and the store in its extensions.
+pub async fn authenticate(store: Store, tls: bool, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|v| v.trim().to_owned());
+    let session = cookie(headers, session_cookie_name(tls)).map(str::to_owned);
+    let mut principal = Principal::anonymous();
+    if let Some(secret) = bearer {
+        match store.check_token(&secret).await {
+            Ok(Some(t)) => match (t.scope, t.account_id) {
+                (TokenScope::Account, Some(id)) => match store.account_by_id(id).await {
+                    Ok(acc) if acc.status == baomi_store::AccountStatus::Active => {
+                        principal = Principal {
+                            subject: Subject::of(acc.role),
+                            actor: format!("token:{}({})", t.name, acc.name),
+                            account: Some(acc),
+                            by_cookie: false,
+                            session: None,
+                        };
+                    }
+                    _ => {
+                        return refuse(
+                            StatusCode::UNAUTHORIZED,
+                            "the token's account is not active",
+                        );
+                    }
+                },
+                _ => {
+                    principal = Principal {
+                        subject: Subject::Scan,
+                        actor: format!("token:{}", t.name),
+                        account: None,
+                        by_cookie: false,
+                        session: None,
+                    };
+                }
+            },
+            Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown or revoked token"),
+            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("{e}")),
+        }
+    } else if let Some(secret) = session {
+        match store.session(&secret).await {
+            Ok(Some(acc)) => {
+                principal = Principal {
+                    subject: Subject::of(acc.role),
+                    actor: acc.actor(),
+                    account: Some(acc),
+                    by_cookie: true,
+                    session: Some(secret),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("{e}")),
+        }
+    }
+    let console_post = !is_api_path(req.uri().path());
+    if !is_safe(req.method())
+        && (principal.by_cookie || console_post)
+        && !same_origin(req.headers())
+    {
+        let _ = store
+            .audit(
+                &principal.actor,
+                "access.cross_site",
+                req.uri().path(),
+                json!({"method": req.method().as_str()}),
+            )
+            .await;
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "cross-site request refused (it did not come from the console's own pages)",
+        );
+    }
+    req.extensions_mut().insert(principal);
+    req.extensions_mut().insert(store);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_has_one_line_and_roles_do_not_overlap_on_business_data() {
+        let all = [
+            P::Public,
+            P::SignedIn,
+            P::Inspect,
+            P::Metrics,
+            P::ApiDocument,
+            P::IncidentsRead,
+            P::IncidentsWrite,
+            P::Evidence,
+            P::Quarantine,
+            P::Policy,
+            P::Registry,
+            P::ApproveAccounts,
+            P::Audit,
+            P::Accounts,
+            P::Tokens,
+            P::Health,
+        ];
+        for p in all {
+            assert_eq!(TABLE.iter().filter(|(q, _)| *q == p).count(), 1, "{p:?}");
+        }
+        // 三员分立: business data only for the security officer, the trail only for the
+        // auditor, accounts only for the system administrator.
+        for p in [P::IncidentsRead, P::Evidence, P::Policy, P::Registry] {
+            assert!(granted(S::Secadmin, p));
+            assert!(!granted(S::Sysadmin, p) && !granted(S::Auditor, p) && !granted(S::Scan, p));
+        }
+        assert!(granted(S::Auditor, P::Audit));
+        assert!(!granted(S::Sysadmin, P::Audit) && !granted(S::Secadmin, P::Audit));
+        assert!(granted(S::Sysadmin, P::Accounts));
+        assert!(!granted(S::Secadmin, P::Accounts) && !granted(S::Auditor, P::Accounts));
+        assert!(!granted(S::Anonymous, P::SignedIn));
+    }
+}

@@ -1,0 +1,813 @@
+//! The console's accounts (三员分立), their sessions and the two-person rule.
+//!
+//! An account holds exactly one of three roles — system administrator, security officer,
+//! auditor — and the database refuses any other value. After the bootstrap on the server
+//! itself (`baomi user add`, where root is trusted), what a system administrator does to an
+//! account in the console (create it, change its role, reset its password) is only a
+//! *proposal* kept in the `pending_*` columns until a security officer, who is not the
+//! proposer, approves it. Both steps are in the audit chain.
+//!
+//! Passwords are Argon2id PHC strings; five failed logins lock an account for fifteen
+//! minutes; sessions are server-side rows keyed by the hash of the cookie's secret and end
+//! after thirty idle minutes. The optional second factor is TOTP (RFC 6238, 30 s, 6 digits).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, password_hash::rand_core::OsRng};
+use chacha20poly1305::aead::rand_core::RngCore;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError, now_ms};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Failed logins in a row that lock an account.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// How long a locked account stays locked.
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// A session unused this long has ended.
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+/// `last_seen_ms` is written at most this often, so every page view is not a write.
+const SESSION_TOUCH_MS: i64 = 30 * 1000;
+
+/// The three administrative roles. Mutually exclusive: an account has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 系统管理员: accounts, tokens, nodes and health. Sees no business data.
+    Sysadmin,
+    /// 安全保密管理员: incidents, evidence, policy, registry, reports; approves account changes.
+    Secadmin,
+    /// 安全审计员: reads and verifies the audit trail. Changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Sysadmin, Role::Secadmin, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Sysadmin => "sysadmin",
+            Role::Secadmin => "secadmin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::Sysadmin => "系统管理员",
+            Role::Secadmin => "安全保密管理员",
+            Role::Auditor => "安全审计员",
+        }
+    }
+
+    pub fn en(self) -> &'static str {
+        match self {
+            Role::Sysadmin => "System administrator",
+            Role::Secadmin => "Security officer",
+            Role::Auditor => "Security auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Proposed by a system administrator, not yet approved: cannot log in.
+    Pending,
+    Active,
+    Disabled,
+    /// A proposal the security officer turned down.
+    Rejected,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+            AccountStatus::Disabled => "disabled",
+            AccountStatus::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> AccountStatus {
+        match s {
+            "active" => AccountStatus::Active,
+            "disabled" => AccountStatus::Disabled,
+            "rejected" => AccountStatus::Rejected,
+            _ => AccountStatus::Pending,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub role: Role,
+    pub status: AccountStatus,
+    pub must_change_password: bool,
+    /// A role change waiting for approval.
+    pub pending_role: Option<Role>,
+    /// A password reset waiting for approval.
+    pub pending_password: bool,
+    pub pending_by: Option<String>,
+    pub pending_ms: Option<i64>,
+    pub created_ms: i64,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub approved_ms: Option<i64>,
+    pub failed_logins: i64,
+    pub locked_until_ms: Option<i64>,
+    pub totp_enabled: bool,
+    pub last_login_ms: Option<i64>,
+}
+
+impl Account {
+    /// Whether anything about this account waits for a security officer.
+    pub fn has_pending_change(&self) -> bool {
+        self.status == AccountStatus::Pending
+            || self.pending_role.is_some()
+            || self.pending_password
+    }
+
+    /// `cli:root` or `user:wang`: the name written to the audit log for this account's acts.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.name)
+    }
+
+    pub fn locked_at(&self, now: i64) -> bool {
+        self.locked_until_ms.is_some_and(|t| t > now)
+    }
+}
+
+/// What `baomi user add` or a proposal gives.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub role: Role,
+    pub display_name: Option<String>,
+    pub department: Option<String>,
+    pub password: String,
+}
+
+/// How a login attempt ended.
+#[derive(Debug)]
+pub enum Login {
+    Ok(Account),
+    /// Unknown name, wrong password or wrong code: the caller must not say which.
+    Denied,
+    /// Right password, but the account has TOTP and no (or a wrong) code was given.
+    NeedsCode,
+    /// Locked after too many failures, until this time.
+    Locked(i64),
+    /// Pending approval, disabled or rejected.
+    Inactive(AccountStatus),
+}
+
+const SELECT_ACCOUNT: &str = "SELECT id, name, display_name, department, role, status, \
+    must_change_password, pending_role, pending_password_hash, pending_by, pending_ms, \
+    created_ms, created_by, approved_by, approved_ms, failed_logins, locked_until_ms, \
+    totp_enabled, last_login_ms FROM accounts";
+
+fn row_to_account(row: &AnyRow) -> Result<Account> {
+    let role: String = row.try_get(4)?;
+    let status: String = row.try_get(5)?;
+    let pending_role: Option<String> = row.try_get(7)?;
+    let pending_password: Option<String> = row.try_get(8)?;
+    Ok(Account {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        display_name: row.try_get(2)?,
+        department: row.try_get(3)?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Invalid(format!("account with unknown role {role:?}")))?,
+        status: AccountStatus::parse(&status),
+        must_change_password: row.try_get::<i64, _>(6)? != 0,
+        pending_role: pending_role.as_deref().and_then(Role::parse),
+        pending_password: pending_password.is_some(),
+        pending_by: row.try_get(9)?,
+        pending_ms: row.try_get(10)?,
+        created_ms: row.try_get(11)?,
+        created_by: row.try_get(12)?,
+        approved_by: row.try_get(13)?,
+        approved_ms: row.try_get(14)?,
+        failed_logins: row.try_get(15)?,
+        locked_until_ms: row.try_get(16)?,
+        totp_enabled: row.try_get::<i64, _>(17)? != 0,
+        last_login_ms: row.try_get(18)?,
+    })
+}
+
+/// An Argon2id PHC string for `password`, after checking its length.
+pub fn hash_password(password: &str) -> Result<String> {
+    check_password(password)?;
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Invalid(format!("password hashing: {e}")))
+}
+
+pub fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Account names: what people type at the login form and what the audit log shows.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "account name {name:?}: 1–64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    chacha20poly1305::aead::OsRng.fill_bytes(&mut raw);
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn secret_hash(secret: &str) -> String {
+    blake3::hash(secret.as_bytes()).to_hex().to_string()
+}
+
+/// The TOTP of an account (RFC 6238: SHA-1, 6 digits, 30 s, ±1 step of clock skew).
+pub fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::TOTP> {
+    let secret = totp_rs::Secret::Encoded(secret_base32.to_owned())
+        .to_bytes()
+        .map_err(|e| StoreError::Invalid(format!("TOTP secret: {e:?}")))?;
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        Some("Baomi".to_owned()),
+        account.to_owned(),
+    )
+    .map_err(|e| StoreError::Invalid(format!("TOTP: {e}")))
+}
+
+fn totp_ok(secret: &str, account: &str, code: &str) -> bool {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    totp(secret, account)
+        .ok()
+        .and_then(|t| t.check_current(&code).ok())
+        .unwrap_or(false)
+}
+
+impl Store {
+    pub async fn account_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM accounts")
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCOUNT} ORDER BY name"
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row_to_account).collect()
+    }
+
+    pub async fn account(&self, name: &str) -> Result<Account> {
+        self.account_where("name = $1", name).await
+    }
+
+    pub async fn account_by_id(&self, id: i64) -> Result<Account> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCOUNT} WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+        row_to_account(&row)
+    }
+
+    async fn account_where(&self, clause: &'static str, value: &str) -> Result<Account> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCOUNT} WHERE {clause}"
+        )))
+        .bind(value)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {value}")))?;
+        row_to_account(&row)
+    }
+
+    /// Create an account. `active` only for the bootstrap on the server itself; a console
+    /// proposal is created pending and needs [`Store::approve_account`].
+    pub async fn create_account(
+        &self,
+        new: &NewAccount,
+        active: bool,
+        actor: &str,
+    ) -> Result<Account> {
+        check_name(&new.name)?;
+        let hash = hash_password(&new.password)?;
+        let (_guard, mut tx) = self.audit_tx().await?;
+        let exists: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE name = $1")
+            .bind(&new.name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if exists > 0 {
+            return Err(StoreError::Invalid(format!(
+                "an account named {:?} exists already",
+                new.name
+            )));
+        }
+        let now = now_ms();
+        let status = if active { "active" } else { "pending" };
+        sqlx::query(
+            "INSERT INTO accounts (name, display_name, department, role, status, password_hash, \
+             must_change_password, pending_by, pending_ms, created_ms, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&new.name)
+        .bind(new.display_name.as_deref())
+        .bind(new.department.as_deref())
+        .bind(new.role.as_str())
+        .bind(status)
+        .bind(&hash)
+        // A proposed account's first password was chosen by someone else.
+        .bind(i64::from(!active))
+        .bind((!active).then_some(actor))
+        .bind((!active).then_some(now))
+        .bind(now)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
+        let action = if active {
+            "account.create"
+        } else {
+            "account.propose"
+        };
+        Store::append_audit(
+            &mut tx,
+            actor,
+            action,
+            &new.name,
+            &json!({
+                "role": new.role.as_str(),
+                "department": new.department,
+                "display_name": new.display_name,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.account(&new.name).await
+    }
+
+    /// Propose a new role for an account (takes effect when approved).
+    pub async fn propose_role(&self, name: &str, role: Role, actor: &str) -> Result<Account> {
+        let acc = self.account(name).await?;
+        if acc.role == role {
+            return Err(StoreError::Invalid(format!(
+                "{name} already has the role {role}"
+            )));
+        }
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query(
+            "UPDATE accounts SET pending_role = $1, pending_by = $2, pending_ms = $3 WHERE name = $4",
+        )
+        .bind(role.as_str())
+        .bind(actor)
+        .bind(now_ms())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        Store::append_audit(
+            &mut tx,
+            actor,
+            "account.propose_role",
+            name,
+            &json!({"from": acc.role.as_str(), "to": role.as_str()}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.account(name).await
+    }
+
+    /// Propose a password reset (takes effect when approved; the owner must then change it).
+    pub async fn propose_password(
+        &self,
+        name: &str,
+        password: &str,
+        actor: &str,
+    ) -> Result<Account> {
+        self.account(name).await?;
+        let hash = hash_password(password)?;
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query(
+            "UPDATE accounts SET pending_password_hash = $1, pending_by = $2, pending_ms = $3 \
+             WHERE name = $4",
+        )
+        .bind(&hash)
+        .bind(actor)
+        .bind(now_ms())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        Store::append_audit(&mut tx, actor, "account.propose_password", name, &json!({})).await?;
+        tx.commit().await?;
+        self.account(name).await
+    }
+
+    /// A security officer approves what waits on `name`. The approver must be an active
+    /// security officer other than the proposer and the account itself.
+    pub async fn approve_account(&self, name: &str, approver: &Account) -> Result<Account> {
+        self.decide_account(name, approver, true).await
+    }
+
+    pub async fn reject_account(&self, name: &str, approver: &Account) -> Result<Account> {
+        self.decide_account(name, approver, false).await
+    }
+
+    async fn decide_account(
+        &self,
+        name: &str,
+        approver: &Account,
+        approve: bool,
+    ) -> Result<Account> {
+        let acc = self.account(name).await?;
+        if approver.role != Role::Secadmin || approver.status != AccountStatus::Active {
+            return Err(StoreError::Invalid(
+                "only an active security officer approves account changes".into(),
+            ));
+        }
+        if !acc.has_pending_change() {
+            return Err(StoreError::Invalid(format!(
+                "nothing waits for approval on {name}"
+            )));
+        }
+        if approver.name == acc.name || acc.pending_by.as_deref() == Some(&approver.actor()) {
+            return Err(StoreError::Invalid(
+                "a change is approved by someone other than its proposer and its subject".into(),
+            ));
+        }
+        let actor = approver.actor();
+        let now = now_ms();
+        let (_guard, mut tx) = self.audit_tx().await?;
+        let detail = json!({
+            "status": acc.status.as_str(),
+            "role": acc.pending_role.map(Role::as_str),
+            "password_reset": acc.pending_password,
+            "proposed_by": acc.pending_by,
+        });
+        if approve {
+            let status = if acc.status == AccountStatus::Pending {
+                "active"
+            } else {
+                acc.status.as_str()
+            };
+            sqlx::query(
+                "UPDATE accounts SET status = $1, role = COALESCE(pending_role, role), \
+                 password_hash = COALESCE(pending_password_hash, password_hash), \
+                 must_change_password = CASE WHEN pending_password_hash IS NULL \
+                   THEN must_change_password ELSE 1 END, \
+                 failed_logins = 0, locked_until_ms = NULL, \
+                 pending_role = NULL, pending_password_hash = NULL, pending_by = NULL, \
+                 pending_ms = NULL, approved_by = $2, approved_ms = $3 WHERE name = $4",
+            )
+            .bind(status)
+            .bind(&actor)
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            if acc.pending_role.is_some() {
+                // A new role is a new person in the system: old sessions must not keep the old one.
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                    .bind(acc.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        } else {
+            let status = if acc.status == AccountStatus::Pending {
+                "rejected"
+            } else {
+                acc.status.as_str()
+            };
+            sqlx::query(
+                "UPDATE accounts SET status = $1, pending_role = NULL, pending_password_hash = NULL, \
+                 pending_by = NULL, pending_ms = NULL WHERE name = $2",
+            )
+            .bind(status)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let action = if approve {
+            "account.approve"
+        } else {
+            "account.reject"
+        };
+        Store::append_audit(&mut tx, &actor, action, name, &detail).await?;
+        tx.commit().await?;
+        self.account(name).await
+    }
+
+    /// Disable an account at once (taking a right away needs no second person) and end its
+    /// sessions and tokens.
+    pub async fn disable_account(&self, name: &str, actor: &str) -> Result<Account> {
+        let acc = self.account(name).await?;
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query("UPDATE accounts SET status = 'disabled' WHERE id = $1")
+            .bind(acc.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(acc.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE account_id = $1")
+            .bind(acc.id)
+            .execute(&mut *tx)
+            .await?;
+        Store::append_audit(&mut tx, actor, "account.disable", name, &json!({})).await?;
+        tx.commit().await?;
+        self.account(name).await
+    }
+
+    /// Set a password directly: the owner changing their own, or root on the server
+    /// (`baomi user passwd`). Also unlocks the account.
+    pub async fn set_password(&self, name: &str, password: &str, actor: &str) -> Result<()> {
+        let acc = self.account(name).await?;
+        let hash = hash_password(password)?;
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, must_change_password = 0, failed_logins = 0, \
+             locked_until_ms = NULL WHERE id = $2",
+        )
+        .bind(&hash)
+        .bind(acc.id)
+        .execute(&mut *tx)
+        .await?;
+        Store::append_audit(&mut tx, actor, "account.password", name, &json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Check a login. Failures count toward the lock; the lock and the failures are audited.
+    pub async fn login(&self, name: &str, password: &str, code: Option<&str>) -> Result<Login> {
+        let row = sqlx::query("SELECT password_hash, totp_secret FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            // Spend the same time as for a real account, so timing does not tell names apart.
+            let _ = verify_password(DUMMY_HASH, password);
+            self.audit(
+                &format!("login:{name}"),
+                "login.failed",
+                name,
+                json!({"reason": "unknown account"}),
+            )
+            .await?;
+            return Ok(Login::Denied);
+        };
+        let hash: String = row.try_get(0)?;
+        let secret: Option<String> = row.try_get(1)?;
+        let acc = self.account(name).await?;
+        let now = now_ms();
+        if acc.locked_at(now) {
+            self.audit(&acc.actor(), "login.locked_out", name, json!({}))
+                .await?;
+            return Ok(Login::Locked(acc.locked_until_ms.unwrap_or(now)));
+        }
+        if !verify_password(&hash, password) {
+            self.login_failed(&acc, "password").await?;
+            return Ok(Login::Denied);
+        }
+        if acc.totp_enabled {
+            match (code.filter(|c| !c.trim().is_empty()), &secret) {
+                (None, _) => return Ok(Login::NeedsCode),
+                (Some(c), Some(s)) if totp_ok(s, name, c) => {}
+                _ => {
+                    self.login_failed(&acc, "second factor").await?;
+                    return Ok(Login::Denied);
+                }
+            }
+        }
+        if acc.status != AccountStatus::Active {
+            self.audit(
+                &acc.actor(),
+                "login.inactive",
+                name,
+                json!({"status": acc.status.as_str()}),
+            )
+            .await?;
+            return Ok(Login::Inactive(acc.status));
+        }
+        sqlx::query(
+            "UPDATE accounts SET failed_logins = 0, locked_until_ms = NULL, last_login_ms = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(acc.id)
+        .execute(self.pool())
+        .await?;
+        self.audit(&acc.actor(), "login", name, json!({})).await?;
+        Ok(Login::Ok(self.account(name).await?))
+    }
+
+    async fn login_failed(&self, acc: &Account, what: &str) -> Result<()> {
+        let failed = acc.failed_logins + 1;
+        let (_guard, mut tx) = self.audit_tx().await?;
+        Store::append_audit(
+            &mut tx,
+            &format!("login:{}", acc.name),
+            "login.failed",
+            &acc.name,
+            &json!({"reason": what, "failures": failed}),
+        )
+        .await?;
+        if failed >= MAX_FAILED_LOGINS {
+            let until = now_ms() + LOCK_MS;
+            sqlx::query(
+                "UPDATE accounts SET failed_logins = 0, locked_until_ms = $1 WHERE id = $2",
+            )
+            .bind(until)
+            .bind(acc.id)
+            .execute(&mut *tx)
+            .await?;
+            Store::append_audit(
+                &mut tx,
+                "system",
+                "account.locked",
+                &acc.name,
+                &json!({"failures": failed, "until_ms": until}),
+            )
+            .await?;
+        } else {
+            sqlx::query("UPDATE accounts SET failed_logins = $1 WHERE id = $2")
+                .bind(failed)
+                .bind(acc.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Start TOTP enrolment: a new secret (base32) kept unconfirmed until [`Store::confirm_totp`].
+    pub async fn begin_totp(&self, name: &str) -> Result<String> {
+        let secret = totp_rs::Secret::generate_secret().to_encoded().to_string();
+        sqlx::query("UPDATE accounts SET totp_secret = $1 WHERE name = $2 AND totp_enabled = 0")
+            .bind(&secret)
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(secret)
+    }
+
+    /// The unconfirmed secret of an enrolment in progress.
+    pub async fn pending_totp_secret(&self, name: &str) -> Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT totp_secret FROM accounts WHERE name = $1 AND totp_enabled = 0")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        })
+    }
+
+    /// Finish enrolment with a code from the authenticator; false when the code is wrong.
+    pub async fn confirm_totp(&self, name: &str, code: &str) -> Result<bool> {
+        let Some(secret) = self.pending_totp_secret(name).await? else {
+            return Ok(false);
+        };
+        if !totp_ok(&secret, name, code) {
+            return Ok(false);
+        }
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query("UPDATE accounts SET totp_enabled = 1 WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        Store::append_audit(
+            &mut tx,
+            &format!("user:{name}"),
+            "account.totp_enable",
+            name,
+            &json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A new session for an account that just logged in; returns the cookie's secret.
+    pub async fn create_session(&self, account: &Account) -> Result<String> {
+        let secret = random_hex(32);
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, created_ms, last_seen_ms) VALUES ($1, $2, $3, $3)",
+        )
+        .bind(secret_hash(&secret))
+        .bind(account.id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(secret)
+    }
+
+    /// The account behind a session cookie, if the session is live and the account active.
+    /// An idle session is deleted here.
+    pub async fn session(&self, secret: &str) -> Result<Option<Account>> {
+        let id_hash = secret_hash(secret);
+        let row = sqlx::query("SELECT account_id, last_seen_ms FROM sessions WHERE id_hash = $1")
+            .bind(&id_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let account_id: i64 = row.try_get(0)?;
+        let last_seen: i64 = row.try_get(1)?;
+        let now = now_ms();
+        if now - last_seen > SESSION_IDLE_MS {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(&id_hash)
+                .execute(self.pool())
+                .await?;
+            return Ok(None);
+        }
+        let acc = self.account_by_id(account_id).await?;
+        if acc.status != AccountStatus::Active {
+            return Ok(None);
+        }
+        if now - last_seen > SESSION_TOUCH_MS {
+            sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(&id_hash)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(Some(acc))
+    }
+
+    pub async fn end_session(&self, secret: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(secret_hash(secret))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Make a session look idle since `ms_ago` (for tests of the idle timeout).
+    #[doc(hidden)]
+    pub async fn age_sessions(&self, ms_ago: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_ms = $1")
+            .bind(now_ms() - ms_ago)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+/// An Argon2id hash of a random string, verified against when the account does not exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9vTvfbw0jj9CixBNr0VD3pX2u3pkFb1wE9f7N1S7Yzc";

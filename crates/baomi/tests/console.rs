@@ -1,0 +1,660 @@
+//! The console end to end, as the three people who run secrecy work use it: the real
+//! `baomi serve` binary, incidents made by a real Squid (ICAP) block and a real Postfix
+//! (milter) hold, and Debian's chromium driven through chromedriver. Each role signs in and
+//! sees only its pages; the security officer disposes of an incident, closes a whole filter
+//! in bulk, opens the evidence with the match highlighted and releases the held mail; the
+//! auditor verifies the chain after all that; the system administrator proposes an account
+//! that cannot sign in until a security officer approves it. Screenshots of every page go
+//! to `target/console-screenshots/`.
+
+#[path = "../../baomi-icap/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod icap;
+#[path = "../../baomi-milter/tests/common/mod.rs"]
+#[allow(dead_code)]
+mod postfix;
+#[allow(dead_code)]
+mod support {
+    pub mod serve;
+}
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use icap::{Squid, make_docx, upstream};
+use postfix::{Postfix, queued_id};
+use support::serve::{OFFICER_PASSWORD, Serve, baomi, baomi_stdin, free_port, incident_number};
+
+const SYS_PASSWORD: &str = "sysadmin-密码-2026";
+const AUD_PASSWORD: &str = "auditor-密码-2026";
+const CLERK_PASSWORD: &str = "clerk-password-2026";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> (Driver, u16) {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver; scripts/deps.sh test)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Driver(child), port)
+}
+
+async fn browser(port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                     "--window-size=1440,1000", "--lang=zh-CN"]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a chromium session")
+}
+
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(shots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn login(c: &Client, base: &str, user: &str, password: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn logout(c: &Client) {
+    c.delete_all_cookies().await.unwrap();
+}
+
+/// Select an option of a `<select>` by its value.
+async fn select(c: &Client, id: &str, value: &str) {
+    let el = c.find(Locator::Id(id)).await.unwrap();
+    el.select_by_value(value).await.unwrap();
+}
+
+/// The status of a request made from the page itself (same cookies, same origin).
+async fn fetch_status(c: &Client, path: &str) -> (u64, u64) {
+    let v = c
+        .execute_async(
+            "const [path, done] = arguments; fetch(path).then(async r => { const b = await r.arrayBuffer(); done([r.status, b.byteLength]); });",
+            vec![serde_json::json!(path)],
+        )
+        .await
+        .unwrap();
+    (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+}
+
+fn add_user(cfg: &str, name: &str, role: &str, display: &str, password: &str) {
+    let out = baomi_stdin(
+        &[
+            "--config",
+            cfg,
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--display-name",
+            display,
+            "--password-stdin",
+        ],
+        password,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn marked_mail(dir: &Path) -> PathBuf {
+    let p = dir.join("marked.eml");
+    std::fs::write(
+        &p,
+        "From: zhang@example.test\r\nTo: marked-1@example.test\r\nSubject: =?UTF-8?B?5YWz5LqO5Lya6K6u55qE6YCa55+l?=\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         秘密★6个月\r\n关于召开专题会议的通知\r\n各科室：定于下周召开专题会议。\r\n",
+    )
+    .unwrap();
+    p
+}
+
+/// curl with a session cookie and extra arguments; returns (status, body).
+fn curl_cookie(cookie: &str, args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Cookie: baomi_session={cookie}"))
+        .args(args)
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = body.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+async fn session_cookie(c: &Client) -> String {
+    c.get_named_cookie("baomi_session")
+        .await
+        .unwrap()
+        .value()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_roles_work_in_the_console() {
+    icap::require_tool("chromium", "chromium");
+    icap::require_tool("chromedriver", "chromium-driver");
+    // Mail with a marking is held for the officer; web uploads are blocked.
+    let policy = format!(
+        "{}\n[[rule]]\nname = \"hold-marked-mail\"\nkinds = [\"marking\"]\nmin_level = \"confidential\"\n\
+         action = \"quarantine\"\nseverity = \"high\"\nchannels = [\"mail\"]\n",
+        baomi_core::policy::DEFAULT_POLICY_TOML
+    );
+    let milter_port = free_port();
+    let pf = Postfix::start(milter_port);
+    let extra = format!("[milter]\npostfix_config_dir = \"{}\"\n", pf.conf.display());
+    let serve = Serve::start_with_milter_port(&extra, Some(&policy), milter_port);
+    let cfg = serve.config.to_str().unwrap().to_owned();
+    add_user(&cfg, "sys", "sysadmin", "李系统", SYS_PASSWORD);
+    add_user(&cfg, "aud", "auditor", "赵审计", AUD_PASSWORD);
+    let base = format!("http://127.0.0.1:{}", serve.http);
+
+    // Incidents made by the real doors: a marked .docx blocked by Squid, three url-encoded
+    // posts with a marking (for the bulk close), a marked mail held by Postfix.
+    let squid = Squid::start(serve.icap);
+    let (up, _) = upstream();
+    let proxy = format!("http://127.0.0.1:{}", squid.port);
+    let work = tempfile::tempdir().unwrap();
+    let secret = work.path().join("项目进展.docx");
+    make_docx(
+        &secret,
+        &[
+            "机密★1年",
+            "关于某项目进展情况的报告",
+            "联系人身份证号 11010519491231002X",
+        ],
+    );
+    let (code, page) = icap::curl(&[
+        "-x",
+        &proxy,
+        "-F",
+        &format!("file=@{}", secret.display()),
+        &format!("http://127.0.0.1:{up}/upload"),
+    ]);
+    assert_eq!(code, 403, "{page}\n{}", serve.log());
+    let blocked = incident_number(&page).expect("incident number on the block page");
+    for i in 0..3 {
+        let (code, _) = icap::curl(&[
+            "-x",
+            &proxy,
+            "--data-urlencode",
+            &format!("text=秘密★{}年\n第{i}号工作通报", i + 1),
+            &format!("http://127.0.0.1:{up}/post/{i}"),
+        ]);
+        assert_eq!(code, 403);
+    }
+    let (ok, transcript) = pf.swaks("marked-1@example.test", &marked_mail(work.path()));
+    assert!(ok, "{transcript}\n{}", serve.log());
+    let queue_id = queued_id(&transcript).expect("queue id");
+
+    let (_driver, port) = chromedriver();
+    let c = browser(port).await;
+
+    // Not signed in: every page leads to the login form.
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+    shot(&c, "01-login").await;
+
+    // Wrong password five times, then the right one: locked, with a message that says so.
+    for _ in 0..5 {
+        login(&c, &base, "aud", "not-the-password").await;
+        let t = text(&c).await;
+        assert!(t.contains("用户名、密码或验证码不正确"), "{t}");
+    }
+    login(&c, &base, "aud", AUD_PASSWORD).await;
+    assert!(text(&c).await.contains("账户已锁定"));
+    shot(&c, "02-locked").await;
+    let out = baomi_stdin(
+        &[
+            "--config",
+            &cfg,
+            "user",
+            "passwd",
+            "aud",
+            "--password-stdin",
+        ],
+        AUD_PASSWORD,
+    );
+    assert!(out.status.success());
+
+    // ── The security officer ──
+    login(&c, &base, "officer", OFFICER_PASSWORD).await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/dashboard");
+    let dash = text(&c).await;
+    assert!(
+        dash.contains("工作台") && dash.contains("事件队列") && dash.contains("王保密"),
+        "{dash}"
+    );
+    assert!(
+        !dash.contains("账户管理") && !dash.contains("审计日志"),
+        "officer sees other roles' pages: {dash}"
+    );
+    // Let ECharts draw before the picture.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let total: String = c
+        .find(Locator::Id("tile-total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, "5");
+    shot(&c, "03-dashboard").await;
+
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    let q = text(&c).await;
+    assert!(
+        q.contains(&blocked) && q.contains("项目进展.docx") && q.contains("拦截"),
+        "{q}"
+    );
+    shot(&c, "04-queue").await;
+
+    // The blocked upload: findings with context and the match highlighted, personal data masked.
+    c.goto(&format!("{base}/incidents/{blocked}"))
+        .await
+        .unwrap();
+    let marks = c.find_all(Locator::Css("#findings mark")).await.unwrap();
+    let mut marked = Vec::new();
+    for m in &marks {
+        marked.push(m.text().await.unwrap());
+    }
+    assert!(marked.iter().any(|m| m == "机密★1年"), "{marked:?}");
+    assert!(
+        marked.iter().any(|m| m.contains("********")),
+        "ID masked in context: {marked:?}"
+    );
+    let detail = text(&c).await;
+    assert!(
+        !detail.contains("11010519491231002X"),
+        "unmasked ID on the page"
+    );
+    assert!(
+        detail.contains("★及保密期限"),
+        "reason in Chinese: {detail}"
+    );
+    assert!(
+        detail.contains("word/document.xml"),
+        "object tree: {detail}"
+    );
+    shot(&c, "05-incident").await;
+    // Evidence download (audited) answers with the original bytes.
+    let (status, len) = fetch_status(&c, &format!("/incidents/{blocked}/evidence")).await;
+    assert_eq!(status, 200);
+    assert_eq!(len, std::fs::metadata(&secret).unwrap().len());
+    // Unmasking needs a typed reason, and is audited.
+    c.find(Locator::Id("unmask-reason"))
+        .await
+        .unwrap()
+        .send_keys("核实当事人身份")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#unmask-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("11010519491231002X"));
+    // Disposition.
+    c.goto(&format!("{base}/incidents/{blocked}"))
+        .await
+        .unwrap();
+    select(&c, "set-disposition", "violation").await;
+    c.find(Locator::Id("disposition-note"))
+        .await
+        .unwrap()
+        .send_keys("已约谈当事人")
+        .await
+        .unwrap();
+    c.find(Locator::Id("disposition-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let badge = c
+        .find(Locator::Id("disposition"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(badge, "确认违规");
+
+    // Bulk: everything the filter (web, open) matches, with the exact count confirmed.
+    c.goto(&format!("{base}/incidents?channel=web&disposition=open"))
+        .await
+        .unwrap();
+    let open_web = c
+        .find(Locator::Id("total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(open_web, "3");
+    c.find(Locator::Id("scope-filter"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    select(&c, "bulk-disposition", "false_positive").await;
+    c.find(Locator::Id("bulk-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let count = c
+        .find(Locator::Id("confirm-count"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count, "3");
+    shot(&c, "06-bulk-confirm").await;
+    c.find(Locator::Id("confirm-bulk"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("批量处理完成"));
+    let api = serve.api("/api/v1/incidents?channel=web&disposition=false_positive");
+    assert_eq!(api["total"], 3);
+
+    // The held mail, released from its incident page; Postfix delivers it.
+    let page = serve.api("/api/v1/incidents?channel=mail");
+    let mail_incident = page["incidents"][0]["number"].as_str().unwrap().to_owned();
+    assert_eq!(page["incidents"][0]["quarantine_id"], queue_id.as_str());
+    c.goto(&format!("{base}/incidents/{mail_incident}"))
+        .await
+        .unwrap();
+    shot(&c, "07-held-mail").await;
+    c.find(Locator::Id("release"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The confirm() dialog of destructive buttons does not apply to release.
+    pf.wait_delivered("marked-1@example.test");
+    assert_eq!(
+        serve.api(&format!("/api/v1/incidents/{mail_incident}"))["quarantine_state"],
+        "released"
+    );
+
+    // Test a file: findings and verdict, no incident.
+    c.goto(&format!("{base}/policy")).await.unwrap();
+    c.find(Locator::Id("test-file"))
+        .await
+        .unwrap()
+        .send_keys(secret.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Id("test-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = c
+        .find(Locator::Id("test-verdict"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(verdict, "拦截");
+    shot(&c, "08-policy-test").await;
+    assert_eq!(
+        serve.api("/api/v1/incidents")["total"],
+        5,
+        "a test made an incident"
+    );
+
+    // Another role's page: refused, in words, and audited.
+    c.goto(&format!("{base}/accounts")).await.unwrap();
+    let refused = text(&c).await;
+    assert!(
+        refused.contains("无权") && refused.contains("403"),
+        "{refused}"
+    );
+    shot(&c, "09-forbidden").await;
+
+    // Cross-site POST with the officer's cookie: refused.
+    let cookie = session_cookie(&c).await;
+    let (code, _) = curl_cookie(
+        &cookie,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Origin: http://evil.example",
+            "-d",
+            "disposition=open",
+            &format!("{base}/incidents/{blocked}/disposition"),
+        ],
+    );
+    assert_eq!(code, 403);
+    // A 200 MB "test a file": a clear limit message, not a crash.
+    let big = work.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
+    let (code, body) = curl_cookie(
+        &cookie,
+        &[
+            "-H",
+            &format!("Origin: {base}"),
+            "-F",
+            &format!("file=@{}", big.display()),
+            &format!("{base}/policy/test"),
+        ],
+    );
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("文件超过测试上限"), "{body}");
+    // An unknown incident: a page that says so.
+    c.goto(&format!("{base}/incidents/BM-20000101-999999"))
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("未找到"));
+
+    // An expired session leads back to the login form, which says why.
+    let store = baomi_store::Store::open(&serve.data, None).await.unwrap();
+    store.age_sessions(31 * 60 * 1000).await.unwrap();
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    assert!(text(&c).await.contains("会话已过期"));
+    logout(&c).await;
+
+    // ── The system administrator proposes an account ──
+    login(&c, &base, "sys", SYS_PASSWORD).await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/accounts");
+    assert!(!text(&c).await.contains("事件队列"));
+    c.find(Locator::Id("new-name"))
+        .await
+        .unwrap()
+        .send_keys("clerk")
+        .await
+        .unwrap();
+    c.find(Locator::Id("new-display"))
+        .await
+        .unwrap()
+        .send_keys("孙文书")
+        .await
+        .unwrap();
+    select(&c, "new-role", "auditor").await;
+    c.find(Locator::Id("new-password"))
+        .await
+        .unwrap()
+        .send_keys(CLERK_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("propose-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("等待安全保密管理员审批"));
+    shot(&c, "10-accounts").await;
+    c.goto(&format!("{base}/health")).await.unwrap();
+    assert!(text(&c).await.contains("SQLite"));
+    shot(&c, "11-health").await;
+    c.goto(&format!("{base}/incidents/{blocked}"))
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("403"));
+    logout(&c).await;
+
+    // The proposed account cannot sign in yet.
+    login(&c, &base, "clerk", CLERK_PASSWORD).await;
+    assert!(text(&c).await.contains("用户名、密码或验证码不正确"));
+
+    // The security officer approves it.
+    login(&c, &base, "officer", OFFICER_PASSWORD).await;
+    c.goto(&format!("{base}/approvals")).await.unwrap();
+    assert!(text(&c).await.contains("孙文书"));
+    shot(&c, "12-approvals").await;
+    c.find(Locator::Css("#pending-clerk button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("没有待审批的变更"));
+    logout(&c).await;
+    login(&c, &base, "clerk", CLERK_PASSWORD).await;
+    // A proposed account's password was chosen by someone else: change it first.
+    assert_eq!(c.current_url().await.unwrap().path(), "/me");
+    logout(&c).await;
+
+    // ── The auditor verifies the chain after all of it ──
+    login(&c, &base, "aud", AUD_PASSWORD).await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/audit");
+    let nav = text(&c).await;
+    assert!(!nav.contains("事件队列") && !nav.contains("账户管理"));
+    c.find(Locator::Id("verify"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = c
+        .find(Locator::Id("verify-result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("审计链完整"), "{result}");
+    let trail = text(&c).await;
+    for action in [
+        "incident.disposition",
+        "quarantine.release",
+        "evidence.download",
+        "evidence.unmask",
+        "account.propose",
+        "account.approve",
+        "access.denied",
+        "access.cross_site",
+        "account.locked",
+    ] {
+        assert!(
+            trail.contains(action),
+            "{action} not in the trail:\n{trail}"
+        );
+    }
+    // The auditor sees no business data: no findings, no object names.
+    assert!(!trail.contains("项目进展.docx") && !trail.contains("机密★1年"));
+    shot(&c, "13-audit").await;
+    let (status, len) = fetch_status(&c, "/audit/export.csv").await;
+    assert_eq!(status, 200);
+    assert!(len > 100);
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    assert!(text(&c).await.contains("403"));
+
+    // English is complete too.
+    c.goto(&format!("{base}/lang/en?back=/audit"))
+        .await
+        .unwrap();
+    let en = text(&c).await;
+    assert!(
+        en.contains("Audit trail") && en.contains("Verify the chain"),
+        "{en}"
+    );
+    shot(&c, "14-audit-en").await;
+
+    c.close().await.unwrap();
+    let (code, out) = serve.audit_verify();
+    assert_eq!(code, 0, "{out}");
+    let _ = baomi(&["--version"]);
+}
