@@ -117,7 +117,7 @@ impl ReportWriter for HtmlWriter {
                 esc(level),
                 esc(&loc),
                 esc(&shown_text(f, self.show_values)),
-                esc(&f.reason)
+                esc(&baomi_core::reason::zh(&f.reason))
             );
             first = false;
         }

@@ -11,11 +11,22 @@ use crate::{Summary, WalkError};
 pub struct HumanWriter {
     out: Box<dyn Write + Send>,
     show_values: bool,
+    /// Reasons in Chinese when the user's locale is Chinese (`LANG`/`LC_ALL` `zh…`).
+    chinese: bool,
 }
 
 impl HumanWriter {
     pub fn new(out: Box<dyn Write + Send>, show_values: bool) -> HumanWriter {
-        HumanWriter { out, show_values }
+        let chinese = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find(|v| !v.is_empty())
+            .is_some_and(|v| v.starts_with("zh"));
+        HumanWriter {
+            out,
+            show_values,
+            chinese,
+        }
     }
 }
 
@@ -74,7 +85,13 @@ impl ReportWriter for HumanWriter {
             writeln!(
                 self.out,
                 "    {}{level} ({:.2}) {loc}{text} — {}",
-                f.kind, f.confidence, f.reason
+                f.kind,
+                f.confidence,
+                if self.chinese {
+                    baomi_core::reason::zh(&f.reason)
+                } else {
+                    f.reason.clone()
+                }
             )?;
         }
         for (kind, n) in shown_per_kind {
