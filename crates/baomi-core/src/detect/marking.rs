@@ -10,6 +10,34 @@
 //! The detector works on the normalised text (Traditional → Simplified, full-width → ASCII,
 //! spaces next to CJK removed), so `機 密 ★ ５ 年` is seen as `机密★5年`, and maps spans back
 //! to the original.
+//!
+//! ## Mentions of the form
+//!
+//! Training material, inspection notes and rules quote the `level★period` form to teach it.
+//! In running text (`Body` and `Annotation` parts) a form is a **mention** when
+//! - it stands in quotation marks (`“ ” ‘ ’ " ' 「 」 『 』 《 》 〈 〉`; `＂` is `"` after
+//!   NFKC), unless it is a field value after a quoted or ASCII key (`"level":"机密★5年"`);
+//! - it is on one of the six lines after an example cue (`样例：`, `示例`,
+//!   `格式如下：`, `标注方法如下：`, `例1：`; a sentence ending in `。` closes the examples);
+//! - words after it make it the object of a sentence (`…等字样`, `…的文件`, `…、秘密★10年`,
+//!   `…是什么意思`) or explain it (`，表示…`);
+//! - its sentence holds a cue (`例如`, `标注`, `应当`, `写成`, `漏标`, …) or `如`/`即` stands
+//!   right before it;
+//! - or it is glued to the prose before it (`对机密★10年文件`, `第二行为…`).
+//!
+//! It stays a **marking** when a document declares itself (`本通知为机密★10年`), when it
+//! stands at the start of a line, after a copy number or urgency, a field label (`首页：`),
+//! an opening bracket (`…的通知（机密★5年）`) or a space (`XX单位文件  机密★10年`), and
+//! always in headers and footers, names, subjects, metadata, `密级` labels and the first
+//! five lines of an OCR'd part (`#ocr`, noisy: the position decides there). A standalone
+//! level line is a mention only inside an example block. When in doubt it is a marking:
+//! losing a real one is worse than a false alarm.
+//!
+//! A mention is reported as a `keyword` finding with rule [`MENTION_RULE`], weight 0, no
+//! level and confidence 0.3, one per distinct form and part with a count. Weight 0 keeps
+//! it out of every `min_score` rule (the default policy's keyword rules), so by default a
+//! mention never audits, alerts or blocks; a policy can still act on it with
+//! `kinds = ["keyword"], categories = ["marking-mention"]`.
 
 use std::sync::OnceLock;
 
