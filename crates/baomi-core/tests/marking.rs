@@ -3,7 +3,7 @@
 
 use baomi_core::detect::marking::MarkingDetector;
 use baomi_core::detect::{Detector, PartView};
-use baomi_core::model::{Finding, Level, PartRole};
+use baomi_core::model::{Finding, FindingKind, Level, PartRole};
 use baomi_core::normalise::Normalizer;
 
 use Level::*;
@@ -458,7 +458,14 @@ fn random_inputs_never_break_spans() {
                 let (s, e) = f.span.expect("span");
                 assert!(s < e && text.is_char_boundary(s) && text.is_char_boundary(e));
                 assert_eq!(f.text, text[s..e]);
-                assert!(f.level.is_some());
+                // Markings carry their level; mentions are weightless keywords without one.
+                match f.kind {
+                    FindingKind::Marking => assert!(f.level.is_some()),
+                    _ => {
+                        assert_eq!(f.kind, FindingKind::Keyword);
+                        assert!(f.level.is_none() && f.weight == 0.0);
+                    }
+                }
             }
             total += out.len();
         }

@@ -10,6 +10,34 @@
 //! The detector works on the normalised text (Traditional → Simplified, full-width → ASCII,
 //! spaces next to CJK removed), so `機 密 ★ ５ 年` is seen as `机密★5年`, and maps spans back
 //! to the original.
+//!
+//! ## Mentions of the form
+//!
+//! Training material, inspection notes and rules quote the `level★period` form to teach it.
+//! In running text (`Body` and `Annotation` parts) a form is a **mention** when
+//! - it stands in quotation marks (`“ ” ‘ ’ " ' 「 」 『 』 《 》 〈 〉`; `＂` is `"` after
+//!   NFKC), unless it is a field value after a quoted or ASCII key (`"level":"机密★5年"`);
+//! - it is on one of the six lines after an example cue (`样例：`, `示例`,
+//!   `格式如下：`, `标注方法如下：`, `例1：`; a sentence ending in `。` closes the examples);
+//! - words after it make it the object of a sentence (`…等字样`, `…的文件`, `…、秘密★10年`,
+//!   `…是什么意思`) or explain it (`，表示…`);
+//! - its sentence holds a cue (`例如`, `标注`, `应当`, `写成`, `漏标`, …) or `如`/`即` stands
+//!   right before it;
+//! - or it is glued to the prose before it (`对机密★10年文件`, `第二行为…`).
+//!
+//! It stays a **marking** when a document declares itself (`本通知为机密★10年`), when it
+//! stands at the start of a line, after a copy number or urgency, a field label (`首页：`),
+//! an opening bracket (`…的通知（机密★5年）`) or a space (`XX单位文件  机密★10年`), and
+//! always in headers and footers, names, subjects, metadata, `密级` labels and the first
+//! five lines of an OCR'd part (`#ocr`, noisy: the position decides there). A standalone
+//! level line is a mention only inside an example block. When in doubt it is a marking:
+//! losing a real one is worse than a false alarm.
+//!
+//! A mention is reported as a `keyword` finding with rule [`MENTION_RULE`], weight 0, no
+//! level and confidence 0.3, one per distinct form and part with a count. Weight 0 keeps
+//! it out of every `min_score` rule (the default policy's keyword rules), so by default a
+//! mention never audits, alerts or blocks; a policy can still act on it with
+//! `kinds = ["keyword"], categories = ["marking-mention"]`.
 
 use std::sync::OnceLock;
 
@@ -226,7 +254,7 @@ fn period_len(s: &str) -> Option<usize> {
         .get_or_init(|| {
             Regex::new(concat!(
                 r"^(?:长期|永久|启用前|公布前|",
-                r"解密(?:条件|时间)[^\s,;。，；、)\]】]{0,40}|",
+                r#"解密(?:条件|时间)[^\s,;。，；、)\]】"”’」』》]{0,40}|"#,
                 r"\d{4}年\d{1,2}月(?:\d{1,2}日)?(?:前|止)?|",
                 r"\d{4}[-./]\d{1,2}[-./]\d{1,2}(?:前|止)?|",
                 r"[0-9一二三四五六七八九十两〇百]{1,4}(?:个月|年|月|天))"
@@ -272,6 +300,10 @@ struct Candidate {
     level: Level,
     confidence: f32,
     reason: &'static str,
+    /// The `level★period` form is part of it (set by [`star_form`], kept by [`merge`]).
+    star: bool,
+    /// A `密级` label is part of it.
+    label: bool,
 }
 
 #[derive(Default)]
@@ -302,7 +334,16 @@ impl Detector for MarkingDetector {
             }
         }
 
-        for c in merge(found) {
+        let merged = merge(found);
+        // Quoted, in-sentence and example forms in running text are mentions (DOMAIN.md §3).
+        let running_text = matches!(part.role, PartRole::Body | PartRole::Annotation);
+        let scope = if running_text && !merged.is_empty() {
+            example_scope(&part.norm.text)
+        } else {
+            Vec::new()
+        };
+        let mut mentions: Vec<Mention> = Vec::new();
+        for c in merged {
             let span = part.norm.original_range(c.start, c.end);
             if span.0 >= span.1
                 || span.1 > part.original.len()
@@ -310,6 +351,19 @@ impl Detector for MarkingDetector {
                 || !part.original.is_char_boundary(span.1)
             {
                 continue; // cannot happen with a consistent offset map; never panic on it
+            }
+            if running_text && let Some(reason) = mention_reason(part, &c, &scope) {
+                let value = &part.norm.text[c.start..c.end];
+                match mentions.iter_mut().find(|m| m.value == value) {
+                    Some(m) => m.count += 1,
+                    None => mentions.push(Mention {
+                        value: value.to_owned(),
+                        span,
+                        reason,
+                        count: 1,
+                    }),
+                }
+                continue;
             }
             out.push(
                 Finding::at(
@@ -323,6 +377,21 @@ impl Detector for MarkingDetector {
                 .with_level(c.level),
             );
         }
+        for m in mentions {
+            let mut f = Finding::at(
+                FindingKind::Keyword,
+                part.path,
+                part.original,
+                m.span,
+                MENTION_CONFIDENCE,
+                m.reason,
+            )
+            .with_value(m.value);
+            f.rule = Some(MENTION_RULE.to_owned());
+            f.weight = 0.0;
+            f.count = m.count;
+            out.push(f);
+        }
     }
 }
 
@@ -334,11 +403,14 @@ fn merge(mut found: Vec<Candidate>) -> Vec<Candidate> {
         match merged.last_mut() {
             Some(last) if c.start < last.end => {
                 let (start, end) = (last.start.min(c.start), last.end.max(c.end));
+                let (star, label) = (last.star || c.star, last.label || c.label);
                 if c.confidence > last.confidence {
                     *last = c;
                 }
                 last.start = start;
                 last.end = end;
+                last.star = star;
+                last.label = label;
             }
             _ => merged.push(c),
         }
@@ -383,14 +455,19 @@ fn star_form(part: &PartView<'_>, after: usize, found: &mut Vec<Candidate>) {
             }
         }
     }
-    let after_star = after + star.len_utf8();
+    let star_end = after + star.len_utf8();
+    // Normalisation keeps a space between an ASCII star and a digit (`机 密 * 20 年`).
+    let after_star =
+        star_end + text[star_end..].len() - text[star_end..].trim_start_matches(' ').len();
     let tail = &text[after_star..];
     let (end, confidence, reason) =
         match period_len(tail).or_else(|| condition_len(part, after_star)) {
             Some(len) => (after_star + len, 0.95, "★ and period"),
-            None => (after_star, 0.85, "level and ★"),
+            None => (star_end, 0.85, "level and ★"),
         };
     found.push(Candidate {
+        star: true,
+        label: false,
         start,
         end,
         level,
@@ -450,6 +527,8 @@ fn label_form(part: &PartView<'_>, at: usize, found: &mut Vec<Candidate>) {
         end += len;
     }
     found.push(Candidate {
+        star: false,
+        label: true,
         start: at,
         end,
         level,
@@ -515,6 +594,8 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                     line_found.push((
                         non_empty,
                         Candidate {
+                            star: false,
+                            label: false,
                             start: base,
                             end: base + len + p,
                             level,
@@ -535,6 +616,8 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                 line_found.push((
                     non_empty,
                     Candidate {
+                        star: false,
+                        label: false,
                         start: base,
                         end: base + trimmed.len(),
                         level,
@@ -583,6 +666,8 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                     line_found.push((
                         non_empty,
                         Candidate {
+                            star: false,
+                            label: false,
                             start,
                             end,
                             level,
@@ -620,6 +705,8 @@ fn scan_lines(part: &PartView<'_>, place: LinePlace, found: &mut Vec<Candidate>)
                 line_found.push((
                     non_empty,
                     Candidate {
+                        star: false,
+                        label: false,
                         start,
                         end,
                         level,
@@ -710,6 +797,8 @@ fn scan_name(part: &PartView<'_>, found: &mut Vec<Candidate>) {
     let words: &[&[(&str, Level)]] = &[OTHER_WORDS, STATE_WORDS, ENGLISH_WORDS];
     let push = |found: &mut Vec<Candidate>, start: usize, end: usize, level: Level| {
         found.push(Candidate {
+            star: false,
+            label: false,
             start,
             end,
             level,
@@ -829,4 +918,277 @@ fn strip_extension(name: &str) -> &str {
         }
         _ => name,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mentions: the marking form quoted, used in a sentence, or shown as an example.
+
+/// The `rule` (category) of a mention finding: a `keyword` with weight 0 and no level, so the
+/// default policy's keyword rules (`min_score`) never act on mentions alone.
+pub const MENTION_RULE: &str = "marking-mention";
+
+/// Confidence of a mention finding (it is not a marking; policies filter on this too).
+const MENTION_CONFIDENCE: f32 = 0.3;
+
+/// The mentions of one part, one per distinct normalised form, with a count.
+struct Mention {
+    value: String,
+    span: (usize, usize),
+    reason: &'static str,
+    count: u32,
+}
+
+const QUOTED: &str = "marking form in quotation marks (mention)";
+const IN_SENTENCE: &str = "marking form in a sentence (mention)";
+const EXAMPLE: &str = "marking form given as an example (mention)";
+
+fn is_open_quote(c: char) -> bool {
+    matches!(
+        c,
+        '“' | '‘' | '"' | '\'' | '「' | '『' | '《' | '〝' | '〈' | '‚' | '„'
+    )
+}
+
+fn is_close_quote(c: char) -> bool {
+    matches!(
+        c,
+        '”' | '’' | '"' | '\'' | '」' | '』' | '》' | '〞' | '〟' | '〉'
+    )
+}
+
+/// Ends of a sentence in normalised text (full-width forms are ASCII after NFKC, `。` stays).
+fn is_sentence_end(c: char) -> bool {
+    matches!(c, '。' | '!' | '?' | ';' | '．')
+}
+
+/// Words in the sentence before a form that say it is being taught, prescribed or discussed,
+/// not applied: `例如`, `标注为`, `应当标注`, `写成`, `漏标`. Checked on normalised
+/// (Simplified) text, so `標註` and `應當` count too.
+const SENTENCE_CUES: &[&str] = &[
+    "例如", "比如", "譬如", "诸如", "示例", "样例", "举例", "范例", "样式", "式样", "格式", "写法",
+    "写作", "写成", "写为", "标注", "标明", "标识", "标示", "标记", "标为", "标有", "标着", "注明",
+    "写明", "应当", "应该", "误写", "漏标", "错标", "什么", "是否", "判断",
+];
+
+/// Words right before a form (after quotes, brackets, colons and spaces) that introduce an
+/// example: `如机密★5年`, `即秘密★10年`, `例：`.
+const IMMEDIATE_CUES: &[&str] = &["如", "即", "例", "像", "若"];
+
+/// Words right after a form that make it the object of a sentence: `…等字样`, `…的文件`,
+/// `…、秘密★10年`, `…是什么意思`.
+const AFTER_CUES: &[&str] = &[
+    "等", "的", "字样", "之类", "形式", "格式", "样式", "标志", "标识", "这样", "一类", "和", "或",
+    "及", "与", "、", "以上", "以下", "分别", "是", "表示", "代表", "属于",
+];
+
+/// Words after a comma or colon that explain a form: `机密★10年：表示…`.
+const EXPLAINING: &[&str] = &["表示", "代表", "是指", "指", "意思", "意味着", "即"];
+
+/// A document speaking of itself declares its own level: `本通知为机密★10年`, `本件属秘密★5年`.
+const SELF_REFERENCES: &[&str] = &[
+    "本通知",
+    "本文件",
+    "本文",
+    "本件",
+    "本材料",
+    "本报告",
+    "本函",
+    "本方案",
+    "本资料",
+    "本纪要",
+    "本简报",
+    "本表",
+    "本文档",
+    "本页",
+    "此件",
+    "本请示",
+    "本批复",
+    "本决定",
+    "本意见",
+    "本试卷",
+    "本试题",
+    "本载体",
+    "本册",
+];
+const SELF_VERBS: &[&str] = &["为", "属", "属于", "系", "是", "定为", "列为", "密级为"];
+
+/// Words that make a line announce examples on the lines after it (`样例：`, `格式如下：`,
+/// `（三）标注示例`).
+const EXAMPLE_WORDS: &[&str] = &[
+    "示例", "样例", "举例", "范例", "例如", "比如", "譬如", "例子",
+];
+const FORMAT_WORDS: &[&str] = &[
+    "样式",
+    "式样",
+    "格式",
+    "写法",
+    "模板",
+    "参照以下",
+    "如下所示",
+];
+const MARKING_WORDS: &[&str] = &["标注", "标志", "标识", "标明", "密级"];
+
+/// How many lines after an example cue are examples (a copy number, the form, the urgency, a
+/// title), unless a sentence ends the example sooner.
+const EXAMPLE_LINES: usize = 6;
+
+/// Whether a (normalised) line announces examples on the following lines.
+fn is_example_cue_line(line: &str) -> bool {
+    let core = line.trim();
+    if core.contains("附件") {
+        return false; // `附件：报送格式` lists attachments; the next document may follow
+    }
+    let colon = core.ends_with(':');
+    let t = core.trim_end_matches(':').trim_end();
+    let follows = colon || t.ends_with("如下");
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    let short = t.chars().count() <= 12;
+    // `例：`, `例1：`, `例二：`
+    let example_n = t.strip_prefix('例').is_some_and(|r| {
+        r.chars()
+            .all(|c| c.is_ascii_digit() || "一二三四五六七八九十".contains(c))
+    });
+    (has(EXAMPLE_WORDS) && (follows || short))
+        || (has(FORMAT_WORDS) && follows)
+        || (has(MARKING_WORDS) && follows)
+        || (colon && example_n)
+}
+
+/// Byte ranges of the lines (normalised text) that follow an example cue.
+fn example_scope(text: &str) -> Vec<(usize, usize)> {
+    let mut scope = Vec::new();
+    let mut remaining = 0usize;
+    let mut offset = 0;
+    for line in text.split('\n') {
+        let (start, end) = (offset, offset + line.len());
+        offset = end + 1;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if is_example_cue_line(line) {
+            remaining = EXAMPLE_LINES;
+            continue;
+        }
+        if remaining == 0 {
+            continue;
+        }
+        remaining -= 1;
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        scope.push((start, end));
+        // A sentence closes the examples: what follows is prose again.
+        if t.ends_with('。') || t.chars().count() > 40 {
+            remaining = 0;
+        }
+    }
+    scope
+}
+
+/// Why a candidate in running text is a mention, or `None` for a marking.
+fn mention_reason(
+    part: &PartView<'_>,
+    c: &Candidate,
+    scope: &[(usize, usize)],
+) -> Option<&'static str> {
+    // A label (`密级：机密★5年`) is a marking wherever it stands.
+    if c.label {
+        return None;
+    }
+    let text = part.norm.text.as_str();
+    let line_start = text[..c.start].rfind('\n').map_or(0, |i| i + 1);
+    // OCR'd head lines are noisy (stray glyphs before the level, a quote-like speck): the
+    // position decides there.
+    if part.path.ends_with("#ocr") && part.first_line == 1 {
+        let lines_before = text[..line_start]
+            .split('\n')
+            .filter(|l| !l.trim().is_empty())
+            .count();
+        if lines_before < 5 {
+            return None;
+        }
+    }
+    if scope.iter().any(|&(s, e)| s <= c.start && c.start <= e) {
+        return Some(EXAMPLE);
+    }
+    if !c.star {
+        return None; // standalone level words keep their own rules
+    }
+    let line_end = text[c.end..].find('\n').map_or(text.len(), |i| c.end + i);
+    let before = &text[line_start..c.start];
+    let after = text[c.end..line_end].trim_end_matches('\r');
+    // The sentence the form stands in, up to it.
+    let sentence = before.rfind(is_sentence_end).map_or(before, |i| {
+        &before[i + before[i..].chars().next().map_or(1, char::len_utf8)..]
+    });
+    let has_cue = SENTENCE_CUES.iter().any(|w| sentence.contains(w));
+
+    // 1. In quotation marks — unless it is a field value (`"密级":"机密★5年"`, `level="…"`).
+    let b = before.trim_end();
+    let a = after.trim_start();
+    let open_before = b.chars().next_back().is_some_and(is_open_quote);
+    let close_after = a.chars().next().is_some_and(is_close_quote);
+    if open_before || close_after {
+        let before_quote =
+            b[..b.len() - b.chars().next_back().map_or(0, char::len_utf8)].trim_end();
+        // A key before `:`/`=` that is quoted or ASCII (`"密级":"…"`, `level="…"`), not
+        // Chinese prose introducing a quotation (`问：“…”`).
+        let key_end = before_quote
+            .strip_suffix([':', '='])
+            .map(|k| k.trim_end().chars().next_back());
+        let field_value = open_before
+            && !has_cue
+            && key_end.is_some_and(|k| k.is_some_and(|k| k == '"' || k.is_ascii_alphanumeric()));
+        if !field_value {
+            return Some(QUOTED);
+        }
+        return None;
+    }
+
+    // 2. Followed by words that make it the object of a sentence.
+    let a_words = a.trim_start_matches([')', ']', '】', '〕', ' ']);
+    if AFTER_CUES.iter().any(|w| a_words.starts_with(w)) {
+        return Some(IN_SENTENCE);
+    }
+    // …or explained: `（1）绝密★长期，表示…`, `机密★10年：指…`.
+    let explained = a_words.trim_start_matches([',', ':', ' ']);
+    if a_words.len() != explained.len() && EXPLAINING.iter().any(|w| explained.starts_with(w)) {
+        return Some(EXAMPLE);
+    }
+
+    // 3. Preceded by a word that introduces an example, anywhere in its sentence or right
+    //    before it.
+    let lead = sentence.trim_end_matches(|ch: char| {
+        ch.is_whitespace() || matches!(ch, ':' | '(' | '[' | '【' | '〔' | ',')
+    });
+    if has_cue || IMMEDIATE_CUES.iter().any(|w| lead.ends_with(w)) {
+        return Some(EXAMPLE);
+    }
+
+    // 4. A document declaring its own level: `本通知为机密★10年，请妥善保管。`
+    let sentence_t = sentence.trim_end();
+    if SELF_REFERENCES.iter().any(|w| sentence_t.contains(w))
+        && SELF_VERBS.iter().any(|w| sentence_t.ends_with(w))
+    {
+        return None;
+    }
+
+    // 5. Structural positions on the line: in brackets after a title (`…的通知（机密★5年）`),
+    //    after a field label (`首页：`, `XPComment:`), after a copy number or urgency, or set
+    //    off by a space (`XX单位文件  机密★10年`, a PDF line joining header and title).
+    let last = b.chars().next_back();
+    if matches!(last, Some('(' | '[' | '【' | '〔'))
+        || last == Some(':')
+        || b.is_empty()
+        || b.bytes().all(|x| x.is_ascii_digit() || x == b' ')
+        || URGENCY.iter().any(|u| b.ends_with(u))
+        || original_space_before(part, c.start, c.end)
+    {
+        return None;
+    }
+
+    // 6. Glued to the prose before it: a running sentence (`对机密★10年文件`, `第二行为…`).
+    if last.is_some_and(|ch| is_ideograph(ch) || matches!(ch, ',' | '、')) {
+        return Some(IN_SENTENCE);
+    }
+    None
 }
