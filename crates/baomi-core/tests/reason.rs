@@ -41,6 +41,11 @@ fn detector_reasons_translate_completely() {
     findings.extend(detect("关于……的通知（机密）.docx", PartRole::Name));
     findings.extend(detect("【秘密】会议纪要", PartRole::Subject));
     findings.extend(detect("绝密", PartRole::HeaderFooter));
+    // Mentions are findings too (weightless keywords) and read in Chinese as well.
+    findings.extend(detect(
+        "培训要点：首页应标注\"机密★8年\"等字样。\n例如：标注为绝密★长期的文件。\n样例：\n秘密★2年\n",
+        PartRole::Body,
+    ));
     assert!(findings.len() >= 8, "{findings:?}");
     let mut left = Vec::new();
     for f in &findings {
