@@ -137,6 +137,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("error.500", "服务器内部错误。", "Internal error."),
     ("error.home", "返回首页", "Back to the start page"),
     ("inc.number", "事件编号", "Incident"),
+    ("inc.detail", "事件详情", "Incident detail"),
     ("inc.channel", "渠道", "Channel"),
     ("inc.level", "密级", "Level"),
     ("inc.person", "人员", "Person"),
@@ -573,6 +574,48 @@ impl Tr {
             _ => ("其他", "other"),
         };
         if self.is_zh() { zh } else { en }
+    }
+
+    /// An audit action in words (`incident.disposition` → 事件处理结论), the code itself for
+    /// actions without words.
+    pub fn audit_action(&self, code: &str) -> String {
+        let (zh, en) = match code {
+            "incident.create" => ("记录事件", "incident recorded"),
+            "incident.disposition" => ("事件处理结论", "disposition"),
+            "incident.assign" => ("指派承办人", "assignment"),
+            "incident.comment" => ("添加意见", "comment"),
+            "evidence.download" => ("下载证据", "evidence download"),
+            "evidence.unmask" => ("查看未脱敏内容", "unmasked view"),
+            "quarantine.release" => ("放行隔离邮件", "held mail released"),
+            "quarantine.delete" => ("删除隔离邮件", "held mail deleted"),
+            "policy.test" => ("测试文件", "file tested"),
+            "fingerprint.add" | "registry.put" => ("登记文件", "document registered"),
+            "fingerprint.remove" | "registry.remove" => ("移除登记文件", "registration removed"),
+            "account.create" => ("创建账户（服务器本机）", "account created (on the server)"),
+            "account.propose" => ("提议新建账户", "account proposed"),
+            "account.propose_role" => ("提议变更角色", "role change proposed"),
+            "account.propose_password" => ("提议重置密码", "password reset proposed"),
+            "account.approve" => ("批准账户变更", "account change approved"),
+            "account.reject" => ("驳回账户变更", "account change rejected"),
+            "account.disable" => ("停用账户", "account disabled"),
+            "account.password" => ("设置密码", "password set"),
+            "account.locked" => ("账户锁定", "account locked"),
+            "account.totp_enable" => ("启用双因素认证", "two-factor on"),
+            "login" => ("登录", "sign-in"),
+            "logout" => ("退出", "sign-out"),
+            "login.failed" => ("登录失败", "failed sign-in"),
+            "login.locked_out" => ("锁定期间尝试登录", "sign-in while locked"),
+            "login.inactive" => ("未生效账户尝试登录", "sign-in of an inactive account"),
+            "access.denied" => ("越权访问被拒绝", "access refused"),
+            "access.cross_site" => ("跨站请求被拒绝", "cross-site request refused"),
+            "token.create" => ("创建令牌", "token created"),
+            "token.revoke" => ("吊销令牌", "token revoked"),
+            "audit.verify" => ("校验审计链", "chain verified"),
+            "audit.export" => ("导出审计日志", "trail exported"),
+            "retention.purge" => ("按保存期限删除", "retention purge"),
+            _ => return code.to_owned(),
+        };
+        (if self.is_zh() { zh } else { en }).to_owned()
     }
 
     /// A finding's reason in this language (see `baomi_core::reason`).

@@ -24,9 +24,18 @@ const CLAUSES: &[(&str, &str)] = &[
     (r"^level in file name$", "文件名中的密级"),
     (r"^level in subject$", "主题中的密级"),
     (r"^marking$", "密级标志"),
-    (r"^marking form in quotation marks \(mention\)(?: ×(\d+))?$", "引号内的密级样式（提及，非标志）"),
-    (r"^marking form in a sentence \(mention\)(?: ×(\d+))?$", "句中提及的密级样式（非标志）"),
-    (r"^marking form given as an example \(mention\)(?: ×(\d+))?$", "作为示例的密级样式（非标志）"),
+    (
+        r"^marking form in quotation marks \(mention\)(?: ×(\d+))?$",
+        "引号内的密级样式（提及，非标志）",
+    ),
+    (
+        r"^marking form in a sentence \(mention\)(?: ×(\d+))?$",
+        "句中提及的密级样式（非标志）",
+    ),
+    (
+        r"^marking form given as an example \(mention\)(?: ×(\d+))?$",
+        "作为示例的密级样式（非标志）",
+    ),
     // Personal data.
     (r"^checksum ok$", "校验位正确"),
     (r"^region (\d+)$", "地区代码 $1"),

@@ -109,12 +109,32 @@ async fn login(c: &Client, base: &str, user: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    c.find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("login-submit")).await;
+}
+
+/// Click something that loads a new page, and wait until the new page is there.
+async fn click_nav(c: &Client, what: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(what).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The old document's element goes stale once the browser has navigated.
+    while old.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "no navigation after the click");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    loop {
+        let ready = c.execute("return document.readyState", vec![]).await;
+        if ready
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref()
+            == Some("complete")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the page did not load");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn logout(c: &Client) {
@@ -199,12 +219,30 @@ async fn session_cookie(c: &Client) -> String {
 async fn three_roles_work_in_the_console() {
     icap::require_tool("chromium", "chromium");
     icap::require_tool("chromedriver", "chromium-driver");
-    // Mail with a marking is held for the officer; web uploads are blocked.
-    let policy = format!(
-        "{}\n[[rule]]\nname = \"hold-marked-mail\"\nkinds = [\"marking\"]\nmin_level = \"confidential\"\n\
-         action = \"quarantine\"\nseverity = \"high\"\nchannels = [\"mail\"]\n",
-        baomi_core::policy::DEFAULT_POLICY_TOML
-    );
+    // Marked web uploads are blocked; marked mail is held for the officer.
+    let policy = r#"
+alert_at = "alert"
+[[rule]]
+name = "state-secret-marking"
+kinds = ["marking"]
+min_level = "confidential"
+action = "block"
+severity = "critical"
+channels = ["web", "api", "scan"]
+[[rule]]
+name = "hold-marked-mail"
+kinds = ["marking"]
+min_level = "confidential"
+action = "quarantine"
+severity = "high"
+channels = ["mail"]
+[[rule]]
+name = "personal-data"
+kinds = ["pii.resident_id"]
+action = "audit"
+severity = "low"
+"#
+    .to_owned();
     let milter_port = free_port();
     let pf = Postfix::start(milter_port);
     let extra = format!("[milter]\npostfix_config_dir = \"{}\"\n", pf.conf.display());
@@ -284,7 +322,12 @@ async fn three_roles_work_in_the_console() {
 
     // ── The security officer ──
     login(&c, &base, "officer", OFFICER_PASSWORD).await;
-    assert_eq!(c.current_url().await.unwrap().path(), "/dashboard");
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/dashboard",
+        "{}",
+        text(&c).await
+    );
     let dash = text(&c).await;
     assert!(
         dash.contains("工作台") && dash.contains("事件队列") && dash.contains("王保密"),
@@ -353,12 +396,7 @@ async fn three_roles_work_in_the_console() {
         .send_keys("核实当事人身份")
         .await
         .unwrap();
-    c.find(Locator::Css("#unmask-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Css("#unmask-form button")).await;
     assert!(text(&c).await.contains("11010519491231002X"));
     // Disposition.
     c.goto(&format!("{base}/incidents/{blocked}"))
@@ -371,12 +409,7 @@ async fn three_roles_work_in_the_console() {
         .send_keys("已约谈当事人")
         .await
         .unwrap();
-    c.find(Locator::Id("disposition-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("disposition-submit")).await;
     let badge = c
         .find(Locator::Id("disposition"))
         .await
@@ -405,12 +438,7 @@ async fn three_roles_work_in_the_console() {
         .await
         .unwrap();
     select(&c, "bulk-disposition", "false_positive").await;
-    c.find(Locator::Id("bulk-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("bulk-submit")).await;
     let count = c
         .find(Locator::Id("confirm-count"))
         .await
@@ -420,12 +448,7 @@ async fn three_roles_work_in_the_console() {
         .unwrap();
     assert_eq!(count, "3");
     shot(&c, "06-bulk-confirm").await;
-    c.find(Locator::Id("confirm-bulk"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("confirm-bulk")).await;
     assert!(text(&c).await.contains("批量处理完成"));
     let api = serve.api("/api/v1/incidents?channel=web&disposition=false_positive");
     assert_eq!(api["total"], 3);
@@ -438,12 +461,7 @@ async fn three_roles_work_in_the_console() {
         .await
         .unwrap();
     shot(&c, "07-held-mail").await;
-    c.find(Locator::Id("release"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("release")).await;
     // The confirm() dialog of destructive buttons does not apply to release.
     pf.wait_delivered("marked-1@example.test");
     assert_eq!(
@@ -459,12 +477,7 @@ async fn three_roles_work_in_the_console() {
         .send_keys(secret.to_str().unwrap())
         .await
         .unwrap();
-    c.find(Locator::Id("test-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("test-submit")).await;
     let verdict = c
         .find(Locator::Id("test-verdict"))
         .await
@@ -558,12 +571,7 @@ async fn three_roles_work_in_the_console() {
         .send_keys(CLERK_PASSWORD)
         .await
         .unwrap();
-    c.find(Locator::Id("propose-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("propose-submit")).await;
     assert!(text(&c).await.contains("等待安全保密管理员审批"));
     shot(&c, "10-accounts").await;
     c.goto(&format!("{base}/health")).await.unwrap();
@@ -584,12 +592,7 @@ async fn three_roles_work_in_the_console() {
     c.goto(&format!("{base}/approvals")).await.unwrap();
     assert!(text(&c).await.contains("孙文书"));
     shot(&c, "12-approvals").await;
-    c.find(Locator::Css("#pending-clerk button.approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Css("#pending-clerk button.approve")).await;
     assert!(text(&c).await.contains("没有待审批的变更"));
     logout(&c).await;
     login(&c, &base, "clerk", CLERK_PASSWORD).await;
@@ -602,12 +605,7 @@ async fn three_roles_work_in_the_console() {
     assert_eq!(c.current_url().await.unwrap().path(), "/audit");
     let nav = text(&c).await;
     assert!(!nav.contains("事件队列") && !nav.contains("账户管理"));
-    c.find(Locator::Id("verify"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_nav(&c, Locator::Id("verify")).await;
     let result = c
         .find(Locator::Id("verify-result"))
         .await

@@ -70,6 +70,7 @@ pub struct EntryRow {
     pub time: String,
     pub actor: String,
     pub action: String,
+    pub action_words: String,
     pub subject: String,
     pub detail: String,
 }
@@ -100,7 +101,7 @@ fn detail(e: &AuditEntry) -> String {
     match &e.detail {
         Value::Object(map) => map
             .iter()
-            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .filter(|(k, v)| keep.contains(&k.as_str()) && !v.is_null())
             .map(|(k, v)| match v {
                 Value::String(s) => format!("{k}={s}"),
                 other => format!("{k}={other}"),
@@ -167,6 +168,7 @@ pub async fn page(
                 time: when(e.ts_ms),
                 actor: e.actor.clone(),
                 action: e.action.clone(),
+                action_words: c.t.audit_action(&e.action),
                 subject: e.subject.clone(),
                 detail: detail(e),
             })

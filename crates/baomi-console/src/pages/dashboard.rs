@@ -71,6 +71,18 @@ pub async fn page(
         }
     }
     by_rule.sort_by(|a, b| b.1.cmp(&a.1));
+    // Every day of the period, also those without incidents, so the chart reads as a calendar.
+    let counted: std::collections::HashMap<&str, i64> =
+        stats.by_day.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+    let mut days = Vec::new();
+    if let (Some(mut day), Some(end)) = (filter.from_ms, filter.to_ms) {
+        while day < end && days.len() < 400 {
+            let d = baomi_store::local_date(day);
+            let n = counted.get(d.as_str()).copied().unwrap_or(0);
+            days.push((d, n));
+            day += 86_400_000;
+        }
+    }
     let open = stats
         .by_disposition
         .iter()
@@ -88,7 +100,7 @@ pub async fn page(
     let charts = json!({
         "from": from,
         "to": to,
-        "day": series("day", &stats.by_day, &|k| k.to_owned()),
+        "day": series("day", &days, &|k| k[5..].to_owned()),
         "level": series("level", &stats.by_level, &|k| if k == "-" { t.t("common.none").to_owned() } else { t.level(k) }),
         "channel": series("channel", &stats.by_channel, &|k| t.channel(k).to_owned()),
         "department": series("department", &stats.by_department, &|k| k.to_owned()),

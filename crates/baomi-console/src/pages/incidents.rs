@@ -510,7 +510,7 @@ async fn detail_page(
 ) -> PageResult {
     let store = &state.gateway.store;
     let inc = store.incident(number).await?;
-    let c = Chrome::new(state, p, headers, "inc.number", "/incidents")
+    let c = Chrome::new(state, p, headers, "inc.detail", "/incidents")
         .flash_from(flash.done.as_deref(), flash.error.as_deref());
     let t = c.t;
     let stored: Vec<Value> = inc.findings.as_array().cloned().unwrap_or_default();
@@ -602,7 +602,7 @@ async fn detail_page(
         .map(|e| HistoryRow {
             time: when(e.ts_ms),
             actor: e.actor,
-            action: e.action,
+            action: t.audit_action(&e.action),
             detail: history_detail(t, &e.detail),
         })
         .collect();
