@@ -23,6 +23,8 @@ if [ "$what" = test ]; then
   # The gateways' tests run against the real servers: Squid and c-icap-client for ICAP,
   # Postfix, swaks and miltertest for the milter, PostgreSQL for the second store backend.
   pkgs+=(squid c-icap postfix swaks miltertest postgresql curl iproute2)
+  # The console's browser tests: Debian's Chromium driven through chromedriver.
+  pkgs+=(chromium chromium-driver)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -169,7 +169,7 @@ pub struct NewAccount {
 /// How a login attempt ended.
 #[derive(Debug)]
 pub enum Login {
-    Ok(Account),
+    Ok(Box<Account>),
     /// Unknown name, wrong password or wrong code: the caller must not say which.
     Denied,
     /// Right password, but the account has TOTP and no (or a wrong) code was given.
@@ -651,7 +651,7 @@ impl Store {
         .execute(self.pool())
         .await?;
         self.audit(&acc.actor(), "login", name, json!({})).await?;
-        Ok(Login::Ok(self.account(name).await?))
+        Ok(Login::Ok(Box::new(self.account(name).await?)))
     }
 
     async fn login_failed(&self, acc: &Account, what: &str) -> Result<()> {

@@ -8,10 +8,8 @@
 //! to `target/console-screenshots/`.
 
 #[path = "../../baomi-icap/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod icap;
 #[path = "../../baomi-milter/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod postfix;
 #[allow(dead_code)]
 mod support {
@@ -109,7 +107,7 @@ async fn login(c: &Client, base: &str, user: &str, password: &str) {
         .send_keys(password)
         .await
         .unwrap();
-    click_nav(&c, Locator::Id("login-submit")).await;
+    click_nav(c, Locator::Id("login-submit")).await;
 }
 
 /// Click something that loads a new page, and wait until the new page is there.

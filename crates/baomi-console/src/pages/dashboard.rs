@@ -70,7 +70,7 @@ pub async fn page(
             by_rule.push((rule.to_string(), n));
         }
     }
-    by_rule.sort_by(|a, b| b.1.cmp(&a.1));
+    by_rule.sort_by_key(|r| std::cmp::Reverse(r.1));
     // Every day of the period, also those without incidents, so the chart reads as a calendar.
     let counted: std::collections::HashMap<&str, i64> =
         stats.by_day.iter().map(|(d, n)| (d.as_str(), *n)).collect();

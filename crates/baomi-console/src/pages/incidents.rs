@@ -676,7 +676,7 @@ fn tree(paths: &[String], flagged: &[String]) -> Vec<TreeNode> {
                 out.push(TreeNode {
                     depth,
                     name: segments[depth].to_owned(),
-                    flagged: flagged.iter().any(|f| *f == prefix),
+                    flagged: flagged.contains(&prefix),
                 });
             }
         }
