@@ -145,7 +145,9 @@ async fn error_pages(default_lang: Lang, req: Request, next: Next) -> Response {
     let query = req.uri().query().map(str::to_owned);
     let get = req.method() == axum::http::Method::GET;
     let lang = lang_of(req.headers(), default_lang);
-    let had_session = authz::cookie(req.headers(), authz::session_cookie_name(false)).is_some();
+    let had_session = [false, true]
+        .iter()
+        .any(|tls| authz::cookie(req.headers(), authz::session_cookie_name(*tls)).is_some());
     let resp = next.run(req).await;
     if authz::is_api_path(&path) {
         return resp;

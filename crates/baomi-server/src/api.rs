@@ -86,7 +86,7 @@ pub fn router(state: ApiState) -> Router {
 pub fn app(state: ApiState, extra: Routes<ApiState>) -> (Router, Vec<RouteEntry>) {
     let (router, entries) = routes().merge(extra).into_parts();
     let store = state.gateway.store.clone();
-    let tls = state.gateway.config.console.tls();
+    let tls = state.gateway.config.http.tls();
     let router = router
         .fallback(not_found)
         .layer(middleware::from_fn(move |req: Request, next: Next| {

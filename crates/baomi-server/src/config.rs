@@ -19,6 +19,24 @@ pub struct ServerConfig {
     pub milter: Milter,
     pub directory: Directory,
     pub console: Console,
+    pub http: Http,
+}
+
+/// HTTPS on the HTTP listener: both files set, or neither.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// PEM certificate chain.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Http {
+    /// Served over TLS: secure cookies with the `__Host-` prefix.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,14 +54,6 @@ impl Default for Console {
             test_max_bytes: 100 << 20,
             default_language: "zh".into(),
         }
-    }
-}
-
-impl Console {
-    /// Served over TLS (secure cookies with the `__Host-` prefix). Not yet: put the console
-    /// behind a TLS-terminating proxy on the same host.
-    pub fn tls(&self) -> bool {
-        false
     }
 }
 
@@ -192,6 +202,9 @@ impl ServerConfig {
                     "{what}: unknown action {v:?} (allow, audit, alert, quarantine, block)"
                 );
             }
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            anyhow::bail!("http.tls_cert and http.tls_key go together: set both or neither");
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod icap_door;
 pub mod metrics;
 pub mod milter_door;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use gateway::{Gateway, Outcome, Who};
@@ -74,6 +75,11 @@ pub async fn serve_app(
     on_bound: impl FnOnce(&Bound),
 ) -> anyhow::Result<()> {
     let config = gateway.config.clone();
+    // A bad certificate stops the start, before anything listens.
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let http = TcpListener::bind(config.listen.http)
         .await
         .map_err(|e| anyhow::anyhow!("HTTP {}: {e}", config.listen.http))?;
@@ -147,11 +153,17 @@ pub async fn serve_app(
     let mut http_stop = stop_rx.clone();
     let app = app(state);
     let http_task = tokio::spawn(async move {
-        axum::serve(http, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+        let stop = async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        };
+        match tls {
+            Some(acceptor) => {
+                axum::serve(tls::TlsListener::new(http, acceptor)?, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            None => axum::serve(http, app).with_graceful_shutdown(stop).await,
+        }
     });
     shutdown.await;
     tracing::info!("baomi serve: shutting down");

@@ -111,7 +111,7 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     );
 
     // The door's counters are in /metrics next to the verdicts.
-    let (code, m) = serve.curl(&[&format!("http://127.0.0.1:{}/metrics", serve.http)]);
+    let (code, m) = serve.metrics();
     assert_eq!(code, 200);
     let m = String::from_utf8_lossy(&m);
     let blocks: u64 = m

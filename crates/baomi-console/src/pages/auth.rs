@@ -109,7 +109,7 @@ pub async fn login(
     let (message, ask_code) = match outcome {
         Login::Ok(acc) => {
             let secret = store.create_session(&acc).await?;
-            let tls = state.gateway.config.console.tls();
+            let tls = state.gateway.config.http.tls();
             let cookie = format!(
                 "{}={secret}; Path=/; HttpOnly; SameSite=Strict{}",
                 authz::session_cookie_name(tls),
@@ -158,7 +158,7 @@ pub async fn logout(
             )
             .await?;
     }
-    let tls = state.gateway.config.console.tls();
+    let tls = state.gateway.config.http.tls();
     let mut resp = Redirect::to("/login").into_response();
     let clear = format!(
         "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}",

@@ -21,7 +21,10 @@ pub struct Serve {
     pub http: u16,
     pub icap: u16,
     pub milter: u16,
+    /// The security officer's token.
     pub token: String,
+    /// An inspection-only token (what Prometheus scrapes `/metrics` with).
+    pub scan_token: String,
     child: Child,
 }
 
@@ -112,6 +115,9 @@ impl Serve {
             String::from_utf8_lossy(&out.stderr)
         );
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let out = baomi(&["--config", cfg, "token", "create", "prometheus"]);
+        assert!(out.status.success());
+        let scan_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_baomi"))
             .args(["--config", cfg, "serve"])
@@ -128,6 +134,7 @@ impl Serve {
             icap,
             milter,
             token,
+            scan_token,
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -150,11 +157,22 @@ impl Serve {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
-    /// curl with the token; returns (status, body).
+    /// curl with the officer's token; returns (status, body).
     pub fn curl(&self, args: &[&str]) -> (u16, Vec<u8>) {
+        self.curl_as(&self.token, args)
+    }
+
+    /// `/metrics`, scraped with the inspection-only token.
+    pub fn metrics(&self) -> (u16, Vec<u8>) {
+        let url = format!("http://127.0.0.1:{}/metrics", self.http);
+        self.curl_as(&self.scan_token, &[&url])
+    }
+
+    /// curl with `token`; returns (status, body).
+    pub fn curl_as(&self, token: &str, args: &[&str]) -> (u16, Vec<u8>) {
         let out = Command::new("curl")
             .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-H"])
-            .arg(format!("Authorization: Bearer {}", self.token))
+            .arg(format!("Authorization: Bearer {token}"))
             .args(args)
             .output()
             .expect("curl");
