@@ -23,6 +23,7 @@ work=bench/work/console-$BACKEND
 rm -rf "$work"; mkdir -p "$work/data"
 port=$((20000 + RANDOM % 20000))
 url=""
+pgbin=""
 if [ "$BACKEND" = postgres ]; then
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
   chown -R postgres "$work"

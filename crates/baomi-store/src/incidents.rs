@@ -202,6 +202,8 @@ pub struct Stats {
     pub by_department: Vec<(String, i64)>,
     pub by_action: Vec<(String, i64)>,
     pub by_disposition: Vec<(String, i64)>,
+    /// Incidents per policy rule (an incident with two rules counts for both).
+    pub by_rule: Vec<(String, i64)>,
 }
 
 pub(crate) const SELECT_INCIDENT: &str = "SELECT id, number, created_ms, channel, user_name, \
@@ -603,6 +605,26 @@ impl Store {
                 .by_day
                 .push((format!("{y:04}-{m:02}-{dd:02}"), row.try_get(1)?));
         }
+        // `rules` holds few distinct combinations: group by the JSON text, split in Rust.
+        let sql = format!(
+            "SELECT rules, COUNT(*) FROM incidents{} GROUP BY rules",
+            w.sql()
+        );
+        let mut by_rule: std::collections::HashMap<String, i64> = Default::default();
+        for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &w.params)
+            .fetch_all(self.pool())
+            .await?
+        {
+            let rules: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            for r in serde_json::from_str::<Vec<String>>(&rules).unwrap_or_default() {
+                *by_rule.entry(r).or_default() += n;
+            }
+        }
+        stats.by_rule = by_rule.into_iter().collect();
+        stats
+            .by_rule
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         stats.total = stats.by_action.iter().map(|(_, n)| n).sum();
         Ok(stats)
     }

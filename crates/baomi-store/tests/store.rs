@@ -87,6 +87,7 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
     assert!(stats.by_department.contains(&("财务处".to_string(), 2)));
     assert_eq!(stats.by_day.len(), 1);
     assert_eq!(stats.by_day[0].1, 3);
+    assert_eq!(stats.by_rule, vec![("marking-state-secret".to_owned(), 3)]);
 
     // Disposition is logged; the chain verifies.
     let d = store

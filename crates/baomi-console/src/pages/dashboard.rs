@@ -56,21 +56,7 @@ pub async fn page(
     let stats = store.stats(&filter).await?;
     let c = Chrome::new(&state, &p, &headers, "dash.title", "/dashboard");
     let t = c.t;
-    let mut by_rule = Vec::new();
-    for rule in state.gateway.engine.policy().rule_names() {
-        let n = store
-            .incidents(&IncidentFilter {
-                rule: Some(rule.to_string()),
-                limit: Some(1),
-                ..filter.clone()
-            })
-            .await?
-            .total;
-        if n > 0 {
-            by_rule.push((rule.to_string(), n));
-        }
-    }
-    by_rule.sort_by_key(|r| std::cmp::Reverse(r.1));
+    let by_rule = stats.by_rule.clone();
     // Every day of the period, also those without incidents, so the chart reads as a calendar.
     let counted: std::collections::HashMap<&str, i64> =
         stats.by_day.iter().map(|(d, n)| (d.as_str(), *n)).collect();
