@@ -16,11 +16,15 @@
 //!   up to [`STDERR_KEEP`] bytes (the rest is drained and dropped).
 //!
 //! How a death is told apart: the child is reaped with `wait4`, which also gives its CPU
-//! time and peak RSS. A helper that dies by `SIGXCPU`, or by `SIGKILL` after using its CPU
-//! allowance, hit the CPU limit. A helper that fails (non-zero exit or any signal) and
-//! either said so on stderr (poppler's `gmem` prints `Out of memory` and aborts; C++ code
-//! throws `std::bad_alloc`; glibc says `Cannot allocate memory`) or reached half of its
-//! memory limit in resident memory hit the memory limit. Anything else is a plain failure.
+//! time. A helper that dies by `SIGXCPU`, or by `SIGKILL` after using its CPU allowance,
+//! hit the CPU limit. A helper that fails (non-zero exit or any signal) and either said so
+//! on stderr (poppler's `gmem` prints `Out of memory` and aborts; C++ code throws
+//! `std::bad_alloc`; glibc says `Cannot allocate memory`) or was seen, while it ran, with
+//! half of its memory limit in use hit the memory limit. Anything else is a plain failure.
+//! The memory in use is sampled from `/proc/PID/status` (`VmData`, `VmHWM`) at every poll,
+//! once the child runs the helper's program: `wait4`'s `ru_maxrss` cannot be used, because
+//! a forked child starts with its parent's resident pages counted, so a crash of a helper
+//! forked from a 300 MB gateway would look like a 300 MB helper.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -220,8 +224,12 @@ pub fn run(
     });
 
     let start = Instant::now();
+    let mut peak = 0u64;
     let mut killed_for: Option<HelperError> = None;
     let (status, usage) = loop {
+        if let Some(seen) = memory_in_use(pid, program) {
+            peak = peak.max(seen);
+        }
         if let Some(done) = group.try_reap() {
             break done;
         }
@@ -258,7 +266,30 @@ pub fn run(
             limit: max_output,
         });
     }
-    classify(name, status, &usage, &err, limits, cpu).map(|()| out)
+    classify(name, status, &usage, &err, peak, limits, cpu).map(|()| out)
+}
+
+/// Memory the child uses now (the larger of `VmData` and `VmHWM`), or `None` before it
+/// runs `program` (between fork and exec it still looks like its parent) or once it ended.
+fn memory_in_use(pid: libc::pid_t, program: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let base = program.rsplit('/').next().unwrap_or(program);
+    // The kernel keeps 15 bytes of the name.
+    let expected = &base.as_bytes()[..base.len().min(15)];
+    let mut name_ok = false;
+    let mut most = None;
+    for line in status.lines() {
+        if let Some(name) = line.strip_prefix("Name:") {
+            name_ok = name.trim().as_bytes() == expected;
+        } else if let Some(value) = line
+            .strip_prefix("VmData:")
+            .or_else(|| line.strip_prefix("VmHWM:"))
+        {
+            let kb: u64 = value.trim().trim_end_matches("kB").trim().parse().ok()?;
+            most = Some(most.unwrap_or(0).max(kb * 1024));
+        }
+    }
+    if name_ok { most } else { None }
 }
 
 /// Success, or which limit (or plain failure) ended the helper.
@@ -267,6 +298,7 @@ fn classify(
     status: libc::c_int,
     usage: &libc::rusage,
     stderr: &[u8],
+    peak: u64,
     limits: &HelperLimits,
     cpu_secs: u64,
 ) -> Result<(), HelperError> {
@@ -294,10 +326,6 @@ fn classify(
     ]
     .iter()
     .any(|m| lower.contains(m));
-    // ru_maxrss is in kilobytes on Linux.
-    let peak = u64::try_from(usage.ru_maxrss)
-        .unwrap_or(0)
-        .saturating_mul(1024);
     if said_oom || peak >= limits.memory / 2 {
         return Err(HelperError::Memory {
             helper: name.to_owned(),
@@ -410,6 +438,16 @@ mod tests {
         let e = sh("echo broken >&2; exit 3", &limits()).unwrap_err();
         assert!(!e.is_limit(), "{e}");
         assert_eq!(e.to_string(), "sh exited with status 3 (broken)");
+    }
+
+    #[test]
+    fn a_crash_forked_from_a_big_parent_is_not_a_memory_limit() {
+        // A forked child starts with its parent's resident pages counted (ru_maxrss): a
+        // crash must not be taken for a memory limit because the parent is large.
+        let big = vec![1u8; 200 << 20];
+        let e = sh("kill -SEGV $$", &limits()).unwrap_err();
+        assert!(matches!(e, HelperError::Failed { .. }), "{e}");
+        assert_eq!(big.iter().map(|&b| u64::from(b)).sum::<u64>(), 200 << 20);
     }
 
     #[test]
