@@ -6,6 +6,7 @@
 
 mod blob;
 mod filetype;
+pub mod helper;
 mod limits;
 pub mod sniff;
 mod walker;

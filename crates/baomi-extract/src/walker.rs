@@ -4,10 +4,11 @@
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use baomi_core::{Finding, FindingKind, Part, PartRole};
 
+use crate::helper::HelperLimits;
 use crate::{Blob, FileType, Limits, formats, sniff};
 
 /// Receives what extraction finds, as soon as it is found.
@@ -217,13 +218,18 @@ impl Ctx<'_, '_> {
         if let Some(size) = declared_size
             && size > budget
         {
-            self.budget_limit(self.w.expanded + size);
+            let why = self.budget_reason(self.w.expanded + size);
+            self.limit(format!("{why} ({name} declares {size} bytes)"));
             return Ok(());
         }
         let blob = match self.read_bounded(reader, budget)? {
             Some(blob) => blob,
             None => {
-                self.budget_limit(self.w.expanded + budget + 1);
+                let why = self.budget_reason(self.w.expanded + budget + 1);
+                let declared = declared_size.map_or(String::new(), |d| format!(", declares {d}"));
+                self.limit(format!(
+                    "{why} ({name} inflates past {budget} bytes{declared})"
+                ));
                 return Ok(());
             }
         };
@@ -246,6 +252,70 @@ impl Ctx<'_, '_> {
     /// Any other finding the format knows about (spans are not meaningful here).
     pub fn finding(&mut self, f: Finding) {
         self.w.sink.finding(f);
+    }
+
+    /// A limit on this one object (or `sub` inside it) was hit: a helper process ran out of
+    /// memory or CPU time, a stream, image or XML part is larger than
+    /// [`Limits::max_object_memory`]. Reported at once, the object is left (partly)
+    /// uninspected, and extraction goes on with the next object: one oversized page in an
+    /// archive of two hundred documents must not leave the other 199 unread. The global
+    /// limits ([`Ctx::limit`]) bound the whole top-level object's cost and do stop.
+    pub fn limit_here(&mut self, sub: &str, reason: impl Into<String>) {
+        self.w.incomplete = true;
+        let f = Finding::structural(FindingKind::Limit, self.sub_path(sub), reason);
+        self.w.sink.finding(f);
+    }
+
+    /// Wall time left for the top-level object (helpers get no more than this).
+    pub fn time_left(&self) -> Duration {
+        self.w
+            .limits
+            .max_time
+            .saturating_sub(self.w.start.elapsed())
+    }
+
+    /// What one parser may decompress for one object now (a PDF stream, an XML part of a
+    /// zip): the per-object memory budget, but never more than the expansion budget left,
+    /// ratio included.
+    pub fn object_budget(&self) -> u64 {
+        self.w.limits.max_object_memory.min(self.remaining_budget())
+    }
+
+    /// What one parser may hold for one object that is not decompressed from it (an
+    /// image's pixels, a helper's output): the per-object memory budget, but never more
+    /// than the absolute expansion budget left. The ratio does not apply: a 50 KB
+    /// screenshot honestly decodes to 8 MB of pixels.
+    pub fn memory_budget(&self) -> u64 {
+        let l = self.w.limits;
+        l.max_object_memory
+            .min(l.max_expanded_bytes.saturating_sub(self.w.expanded))
+    }
+
+    /// Whether [`Ctx::object_budget`] is bounded by the expansion budget rather than the
+    /// per-object memory budget: then going past it is the global limit.
+    pub fn budget_is_expansion(&self) -> bool {
+        self.remaining_budget() < self.w.limits.max_object_memory
+    }
+
+    /// Count `bytes` produced by decoding inside this object (PDF streams inflated by the
+    /// pre-scan) against the expansion budget. False, with the global limit reported, when
+    /// the budget is exceeded.
+    pub fn charge(&mut self, bytes: u64) -> bool {
+        self.w.expanded = self.w.expanded.saturating_add(bytes);
+        !self.over_budget()
+    }
+
+    /// Limits for one helper process run now on behalf of this object: its memory and CPU
+    /// limits, wall time no longer than what is left of the object's, and stdout no
+    /// larger than the object budget.
+    pub fn helper_limits(&self) -> HelperLimits {
+        let wall = self.time_left().max(Duration::from_secs(1));
+        HelperLimits {
+            memory: self.w.limits.helper_memory,
+            cpu: self.w.limits.helper_cpu_limit().min(wall),
+            wall,
+            max_output: self.memory_budget().max(1 << 20),
+        }
     }
 
     /// A global limit was hit: report it once and wind extraction down.
@@ -279,16 +349,27 @@ impl Ctx<'_, '_> {
         false
     }
 
+    /// `what` would take the expansion budget past its end: the global limit, with the
+    /// budget's reason and `what` named.
+    pub fn budget_exceeded(&mut self, would_be: u64, what: &str) {
+        let why = self.budget_reason(self.w.expanded.saturating_add(would_be));
+        self.limit(format!("{why} ({what})"));
+    }
+
     fn budget_limit(&mut self, would_be: u64) {
+        let reason = self.budget_reason(would_be);
+        self.limit(reason);
+    }
+
+    fn budget_reason(&self, would_be: u64) -> String {
         let l = self.w.limits;
         let by_ratio = self.w.top_size.saturating_mul(l.max_ratio).max(1 << 20);
-        let reason = if by_ratio < l.max_expanded_bytes {
+        if by_ratio < l.max_expanded_bytes {
             let ratio = would_be / self.w.top_size.max(1);
             format!("expansion ratio {ratio}:1 > {}:1", l.max_ratio)
         } else {
             format!("expanded bytes {would_be} > {}", l.max_expanded_bytes)
-        };
-        self.limit(reason);
+        }
     }
 
     /// Read at most `budget` bytes; `None` if there was more.

@@ -37,54 +37,86 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult 
         return Ok(());
     }
     let bytes = blob.bytes()?;
-    let image = match decode(&bytes) {
+    let image = match decode(&bytes, cx.memory_budget()) {
         Ok(Some(image)) => image,
         Ok(None) => return Ok(()),
-        Err(reason) => {
+        Err(DecodeError::Limit(reason)) => {
+            cx.limit_here("", format!("{ty}: {reason}"));
+            return Ok(());
+        }
+        Err(DecodeError::Bad(reason)) => {
             cx.unreadable("", format!("{ty}: {reason}"));
             return Ok(());
         }
     };
-    match recognise(&prepare(&image)) {
+    drop(bytes);
+    match recognise(&prepare(image)) {
         Ok(text) => cx.text("#ocr", PartRole::Body, text),
         Err(reason) => cx.unreadable("", format!("{ty}: OCR failed: {reason}")),
     }
     Ok(())
 }
 
-/// Decode the first frame; `Ok(None)` for an icon-sized image.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Option<DynamicImage>, String> {
+/// Why an image gave no pixels.
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    /// Decoding it would take more memory than the object may have (a `limit` finding).
+    Limit(String),
+    /// It does not decode (an `unreadable` finding).
+    Bad(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Limit(reason) | DecodeError::Bad(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Memory the OCR path takes for an image, from its header alone: the decoded frame
+/// (`total_bytes`, all channels) plus one grayscale copy alive with it while converting;
+/// later copies (deskew, Tesseract's own) replace the decoded frame, which is dropped first.
+pub(crate) fn memory_needed(width: u32, height: u32, frame_bytes: u64) -> u64 {
+    frame_bytes.saturating_add(u64::from(width) * u64::from(height))
+}
+
+/// Decode the first frame; `Ok(None)` for an icon-sized image. The header's dimensions
+/// are checked first: an image whose pixels would take more than `max_bytes` (see
+/// [`memory_needed`]) or more than [`MAX_PIXELS`] is refused without decoding.
+pub(crate) fn decode(bytes: &[u8], max_bytes: u64) -> Result<Option<DynamicImage>, DecodeError> {
+    let bad = |e: image::ImageError| DecodeError::Bad(format!("image does not decode ({e})"));
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| format!("image does not decode ({e})"))?;
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|e| format!("image does not decode ({e})"))?;
+        .map_err(|e| DecodeError::Bad(format!("image does not decode ({e})")))?;
+    let decoder = reader.into_decoder().map_err(bad)?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
     if width < MIN_WIDTH || height < MIN_HEIGHT {
         return Ok(None);
     }
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(format!(
-            "image too large for OCR ({width}×{height} > {} megapixels)",
-            MAX_PIXELS / 1_000_000
-        ));
+    let pixels = u64::from(width) * u64::from(height);
+    let needed = memory_needed(width, height, image::ImageDecoder::total_bytes(&decoder));
+    if pixels > MAX_PIXELS || needed > max_bytes {
+        return Err(DecodeError::Limit(format!(
+            "image {width}×{height} needs {} MB to decode > {} MB per-object memory budget",
+            needed.div_ceil(1 << 20),
+            max_bytes >> 20
+        )));
     }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("image does not decode ({e})"))?;
-    // The pixel count is checked above; the decoder's own allocation cap would refuse
-    // ordinary 30-megapixel phone photos.
-    reader.no_limits();
-    reader
-        .decode()
-        .map(Some)
-        .map_err(|e| format!("image does not decode ({e})"))
+    // The size is checked above against our own budget; the decoder's allocation cap is
+    // lifted so that it does not refuse what the budget allows.
+    let mut limits = image::Limits::no_limits();
+    limits.max_alloc = Some(max_bytes);
+    let mut decoder = decoder;
+    image::ImageDecoder::set_limits(&mut decoder, limits).map_err(bad)?;
+    DynamicImage::from_decoder(decoder).map(Some).map_err(bad)
 }
 
 /// Grayscale, upscale small images, stretch the contrast between the 1st and 99th
 /// percentile of brightness (photos of paper are gray on gray).
-pub(crate) fn prepare(image: &DynamicImage) -> GrayImage {
-    let mut gray = image.to_luma8();
+pub(crate) fn prepare(image: DynamicImage) -> GrayImage {
+    // Consumed, so the decoded frame is freed as soon as the gray copy exists.
+    let mut gray = image.into_luma8();
     if let Some(degrees) = skew_degrees(&gray) {
         gray = rotate_about_centre(&gray, -degrees);
     }
@@ -460,7 +492,7 @@ mod tests {
     #[test]
     fn small_images_are_upscaled_twice() {
         let image = DynamicImage::ImageLuma8(GrayImage::new(300, 200));
-        let gray = prepare(&image);
+        let gray = prepare(image);
         assert_eq!((gray.width(), gray.height()), (600, 400));
     }
 
@@ -470,7 +502,10 @@ mod tests {
         DynamicImage::ImageLuma8(GrayImage::new(16, 16))
             .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
             .expect("encode png");
-        assert!(matches!(decode(&png), Ok(None)));
-        assert!(decode(b"\x89PNG\r\n\x1a\nnot really").is_err());
+        assert!(matches!(decode(&png, 64 << 20), Ok(None)));
+        assert!(matches!(
+            decode(b"\x89PNG\r\n\x1a\nnot really", 64 << 20),
+            Err(DecodeError::Bad(_))
+        ));
     }
 }

@@ -151,7 +151,7 @@ fn document(pkg: &mut Package<'_>, root: &str, cx: &mut Ctx<'_, '_>) {
 
 fn report(cx: &mut Ctx<'_, '_>, sub: &str, err: Option<XmlError>) {
     if let Some(e) = err {
-        cx.unreadable(sub, e.to_string());
+        xml::report_error(cx, sub, &e);
     }
 }
 

@@ -56,7 +56,7 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
 
 fn report(cx: &mut Ctx<'_, '_>, sub: &str, err: Option<XmlError>) {
     if let Some(e) = err {
-        cx.unreadable(sub, e.to_string());
+        xml::report_error(cx, sub, &e);
     }
 }
 

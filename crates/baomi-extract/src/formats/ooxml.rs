@@ -14,6 +14,7 @@ use zip::ZipArchive;
 use super::text::emit_chunked;
 use super::xml::{self, Node, TextBuf, TextRules, XmlError, attr, local_name};
 use crate::blob::ReadSeek;
+use crate::helper;
 use crate::{Blob, Ctx, FileType, FormatResult};
 
 /// An XML part larger than this is not parsed (real ones are a few MB at most).
@@ -128,15 +129,46 @@ impl<'b> Package<'b> {
             cx.encrypted(&stored, "encrypted zip entry");
             return None;
         }
-        let max = MAX_XML_PART.min(cx.remaining_budget());
-        if entry.size() > max {
-            cx.limit(format!("{stored}: {} bytes of XML > {max}", entry.size()));
+        // One part is held as XML and as text at once: it gets the per-object memory
+        // budget, and its bytes count against the expansion budget like any inflated entry.
+        let remaining = cx.remaining_budget();
+        let max = MAX_XML_PART.min(cx.object_budget());
+        let declared = entry.size();
+        if declared > remaining {
+            cx.limit(format!("{stored}: {declared} bytes of XML > {remaining}"));
+            return None;
+        }
+        if declared > max {
+            cx.limit_here(
+                &stored,
+                format!(
+                    "XML part of {declared} bytes > {} per-object memory budget",
+                    helper::mb(max)
+                ),
+            );
             return None;
         }
         match xml::read_bounded(&mut entry, max) {
-            Ok(Some(bytes)) => Some(xml::decode(&bytes).into_owned()),
+            Ok(Some(bytes)) => {
+                if !cx.charge(bytes.len() as u64) {
+                    return None;
+                }
+                Some(xml::decode_owned(bytes))
+            }
             Ok(None) => {
-                cx.limit(format!("{stored}: XML larger than declared, > {max} bytes"));
+                // The entry claimed less than it inflates to.
+                if max < remaining {
+                    cx.limit_here(
+                        &stored,
+                        format!(
+                            "XML part larger than declared ({declared} bytes), > {} \
+                             per-object memory budget",
+                            helper::mb(max)
+                        ),
+                    );
+                } else {
+                    cx.limit(format!("{stored}: XML larger than declared, > {max} bytes"));
+                }
                 None
             }
             Err(e) => {
@@ -236,7 +268,7 @@ fn emit(cx: &mut Ctx<'_, '_>, sub: &str, role: PartRole, text: String, err: Opti
     };
     cx.text(sub, role, text);
     if let Some(e) = err {
-        cx.unreadable(sub, e.to_string());
+        xml::report_error(cx, sub, &e);
     }
 }
 
@@ -390,7 +422,7 @@ fn word_part(pkg: &mut Package<'_>, name: &str, role: PartRole, cx: &mut Ctx<'_,
         text.hidden.into_text(),
     );
     if let Some(e) = err {
-        cx.unreadable(name, e.to_string());
+        xml::report_error(cx, name, &e);
     }
 }
 
@@ -462,7 +494,7 @@ fn xlsx(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
     });
     if let Err(e) = parsed {
-        cx.unreadable(&workbook, e.to_string());
+        xml::report_error(cx, &workbook, &e);
     }
     let names_text = sheets
         .iter()
@@ -480,7 +512,7 @@ fn xlsx(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) -> FormatResult {
         Some(text) => {
             let (strings, err) = shared_strings(&text);
             if let Some(e) = err {
-                cx.unreadable(&shared, e.to_string());
+                xml::report_error(cx, &shared, &e);
             }
             strings
         }
@@ -523,7 +555,7 @@ fn xlsx(pkg: &mut Package<'_>, cx: &mut Ctx<'_, '_>) -> FormatResult {
             header_footer,
         );
         if let Some(e) = err {
-            cx.unreadable(&part, e.to_string());
+            xml::report_error(cx, &part, &e);
         }
     }
 

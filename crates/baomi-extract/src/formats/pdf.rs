@@ -11,15 +11,15 @@
 //! but mis-decodes the legacy `GBK-EUC-H` family (`身份证` → `啓矸葜`) without any sign of
 //! failure, so documents naming those CMaps go to pdftotext directly.
 
-use std::io::Read;
+use std::ffi::OsStr;
+use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use baomi_core::PartRole;
 use pdf_oxide::PdfDocument;
 use pdf_oxide::object::Object;
 
+use crate::helper::{self, HelperError};
 use crate::{Blob, Ctx, FormatResult};
 
 /// Info dictionary keys worth scanning, in output order. Title is also the Subject part.
@@ -90,9 +90,56 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         .iter()
         .any(|name| memchr::memmem::find(&bytes, name).is_some());
 
-    let owned = bytes.into_owned();
-    let oxide = catch_unwind(AssertUnwindSafe(|| oxide_extract(owned, cx)))
-        .unwrap_or_else(|_| Err("pdf_oxide failed on malformed input".to_owned()));
+    // pdf_oxide holds every stream it decodes whole in memory (its own cap is 256 MB per
+    // stream, and a doubling Vec behind it), with no knob but a process-wide environment
+    // variable. So the streams it would decode are inflated here first, into nothing,
+    // each up to the per-object budget and all together against the expansion budget.
+    let per_stream = cx.object_budget();
+    let scan = flate_prescan(&bytes, per_stream);
+    if !cx.charge(scan.decoded) {
+        return Ok(());
+    }
+    // pdf_oxide also builds ~4 KB of span structures per text-showing operator of a page
+    // (measured: 111 MB for a 1 MiB content stream of 22,000 `Tj`, 375 MB and 42 s for
+    // 4 MiB), so a page heavier than the memory budget goes to the helper instead, which
+    // its rlimits bound. Nothing is left unread by that, so it is no finding.
+    let too_heavy = scan.heaviest > cx.memory_budget();
+    if too_heavy && scan.oversized.is_none() {
+        tracing::debug!(
+            path = cx.path(),
+            "PDF page needs ~{} MB in pdf_oxide: read by pdftotext",
+            scan.heaviest >> 20
+        );
+    }
+    let oversized = scan.oversized.is_some();
+    let oxide = match scan.oversized {
+        // Past the expansion budget (ratio to the top-level object): a bomb, as a gzip
+        // inflating past it is; extraction stops.
+        Some(object) if cx.budget_is_expansion() => {
+            cx.budget_exceeded(
+                1,
+                &format!("PDF stream{object} inflates past {per_stream} bytes"),
+            );
+            return Ok(());
+        }
+        Some(object) => {
+            cx.limit_here(
+                "",
+                format!(
+                    "PDF stream{object} decodes to more than {} (per-object memory budget); \
+                     built-in reader skipped",
+                    helper::mb(per_stream)
+                ),
+            );
+            Err("skipped: a stream is larger than the per-object memory budget".to_owned())
+        }
+        None if too_heavy => Err("skipped: a page is too heavy for the built-in reader".into()),
+        None => {
+            let owned = bytes.into_owned();
+            catch_unwind(AssertUnwindSafe(|| oxide_extract(owned, cx)))
+                .unwrap_or_else(|_| Err("pdf_oxide failed on malformed input".to_owned()))
+        }
+    };
 
     let encrypted = raw_encrypt || oxide.as_ref().is_ok_and(|o| o.encrypted);
 
@@ -114,10 +161,15 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             .any(|p| p.as_ref().is_ok_and(|t| !t.trim().is_empty()))
     });
 
+    // A helper that hit its memory or CPU limit is a `limit` finding, not `unreadable`.
+    let mut limited = false;
     let (pages, fallback_error) = if oxide_good && oxide_has_text {
         (oxide_pages(&oxide), None)
     } else {
-        match pdftotext(blob, cx.limits().max_time) {
+        // A page too heavy for pdf_oxide is read in content order (`-raw`): `-layout`
+        // sorts words by position and takes minutes on pages of 20,000 scattered words.
+        let raw = too_heavy || oversized;
+        match pdftotext(blob, cx, raw) {
             Ok(fallback) => {
                 let fallback_has_text = fallback.iter().any(|t| !t.trim().is_empty());
                 if fallback_has_text || !oxide_has_text {
@@ -126,7 +178,12 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
                     (oxide_pages(&oxide), None)
                 }
             }
-            Err(e) if oxide.is_ok() => (oxide_pages(&oxide), Some(e)),
+            Err(e) if e.is_limit() => {
+                cx.limit_here("", e.to_string());
+                limited = true;
+                (oxide_pages(&oxide), None)
+            }
+            Err(e) if oxide.is_ok() => (oxide_pages(&oxide), Some(e.to_string())),
             Err(e) => {
                 let oxide_err = oxide.err().unwrap_or_default();
                 if encrypted {
@@ -186,6 +243,9 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             "",
             format!("PDF damaged, no text extracted ({detail}pdftotext: {e})"),
         );
+        return Ok(());
+    }
+    if pages.is_empty() && limited {
         return Ok(());
     }
     if pages.is_empty() && !encrypted {
@@ -682,16 +742,22 @@ fn looks_right(text: &str) -> bool {
     total == 0 || readable * 10 >= total * 9
 }
 
-/// Text per page from `pdftotext -layout -enc UTF-8` (pages end with form feeds), killed
-/// after `timeout`.
-fn pdftotext(blob: &Blob, timeout: Duration) -> Result<Vec<String>, String> {
-    let (path, _guard) = blob.on_disk().map_err(|e| format!("spool: {e}"))?;
-    let mut command = Command::new("pdftotext");
-    command
-        .args(["-layout", "-enc", "UTF-8", "-q"])
-        .arg(&path)
-        .arg("-");
-    let out = run_tool("pdftotext", command, timeout)?;
+/// Text per page from `pdftotext -layout -enc UTF-8` (pages end with form feeds), or
+/// `-raw` (content-stream order), run under the helper limits of `cx`.
+fn pdftotext(blob: &Blob, cx: &Ctx<'_, '_>, raw: bool) -> Result<Vec<String>, HelperError> {
+    let (path, _guard) = blob.on_disk().map_err(|e| HelperError::Spawn {
+        helper: "pdftotext".into(),
+        error: format!("spool: {e}"),
+    })?;
+    let args: [&OsStr; 6] = [
+        if raw { "-raw" } else { "-layout" }.as_ref(),
+        "-enc".as_ref(),
+        "UTF-8".as_ref(),
+        "-q".as_ref(),
+        path.as_os_str(),
+        "-".as_ref(),
+    ];
+    let out = helper::run("pdftotext", "pdftotext", &args, &cx.helper_limits())?;
     let text = String::from_utf8_lossy(&out);
     let mut pages: Vec<String> = text.split('\u{c}').map(layout_trim).collect();
     // The last page ends with a form feed too.
@@ -699,45 +765,6 @@ fn pdftotext(blob: &Blob, timeout: Duration) -> Result<Vec<String>, String> {
         pages.pop();
     }
     Ok(pages)
-}
-
-/// Run a poppler tool, collecting its stdout; killed after `timeout`.
-fn run_tool(name: &str, mut command: Command, timeout: Duration) -> Result<Vec<u8>, String> {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {name}: {e}"))?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| format!("{name}: no stdout"))?;
-    // Read on a thread so a full pipe cannot block the child while we wait for it.
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let _ = reader.join();
-                return Err(format!("{name} timed out after {} s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("{name}: {e}")),
-        }
-    };
-    let out = reader.join().map_err(|_| format!("{name} reader failed"))?;
-    if !status.success() {
-        return Err(format!("{name} exited with {status}"));
-    }
-    Ok(out)
 }
 
 /// OCR of image-only pages: each is rendered by poppler's `pdftoppm` (a separate process,
@@ -764,14 +791,49 @@ fn ocr_pages(blob: &Blob, pages: Vec<usize>, cx: &mut Ctx<'_, '_>) -> Vec<usize>
             continue;
         }
         let page = number.to_string();
-        let mut command = Command::new("pdftoppm");
-        command
-            .args(["-r", "150", "-gray", "-png", "-f", &page, "-l", &page])
-            .arg(&pdf_path);
-        let text = run_tool("pdftoppm", command, cx.limits().max_time)
-            .and_then(|png| ocr::decode(&png))
-            .and_then(|image| image.ok_or_else(|| "page renders as an icon".to_owned()))
-            .and_then(|image| ocr::recognise(&ocr::prepare(&image)));
+        let args: [&OsStr; 9] = [
+            "-r".as_ref(),
+            "150".as_ref(),
+            "-gray".as_ref(),
+            "-png".as_ref(),
+            "-f".as_ref(),
+            page.as_ref(),
+            "-l".as_ref(),
+            page.as_ref(),
+            pdf_path.as_os_str(),
+        ];
+        let png = match helper::run("pdftoppm", "pdftoppm", &args, &cx.helper_limits()) {
+            Ok(png) => png,
+            Err(e) if e.is_limit() => {
+                cx.limit_here(&format!("page {number}"), e.to_string());
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(path = cx.path(), page = number, "pdftoppm failed: {e}");
+                unread.push(number);
+                continue;
+            }
+        };
+        let budget = cx.memory_budget();
+        let image = match ocr::decode(&png, budget) {
+            Ok(image) => image,
+            Err(ocr::DecodeError::Limit(reason)) => {
+                cx.limit_here(
+                    &format!("page {number}"),
+                    format!("rendered page: {reason}"),
+                );
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!(path = cx.path(), page = number, "rendered page: {e}");
+                unread.push(number);
+                continue;
+            }
+        };
+        drop(png);
+        let text = image
+            .ok_or_else(|| "page renders as an icon".to_owned())
+            .and_then(|image| ocr::recognise(&ocr::prepare(image)));
         match text {
             Ok(text) if !text.trim().is_empty() => {
                 cx.text(&format!("page {number}#ocr"), PartRole::Body, text);
@@ -789,6 +851,136 @@ fn ocr_pages(blob: &Blob, pages: Vec<usize>, cx: &mut Ctx<'_, '_>) -> Vec<usize>
 #[cfg(not(feature = "ocr"))]
 fn ocr_pages(_blob: &Blob, pages: Vec<usize>, _cx: &mut Ctx<'_, '_>) -> Vec<usize> {
     pages
+}
+
+/// Memory pdf_oxide's text extraction takes per `Tj`/`TJ` operator of a page (measured
+/// ~4 KB on generated pages of 22,000–88,000 operators; RELIABILITY.md).
+const OXIDE_BYTES_PER_TEXT_OP: u64 = 4 << 10;
+
+/// What inflating a PDF's Flate streams (before any parser sees them) found.
+#[derive(Debug, Default, PartialEq)]
+struct Prescan {
+    /// Bytes the scanned streams decode to (the oversized one counted up to the cap).
+    decoded: u64,
+    /// The largest estimate over the streams of what pdf_oxide needs to read one:
+    /// [`OXIDE_BYTES_PER_TEXT_OP`] per text-showing operator plus twice the decoded bytes.
+    heaviest: u64,
+    /// A stream decodes to more than the per-stream cap: ` (object N)` or empty when the
+    /// object number could not be read.
+    oversized: Option<String>,
+}
+
+/// Inflate every FlateDecode stream that a text reader decodes (content, fonts, forms,
+/// object and cross-reference streams; not image XObjects, which only the `pdftoppm`
+/// helper renders) into a counter, with constant memory: a 64 KB buffer and zlib's
+/// window. Streams are found by their `stream` keyword after a dictionary; the data
+/// runs until the zlib stream ends, so a wrong or indirect `/Length` does not matter.
+/// Data that is not zlib (encrypted, other filters first) decodes to nothing here.
+fn flate_prescan(bytes: &[u8], per_stream: u64) -> Prescan {
+    let mut scan = Prescan::default();
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut from = 0;
+    while let Some(found) = memchr::memmem::find(&bytes[from..], b"stream") {
+        let at = from + found;
+        from = at + 6;
+        if at >= 3 && &bytes[at - 3..at] == b"end" {
+            continue;
+        }
+        let before = trim_end(&bytes[..at]);
+        if !before.ends_with(b">>") {
+            continue;
+        }
+        // The object's dictionary: from its `obj` keyword (within 64 KB) to here.
+        let window = &before[before.len().saturating_sub(64 << 10)..];
+        let Some(obj) = memchr::memmem::rfind(window, b"obj") else {
+            continue;
+        };
+        let dict = &window[obj..];
+        if memchr::memmem::find(dict, b"/FlateDecode").is_none() || is_image(dict) {
+            continue;
+        }
+        let mut data = &bytes[from..];
+        if let Some(rest) = data.strip_prefix(b"\r\n") {
+            data = rest;
+        } else if let Some(rest) = data.strip_prefix(b"\n").or(data.strip_prefix(b"\r")) {
+            data = rest;
+        }
+        let mut inflate = flate2::read::ZlibDecoder::new(data);
+        let mut decoded = 0u64;
+        let mut text_ops = 0u64;
+        while decoded <= per_stream {
+            match inflate.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    decoded += n as u64;
+                    // `Tj` and `TJ` (an operator split between two reads is missed).
+                    text_ops += memchr::memmem::find_iter(&buffer[..n], b"T")
+                        .filter(|&i| matches!(buffer.get(i + 1), Some(b'j' | b'J')))
+                        .count() as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        scan.decoded += decoded.min(per_stream);
+        let estimate = text_ops
+            .saturating_mul(OXIDE_BYTES_PER_TEXT_OP)
+            .saturating_add(decoded.saturating_mul(2));
+        scan.heaviest = scan.heaviest.max(estimate);
+        if decoded > per_stream {
+            scan.oversized = Some(object_number(window, obj));
+            return scan;
+        }
+        // Skip what was consumed (a stream's data may contain the word `stream`).
+        from += inflate.total_in() as usize;
+    }
+    scan
+}
+
+fn trim_end(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// `/Subtype /Image` in a stream dictionary.
+fn is_image(dict: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&dict[from..], b"/Subtype") {
+        let rest = &dict[from + i + 8..];
+        let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+        if let Some(after) = rest.strip_prefix(b"/Image")
+            && !after.first().is_some_and(u8::is_ascii_alphanumeric)
+        {
+            return true;
+        }
+        from += i + 8;
+    }
+    false
+}
+
+/// ` (object 12)` from the `12 0 obj` that ends at `obj` in `window`, or empty.
+fn object_number(window: &[u8], obj: usize) -> String {
+    let head = trim_end(&window[..obj]);
+    let head = trim_end(
+        &head[..head
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map_or(0, |i| i + 1)],
+    );
+    let digits: Vec<u8> = head
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    if digits.is_empty() {
+        return String::new();
+    }
+    let number: String = digits.iter().rev().map(|&b| b as char).collect();
+    format!(" (object {number})")
 }
 
 /// `-layout` pads lines with spaces to keep columns: drop the trailing ones.

@@ -12,20 +12,41 @@ use encoding_rs::Encoding;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-/// A well-formedness error, with the byte position where the parser gave up.
+/// Elements open at once beyond which a document is refused: real office documents nest a
+/// few dozen deep (tables in tables included); a hundred thousand nested elements are
+/// built to make a recursive reader overflow its stack.
+pub const MAX_XML_DEPTH: u64 = 1_000;
+
+/// A well-formedness error, with the byte position where the parser gave up, or a limit
+/// ([`MAX_XML_DEPTH`]) that stopped the walk.
 #[derive(Debug)]
 pub struct XmlError {
     pub position: u64,
     pub message: String,
+    /// A limit rather than malformed XML: reported as `limit`, not `unreadable`.
+    pub limit: bool,
 }
 
 impl std::fmt::Display for XmlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.limit {
+            return write!(f, "XML {} (at byte {})", self.message, self.position);
+        }
         write!(
             f,
             "malformed XML at byte {}: {}",
             self.position, self.message
         )
+    }
+}
+
+/// Report what stopped an XML walk at `sub`: a limit finding (this part only) or an
+/// unreadable one.
+pub fn report_error(cx: &mut crate::Ctx<'_, '_>, sub: &str, e: &XmlError) {
+    if e.limit {
+        cx.limit_here(sub, e.to_string());
+    } else {
+        cx.unreadable(sub, e.to_string());
     }
 }
 
@@ -79,6 +100,20 @@ pub fn decode(bytes: &[u8]) -> Cow<'_, str> {
         return text;
     }
     String::from_utf8_lossy(bytes)
+}
+
+/// [`decode`] of a buffer that is no longer needed: valid UTF-8 without a BOM (the usual
+/// case) becomes the string without a copy.
+pub fn decode_owned(bytes: Vec<u8>) -> String {
+    if Encoding::for_bom(&bytes).is_none()
+        && declared_encoding(&bytes).is_none_or(|enc| enc == encoding_rs::UTF_8)
+    {
+        return match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+    }
+    decode(&bytes).into_owned()
 }
 
 /// The encoding named in the XML declaration, if it names one encoding_rs knows.
@@ -153,6 +188,7 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_, '_>)) -> Result<(), XmlErr
                 return Err(XmlError {
                     position: reader.error_position(),
                     message: e.to_string(),
+                    limit: false,
                 });
             }
         };
@@ -163,6 +199,13 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_, '_>)) -> Result<(), XmlErr
             Event::Start(e) => {
                 flush(&mut text, &mut visit);
                 open += 1;
+                if open > MAX_XML_DEPTH {
+                    return Err(XmlError {
+                        position: reader.buffer_position(),
+                        message: format!("elements nested deeper than {MAX_XML_DEPTH}"),
+                        limit: true,
+                    });
+                }
                 visit(Node::Open(&e));
             }
             Event::Empty(e) => {
@@ -181,6 +224,7 @@ pub fn walk(xml: &str, mut visit: impl FnMut(Node<'_, '_>)) -> Result<(), XmlErr
                     return Err(XmlError {
                         position: reader.buffer_position(),
                         message: format!("document ends with {open} element(s) still open"),
+                        limit: false,
                     });
                 }
                 return Ok(());

@@ -52,11 +52,18 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         }
         match archive.by_index(index) {
             // The declared size lets the walker refuse a bomb before inflating anything.
-            Ok(mut entry) => {
-                if let Err(e) = cx.read_child(&name, &mut entry, Some(size)) {
-                    cx.unreadable(&name, format!("zip entry: {e}"));
+            Ok(mut entry) => match cx.read_child(&name, &mut entry, Some(size)) {
+                Ok(()) => {}
+                // The zip reader stops an entry at its declared size: the header lied
+                // (claims small, inflates big), and nothing past the claim was inflated.
+                Err(e) if e.to_string().contains("larger than its declared") => {
+                    cx.limit_here(
+                        &name,
+                        format!("zip entry inflates past its declared size of {size} bytes"),
+                    );
                 }
-            }
+                Err(e) => cx.unreadable(&name, format!("zip entry: {e}")),
+            },
             Err(e) => cx.unreadable(&name, format!("zip entry: {e}")),
         }
     }
