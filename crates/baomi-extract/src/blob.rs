@@ -26,6 +26,15 @@ impl Blob {
         Blob::Mem(Arc::new(v))
     }
 
+    /// A spooled temporary file of `len` bytes, deleted when the last clone is dropped.
+    pub fn from_temp(temp: tempfile::TempPath, len: u64) -> Blob {
+        Blob::File {
+            path: temp.to_path_buf(),
+            len,
+            temp: Some(std::sync::Arc::new(temp)),
+        }
+    }
+
     pub fn from_path(path: impl Into<PathBuf>) -> io::Result<Blob> {
         let path = path.into();
         let len = std::fs::metadata(&path)?.len();

@@ -3,7 +3,6 @@
 
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baomi_core::{Finding, FindingKind, Part, PartRole};
@@ -399,11 +398,7 @@ impl Ctx<'_, '_> {
         }
         file.flush()?;
         let temp = file.into_temp_path();
-        Ok(Some(Blob::File {
-            path: temp.to_path_buf(),
-            len,
-            temp: Some(Arc::new(temp)),
-        }))
+        Ok(Some(Blob::from_temp(temp, len)))
     }
 
     /// Open one object: name part, depth check, sniff, type check, format dispatch.

@@ -3,7 +3,6 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use baomi_extract::Blob;
 use tokio::io::AsyncWriteExt;
@@ -16,11 +15,7 @@ fn temp_file(dir: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
 }
 
 fn file_blob(path: tempfile::TempPath, len: u64) -> Blob {
-    Blob::File {
-        path: path.to_path_buf(),
-        len,
-        temp: Some(Arc::new(path)),
-    }
+    Blob::from_temp(path, len)
 }
 
 /// A synchronous spool, for objects cut out of a body (form files, decoded gzip, form text).

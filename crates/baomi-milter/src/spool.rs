@@ -3,7 +3,6 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use baomi_extract::Blob;
 use tokio::io::AsyncWriteExt;
@@ -77,11 +76,7 @@ impl Spool {
             State::File { mut writer, temp } => {
                 writer.flush().await?;
                 writer.into_inner().sync_data().await.ok();
-                Ok(Blob::File {
-                    path: temp.to_path_buf(),
-                    len: self.len,
-                    temp: Some(Arc::new(temp)),
-                })
+                Ok(Blob::from_temp(temp, self.len))
             }
         }
     }

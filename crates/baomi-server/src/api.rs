@@ -229,11 +229,7 @@ where
     Ok(match file {
         Some((f, path)) => {
             f.sync_data()?;
-            Blob::File {
-                path: path.to_path_buf(),
-                len,
-                temp: Some(Arc::new(path)),
-            }
+            Blob::from_temp(path, len)
         }
         None => Blob::from_vec(mem),
     })

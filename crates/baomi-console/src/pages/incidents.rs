@@ -480,11 +480,7 @@ async fn evidence_blob(state: &ApiState, inc: &Incident) -> Option<Blob> {
         vault.get(&ev.hash, file.as_file_mut()).ok()?;
         let len = file.as_file().metadata().ok()?.len();
         let path = file.into_temp_path();
-        Some(Blob::File {
-            path: path.to_path_buf(),
-            len,
-            temp: Some(std::sync::Arc::new(path)),
-        })
+        Some(Blob::from_temp(path, len))
     })
     .await
     .ok()

@@ -188,14 +188,7 @@ async fn upload(
                     }
                 }
                 if !too_large && len > 0 {
-                    file = Some((
-                        file_name,
-                        Blob::File {
-                            path: path.to_path_buf(),
-                            len,
-                            temp: Some(std::sync::Arc::new(path)),
-                        },
-                    ));
+                    file = Some((file_name, Blob::from_temp(path, len)));
                 }
             }
             Some(_) => {}

@@ -2,8 +2,6 @@
 //! unrar only opens paths, so an in-memory blob is spooled to a temporary file first.
 //! Entries are read one by one; encrypted entries and encrypted headers are reported.
 
-use std::sync::Arc;
-
 use unrar::error::{Code, UnrarError};
 
 use baomi_core::PartRole;
@@ -77,11 +75,7 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             let extracted = header.extract_to(&spool);
             if extracted.is_ok() {
                 let len = std::fs::metadata(&spool).map_or(0, |m| m.len());
-                let blob = Blob::File {
-                    path: spool.to_path_buf(),
-                    len,
-                    temp: Some(Arc::new(spool)),
-                };
+                let blob = Blob::from_temp(spool, len);
                 cx.child(&name, blob);
             }
             extracted
