@@ -2,7 +2,8 @@
 # Install the Debian packages Baomi needs.
 #   runtime  what `baomi` uses at run time: poppler's pdftotext/pdftoppm as separate
 #            processes (PDFs whose fonts defeat the built-in reader, image-only pages), with
-#            poppler-data for the CJK CMaps; Tesseract and its Chinese/English data for OCR.
+#            poppler-data for the CJK CMaps; Tesseract and its Chinese/English data for OCR;
+#            Noto CJK fonts for the PDF records (statistics table, clue reports).
 #   build    runtime + what building with the `ocr` feature needs (Tesseract/Leptonica
 #            headers, clang for bindgen).
 #   test     build + the real tools the tests make their files with (LibreOffice, zip,
@@ -10,13 +11,13 @@
 set -euo pipefail
 what=${1:-runtime}
 pkgs=(poppler-utils poppler-data libtesseract5 tesseract-ocr-chi-sim tesseract-ocr-chi-tra
-      tesseract-ocr-eng)
+      tesseract-ocr-eng fonts-noto-cjk)
 if [ "$what" = build ] || [ "$what" = test ]; then
   pkgs+=(libtesseract-dev libleptonica-dev clang libclang-dev pkg-config)
 fi
 if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-         7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx fonts-noto-cjk qpdf
+         7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx qpdf
          imagemagick img2pdf)
   # exiftool writes the EXIF/XMP text fields (XPComment, UserComment…) of the test photos.
   pkgs+=(libimage-exiftool-perl)

@@ -81,6 +81,21 @@ pub fn routes() -> Routes<ApiState> {
             P::Quarantine,
             incidents::delete_mail,
         )
+        .get("/campaigns", P::Records, records::campaigns)
+        .post("/campaigns", P::Records, records::create_campaign)
+        .get("/campaigns/{id}", P::Records, records::campaign)
+        .post("/campaigns/{id}/entries", P::Records, records::set_entry)
+        .get(
+            "/reports/self-inspection",
+            P::Records,
+            records::self_inspection,
+        )
+        .get("/clues", P::Records, records::clues)
+        .post("/clues", P::Records, records::create_clue)
+        .get("/clues/{id}", P::Records, records::clue)
+        .post("/clues/{id}", P::Records, records::save_clue)
+        .post("/clues/{id}/issue", P::Records, records::issue_clue)
+        .post("/clues/{id}/correct", P::Records, records::correct_clue)
         .get("/policy", P::Policy, policy::page)
         .post("/policy/test", P::Policy, policy::test_file)
         .get("/registry", P::Registry, policy::registry)

@@ -90,6 +90,8 @@ async fn every_route_answers_every_subject_as_the_table_says() {
             .replace("{id}", "999999")
             .replace("{name}", "nobody-here")
             .replace("{lang}", "en")
+            .replace("{run_id}", "no-such-run")
+            .replace("{blake3}", &"0".repeat(64))
             .replace("{*path}", "console.css");
         for subject in Subject::ALL {
             let mut req = Request::builder()
@@ -163,6 +165,24 @@ async fn every_route_answers_every_subject_as_the_table_says() {
         denied > 50,
         "only {denied} refusals: is the table too open?"
     );
+}
+
+/// Every API route is in the OpenAPI document, with its method.
+#[test]
+fn every_api_route_is_documented() {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../baomi-server/src/openapi.json")).unwrap();
+    let mut missing = Vec::new();
+    for route in baomi_server::api::routes().entries() {
+        if !route.path.starts_with("/api/") {
+            continue;
+        }
+        let method = route.method.as_str().to_ascii_lowercase();
+        if !doc["paths"][route.path][&method].is_object() {
+            missing.push(format!("{} {}", route.method, route.path));
+        }
+    }
+    assert!(missing.is_empty(), "not in openapi.json: {missing:?}");
 }
 
 /// Routes are added only through `Routes` (which takes each route's permission); a plain

@@ -14,6 +14,7 @@ use baomi_core::Channel;
 use baomi_engine::{Engine, ObjectReport};
 
 pub mod output;
+pub mod run;
 mod summary;
 
 pub use summary::Summary;

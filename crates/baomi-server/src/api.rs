@@ -74,6 +74,7 @@ pub fn routes() -> Routes<ApiState> {
         .get("/api/v1/audit", Permission::Audit, audit_tail)
         .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
         .get("/metrics", Permission::Metrics, metrics)
+        .merge(crate::records_api::routes())
 }
 
 /// The REST API alone (what `baomi serve` answers without the console).
@@ -123,6 +124,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
             StoreError::Invalid(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+            StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
             _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
@@ -203,7 +205,7 @@ struct ScanParams {
 
 /// Collect a request body, in memory up to the spool threshold and in a temporary file
 /// beyond it, so an upload's size does not decide the server's memory.
-async fn spool<S, E>(mut stream: S, threshold: u64) -> anyhow::Result<Blob>
+pub(crate) async fn spool<S, E>(mut stream: S, threshold: u64) -> anyhow::Result<Blob>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -374,18 +376,8 @@ fn parse_time(s: &str, end_of_day: bool) -> Result<i64, ApiError> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
-    let days = days_from_civil(y, m, d) + i64::from(end_of_day);
+    let days = baomi_store::days_from_civil(y, m, d) + i64::from(end_of_day);
     Ok(days * 86_400_000 - baomi_store::LOCAL_OFFSET_MS)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 impl ListParams {

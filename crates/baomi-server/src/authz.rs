@@ -82,6 +82,11 @@ pub enum Permission {
     Tokens,
     /// Node health and versions.
     Health,
+    /// Send a self-inspection run and the evidence of its blocking files
+    /// (`baomi scan --report-to`).
+    ReportRun,
+    /// Self-inspection runs and campaigns, the statistics table, clue reports.
+    Records,
 }
 
 use Permission as P;
@@ -106,6 +111,8 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
     (P::Quarantine, &[S::Secadmin]),
     (P::Policy, &[S::Secadmin]),
     (P::Registry, &[S::Secadmin]),
+    (P::ReportRun, &[S::Scan, S::Secadmin]),
+    (P::Records, &[S::Secadmin]),
     (P::ApproveAccounts, &[S::Secadmin]),
     (P::Audit, &[S::Auditor]),
     (P::Accounts, &[S::Sysadmin]),
@@ -433,13 +440,21 @@ mod tests {
             P::Accounts,
             P::Tokens,
             P::Health,
+            P::ReportRun,
+            P::Records,
         ];
         for p in all {
             assert_eq!(TABLE.iter().filter(|(q, _)| *q == p).count(), 1, "{p:?}");
         }
         // 三员分立: business data only for the security officer, the trail only for the
         // auditor, accounts only for the system administrator.
-        for p in [P::IncidentsRead, P::Evidence, P::Policy, P::Registry] {
+        for p in [
+            P::IncidentsRead,
+            P::Evidence,
+            P::Policy,
+            P::Registry,
+            P::Records,
+        ] {
             assert!(granted(S::Secadmin, p));
             assert!(!granted(S::Sysadmin, p) && !granted(S::Auditor, p) && !granted(S::Scan, p));
         }

@@ -20,6 +20,15 @@ pub struct ServerConfig {
     pub directory: Directory,
     pub console: Console,
     pub http: Http,
+    pub records: Records,
+}
+
+/// `[records]`: what the forms say about the unit itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Records {
+    /// The unit's name (报送单位 of clue reports, the heading of the statistics table).
+    pub unit: String,
 }
 
 /// HTTPS on the HTTP listener: both files set, or neither.

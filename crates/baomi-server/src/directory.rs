@@ -9,8 +9,9 @@
 //! ips = ["10.1.2.3"]
 //! mails = ["zhangsan@example.gov.cn"]
 //! proxy_users = ["zhangsan"]
+//! machines = ["BGS-PC01"]   # host names, for self-inspection coverage
 //! ```
-//! CSV with a header row: `name,department,ips,mails,proxy_users`, several values in a cell
+//! CSV with a header row: `name,department,ips,mails,proxy_users[,machines]`, several values in a cell
 //! separated by `;`.
 
 use std::collections::HashMap;
@@ -29,12 +30,16 @@ pub struct Person {
     pub mails: Vec<String>,
     #[serde(default)]
     pub proxy_users: Vec<String>,
+    /// Host names of the person's computers (self-inspection coverage: 不漏一机).
+    #[serde(default)]
+    pub machines: Vec<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct Directory {
     people: Vec<Person>,
     by_ip: HashMap<IpAddr, usize>,
+    by_machine: HashMap<String, usize>,
     by_mail: HashMap<String, usize>,
     by_proxy_user: HashMap<String, usize>,
 }
@@ -55,6 +60,8 @@ struct CsvRow {
     mails: String,
     #[serde(default)]
     proxy_users: String,
+    #[serde(default)]
+    machines: String,
 }
 
 fn cells(s: &str) -> impl Iterator<Item = &str> {
@@ -98,6 +105,7 @@ impl Directory {
                 ips,
                 mails: cells(&row.mails).map(str::to_owned).collect(),
                 proxy_users: cells(&row.proxy_users).map(str::to_owned).collect(),
+                machines: cells(&row.machines).map(str::to_owned).collect(),
             });
         }
         Ok(out)
@@ -114,6 +122,9 @@ impl Directory {
             }
             for u in &p.proxy_users {
                 d.by_proxy_user.insert(u.to_lowercase(), i);
+            }
+            for m in &p.machines {
+                d.by_machine.insert(m.to_lowercase(), i);
             }
         }
         d.people = people;
@@ -139,6 +150,18 @@ impl Directory {
     pub fn mail_user(&self, address: &str) -> Option<&Person> {
         let a = address.trim().trim_matches(['<', '>']).to_lowercase();
         self.by_mail.get(&a).map(|&i| &self.people[i])
+    }
+
+    /// Everyone, in the file's order.
+    pub fn people(&self) -> &[Person] {
+        &self.people
+    }
+
+    /// The person a machine (host name) is registered to.
+    pub fn machine_user(&self, machine: &str) -> Option<&Person> {
+        self.by_machine
+            .get(&machine.to_lowercase())
+            .map(|&i| &self.people[i])
     }
 
     pub fn ip_user(&self, ip: IpAddr) -> Option<&Person> {

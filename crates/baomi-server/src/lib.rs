@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod icap_door;
 pub mod metrics;
 pub mod milter_door;
+pub mod records_api;
 pub mod tls;
 
 pub use config::ServerConfig;

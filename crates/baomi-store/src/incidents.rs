@@ -380,8 +380,20 @@ impl Store {
     /// Record an incident and its audit entry in one transaction; returns it with its number
     /// (`BM-YYYYMMDD-NNNNNN`, Beijing date and a sequence number).
     pub async fn record_incident(&self, new: NewIncident, actor: &str) -> Result<Incident> {
-        let created_ms = now_ms();
         let (_guard, mut tx) = self.audit_tx().await?;
+        let incident = Store::insert_incident(&mut tx, new, now_ms(), actor).await?;
+        tx.commit().await?;
+        Ok(incident)
+    }
+
+    /// Insert an incident dated `created_ms` (a self-inspection imported later keeps the
+    /// time of its scan) and its audit entry, inside the caller's audit transaction.
+    pub(crate) async fn insert_incident(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        new: NewIncident,
+        created_ms: i64,
+        actor: &str,
+    ) -> Result<Incident> {
         let placeholder = format!("pending-{created_ms}-{}", std::process::id());
         let row = sqlx::query(
             "INSERT INTO incidents (number, created_ms, channel, user_name, department, source, \
@@ -408,7 +420,7 @@ impl Store {
         .bind(new.evidence.as_ref().map(|e| e.hash.clone()))
         .bind(new.evidence.as_ref().map(|e| e.size))
         .bind(new.quarantine_id.as_deref())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let id: i64 = row.try_get(0)?;
         let number = format!("BM-{}-{id:06}", local_date(created_ms).replace('-', ""));
@@ -417,10 +429,10 @@ impl Store {
             .bind(&number)
             .bind(&hash)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         Store::append_audit(
-            &mut tx,
+            tx,
             actor,
             "incident.create",
             &number,
@@ -432,7 +444,6 @@ impl Store {
             }),
         )
         .await?;
-        tx.commit().await?;
         Ok(Incident {
             id,
             number,

@@ -12,6 +12,7 @@
 //! - [`audit`]: an append-only hash chain over every verdict and every change;
 //! - [`accounts`]: the console's accounts (三员分立), sessions and the two-person rule;
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
+//! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
 //!   kept as opaque bytes that `baomi-core` serialises.
 
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod casework;
 pub mod evidence;
 pub mod incidents;
+pub mod records;
 pub mod registry;
 #[doc(hidden)]
 pub mod testing;
@@ -36,6 +38,10 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use casework::{Comment, SavedView};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
+pub use records::{
+    Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,
+    NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,
+};
 pub use registry::{RegistryEntry, RegistryMeta};
 pub use tokens::{TokenInfo, TokenScope};
 
@@ -53,6 +59,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The thing exists but is not in a state that allows the change (an issued record).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -171,6 +180,29 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// Days since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The first millisecond of a `YYYY-MM-DD` day in Beijing time.
+pub fn day_start_ms(day: &str) -> Option<i64> {
+    let mut parts = day.split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400_000 - LOCAL_OFFSET_MS)
 }
 
 /// Offices keep Beijing time; day buckets and incident numbers follow it.

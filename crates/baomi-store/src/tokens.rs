@@ -151,6 +151,17 @@ impl Store {
         Ok(Some(info))
     }
 
+    /// Names and stored hashes of the tokens not revoked: the keys a signed self-inspection
+    /// report may have been made with.
+    pub async fn active_token_hashes(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, token_hash FROM api_tokens WHERE revoked = 0")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     pub async fn tokens(&self) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_TOKEN} ORDER BY t.id")))
             .fetch_all(self.pool())

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod fingerprint;
+mod records;
 mod serve;
 mod setup;
 
@@ -73,6 +74,16 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Self-inspection campaigns: import report files, start a campaign, see who reported.
+    Campaign {
+        #[command(subcommand)]
+        command: records::CampaignCommand,
+    },
+    /// Make the records: the self-inspection statistics table, clue reports.
+    Report {
+        #[command(subcommand)]
+        command: records::ReportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +133,8 @@ struct ScanArgs {
     /// Maximum nesting depth of containers.
     #[arg(long, value_name = "N")]
     max_depth: Option<u32>,
+    #[command(flatten)]
+    report: records::ReportArgs,
 }
 
 fn main() -> ExitCode {
@@ -179,6 +192,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
+        Command::Campaign { command } => records::campaign(command, &config, &data_dir),
+        Command::Report { command } => records::report(command, &config, &data_dir),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
@@ -253,7 +268,29 @@ fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
         pb.enable_steady_tick(Duration::from_millis(200));
         pb
     });
-    let (summary, written) = baomi_scan::scan_to(&engine, &options, writer.as_mut(), |s| {
+    // The run report for the server, written beside the ordinary output.
+    let mut run = match args.report.wanted() {
+        true => {
+            let (header, path, default) = records::start(&args.report, &args.paths, data_dir)?;
+            let w =
+                baomi_scan::run::RunWriter::create(&path, &header, args.report.token.as_deref())
+                    .with_context(|| format!("creating {}", path.display()))?;
+            Some((w, path, default))
+        }
+        false => None,
+    };
+    let mut tee;
+    let sink: &mut dyn output::ReportWriter = match &mut run {
+        Some((w, _, _)) => {
+            tee = baomi_scan::run::Tee {
+                output: writer.as_mut(),
+                run: w,
+            };
+            &mut tee
+        }
+        None => writer.as_mut(),
+    };
+    let (summary, written) = baomi_scan::scan_to(&engine, &options, sink, |s| {
         if let Some(pb) = &progress {
             pb.set_message(format!(
                 "{} files, {}, {} findings",
@@ -265,6 +302,12 @@ fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     });
     if let Some(pb) = progress {
         pb.finish_and_clear();
+    }
+    if let Some((w, path, default)) = run {
+        let blocking = w
+            .finish(&summary, baomi_store::now_ms())
+            .with_context(|| format!("writing {}", path.display()))?;
+        records::send(&args.report, &path, default, &blocking);
     }
     match written {
         // A closed pipe (`baomi scan … | head`) is not worth a message.

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod incidents;
 pub mod policy;
+pub mod records;
 
 /// One navigation link.
 pub struct NavItem {
@@ -55,6 +56,9 @@ impl Chrome {
             Subject::Secadmin => &[
                 ("/dashboard", "nav.dashboard"),
                 ("/incidents", "nav.incidents"),
+                ("/campaigns", "nav.campaigns"),
+                ("/reports/self-inspection", "nav.statistics"),
+                ("/clues", "nav.clues"),
                 ("/policy", "nav.policy"),
                 ("/registry", "nav.registry"),
                 ("/approvals", "nav.approvals"),
@@ -207,6 +211,7 @@ impl From<baomi_store::StoreError> for PageError {
         let status = match &e {
             baomi_store::StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             baomi_store::StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+            baomi_store::StoreError::Conflict(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         PageError(status, e.to_string())
