@@ -213,7 +213,9 @@ fn html_streams(doc: &Doc) -> Vec<Stream> {
             }
             TokKind::Open { empty } => {
                 for a in &tok.attrs {
-                    let wanted = TEXT_ATTRS.contains(&a.name.as_str()) && a.name != "alt";
+                    // An image's `alt` is read inline with the body, as the extractor reads it.
+                    let wanted = TEXT_ATTRS.contains(&a.name.as_str())
+                        && !(a.name == "alt" && name == "img");
                     if wanted {
                         doc.push_segs(a.segs.clone(), &mut attrs);
                         attrs.end_line();

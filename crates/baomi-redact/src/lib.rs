@@ -94,8 +94,16 @@ fn unsupported(what: &str) -> RedactError {
 
 /// Redact the document `bytes` named `name` (the name only helps tell HTML from other XML;
 /// the type is found from the content).
+///
+/// Never panics on bad input: a parser bug caught here becomes an error, since a user's
+/// document must get a message, not a crash.
 pub fn redact(bytes: &[u8], name: &str) -> Result<Redacted, RedactError> {
-    redact_with(&Redactor::new(), bytes, name, 0)
+    let run = || redact_with(&Redactor::new(), bytes, name, 0);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        Err(RedactError::Corrupt(
+            "internal error while reading the document; it was not redacted".to_owned(),
+        ))
+    })
 }
 
 /// Nesting of embedded documents redacted inside a package.

@@ -164,12 +164,8 @@ impl Doc {
 
     /// The segments' text with this object's edits applied.
     pub fn edited_text(&self, segs: Range<usize>, edits: &Edits) -> String {
-        let by_seg = edits.for_doc(self.id);
-        segs.map(|s| match by_seg.get(&(s as u32)) {
-            Some(r) => apply(&self.segs[s].text, r),
-            None => self.segs[s].text.clone(),
-        })
-        .collect()
+        segs.map(|s| apply(&self.segs[s].text, &edits.for_seg(self.id, s as u32)))
+            .collect()
     }
 
     /// The document with its edited segments rewritten and `patches` applied; `None` when

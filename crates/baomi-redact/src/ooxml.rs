@@ -247,6 +247,8 @@ pub(crate) fn redact(
     charts_and_diagrams(&mut pkg, r, &mut edits)?;
     properties(&mut pkg, r, &mut edits)?;
     external_links(&mut pkg, r, &mut edits)?;
+    let mut notes = Vec::new();
+    custom_xml(&mut pkg, r, &mut edits, &mut notes);
 
     let mut replaced: HashMap<String, Vec<u8>> = HashMap::new();
     for (id, (name, doc)) in pkg.docs.iter().enumerate() {
@@ -257,7 +259,14 @@ pub(crate) fn redact(
     }
 
     // Embedded documents are redacted in turn; pictures and other objects cannot be.
-    let mut notes = Vec::new();
+    notes.extend(
+        pkg.names
+            .iter()
+            .filter(|n| n.starts_with("xl/pivotCache/pivotCacheRecords"))
+            .map(|n| {
+                format!("{n}: pivot table cache, not redacted (refresh or remove the pivot table)")
+            }),
+    );
     let nested: Vec<String> = pkg
         .names
         .iter()
@@ -997,6 +1006,34 @@ fn properties(pkg: &mut Package<'_>, r: &Redactor, edits: &mut Edits) -> Result<
     Ok(())
 }
 
+/// Custom XML data (`customXml/item1.xml`): content controls bound to it would fill the
+/// document with its values again when it is opened. Every text node is a line.
+fn custom_xml(pkg: &mut Package<'_>, r: &Redactor, edits: &mut Edits, notes: &mut Vec<String>) {
+    for name in pkg.parts_like("customXml/", "item") {
+        if name.contains("itemProps") {
+            continue;
+        }
+        // Producers write these in UTF-16 at times; such a part is reported, not fatal.
+        let id = match pkg.load(&name) {
+            Ok(Some(id)) => id,
+            Ok(None) => continue,
+            Err(e) => {
+                notes.push(format!("{name}: custom XML not redacted ({e})"));
+                continue;
+            }
+        };
+        let doc = pkg.doc(id);
+        let mut out = Stream::default();
+        for tok in &doc.toks {
+            if tok.kind == TokKind::Text {
+                doc.push_segs(tok.segs.clone(), &mut out);
+                out.end_line();
+            }
+        }
+        r.redact_stream(&out, edits);
+    }
+}
+
 /// External link targets (`mailto:zhang@…`, `tel:…`) in every relationship file.
 fn external_links(
     pkg: &mut Package<'_>,
@@ -1030,4 +1067,90 @@ fn external_links(
         r.redact_stream(&out, edits);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(entries: &[(&str, &str)]) -> Vec<u8> {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, text) in entries {
+            w.start_file(*name, SimpleFileOptions::default())
+                .expect("start");
+            w.write_all(text.as_bytes()).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    fn entry(bytes: &[u8], name: &str) -> String {
+        let mut zip = ZipArchive::new(Cursor::new(bytes)).expect("zip");
+        let mut s = String::new();
+        zip.by_name(name)
+            .expect("entry")
+            .read_to_string(&mut s)
+            .expect("read");
+        s
+    }
+
+    const WORKBOOK: &str = r#"<workbook xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="13812345678" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    const WORKBOOK_RELS: &str = r#"<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+
+    #[test]
+    fn formula_cells_lose_the_formula_and_headers_are_masked() {
+        let sheet = concat!(
+            r#"<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>"#,
+            r#"<x:row r="1"><x:c r="A1" s="2"><x:f>13800000000+12345678</x:f><x:v>13812345678</x:v></x:c>"#,
+            r#"<x:c r="B1" t="n"><x:v>42</x:v></x:c><x:c r="C1" t="str"><x:f>"a"</x:f><x:v>13912345678</x:v></x:c></x:row>"#,
+            r#"</x:sheetData><x:headerFooter><x:oddHeader>&amp;C&amp;"宋体,Bold"电话 13712345678</x:oddHeader></x:headerFooter></x:worksheet>"#
+        );
+        let bytes = package(&[
+            ("[Content_Types].xml", "<Types/>"),
+            ("xl/workbook.xml", WORKBOOK),
+            ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS),
+            ("xl/worksheets/sheet1.xml", sheet),
+        ]);
+        let out = redact(&Redactor::new(), &bytes, FileType::Xlsx, 0).expect("redact");
+        assert_eq!(out.replaced, 3);
+        let sheet = entry(&out.bytes, "xl/worksheets/sheet1.xml");
+        assert!(
+            sheet.contains(
+                r#"<x:c r="A1" s="2" t="inlineStr"><x:is><x:t>138****5678</x:t></x:is></x:c>"#
+            ),
+            "{sheet}"
+        );
+        assert!(
+            sheet.contains(r#"<x:c r="B1" t="n"><x:v>42</x:v></x:c>"#),
+            "{sheet}"
+        );
+        assert!(
+            sheet.contains(r#"<x:c r="C1" t="str"><x:v>139****5678</x:v></x:c>"#),
+            "{sheet}"
+        );
+        assert!(
+            sheet.contains(r#"&amp;C&amp;"宋体,Bold"电话 137****5678"#),
+            "{sheet}"
+        );
+        // A sheet named like a number is a name, left alone.
+        assert_eq!(entry(&out.bytes, "xl/workbook.xml"), WORKBOOK);
+    }
+
+    #[test]
+    fn fallback_copies_and_field_codes_are_masked_too() {
+        let doc = concat!(
+            r#"<w:document xmlns:w="w" xmlns:mc="mc"><w:body><w:p>"#,
+            r#"<w:r><w:instrText> HYPERLINK "mailto:lisi@example.com" </w:instrText></w:r>"#,
+            r#"<mc:AlternateContent><mc:Choice><w:p><w:r><w:t>手机13812345678</w:t></w:r></w:p></mc:Choice>"#,
+            r#"<mc:Fallback><w:p><w:r><w:t>手机13812345678</w:t></w:r></w:p></mc:Fallback></mc:AlternateContent>"#,
+            r#"</w:p></w:body></w:document>"#
+        );
+        let bytes = package(&[
+            ("[Content_Types].xml", "<Types/>"),
+            ("word/document.xml", doc),
+        ]);
+        let out = redact(&Redactor::new(), &bytes, FileType::Docx, 0).expect("redact");
+        let xml = entry(&out.bytes, "word/document.xml");
+        assert_eq!(xml.matches("手机138****5678").count(), 2, "{xml}");
+        assert!(xml.contains("mailto:l***@example.com"), "{xml}");
+    }
 }

@@ -110,6 +110,16 @@ impl Edits {
         out
     }
 
+    /// The replacements in one segment: char → text.
+    pub fn for_seg(&self, doc: u32, seg: u32) -> BTreeMap<u32, &str> {
+        let from = Loc { doc, seg, ch: 0 };
+        self.map
+            .range(from..)
+            .take_while(|(l, _)| l.doc == doc && l.seg == seg)
+            .map(|(l, t)| (l.ch, t.as_str()))
+            .collect()
+    }
+
     pub fn touches_segment(&self, doc: u32, seg: u32) -> bool {
         let from = Loc { doc, seg, ch: 0 };
         self.map

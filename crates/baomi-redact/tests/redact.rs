@@ -145,7 +145,8 @@ const LETTER_FODT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <text:p>手机：１３８１２３４５６７８，谢谢。</text:p>
 <text:p>来信请寄 <text:a xlink:href="mailto:zhangsan@example.com">zhangsan@example.com</text:a> 收</text:p>
 <text:p>银行卡号 6222 0212 3456 7890 128 已登记<text:note text:note-class="footnote"><text:note-body><text:p>备案人身份证 310115198001011238</text:p></text:note-body></text:note></text:p>
-<text:p>会议纪要正文保持不变。</text:p>
+<text:p>会议纪要正文保持不变。<office:annotation><dc:creator>王五</dc:creator><dc:date>2024-01-01T00:00:00</dc:date><text:p>回电 13612345678</text:p></office:annotation></text:p>
+<text:p>附注见文末<text:note text:note-class="endnote"><text:note-body><text:p>经办人手机 13512345678</text:p></text:note-body></text:note>。</text:p>
 </office:text></office:body></office:document>
 "#;
 
@@ -176,8 +177,10 @@ fn docx_made_by_libreoffice_scans_clean_and_keeps_its_runs() {
     let out = redact(&original, "letter.docx").expect("redact");
     assert_eq!(out.format, Format::Docx);
     assert_eq!(out.by_kind.get(&FindingKind::ResidentId), Some(&2));
-    assert!(
-        out.by_kind.get(&FindingKind::Mobile) >= Some(&3),
+    // Body (full width), header, comment, endnote, document description.
+    assert_eq!(
+        out.by_kind.get(&FindingKind::Mobile),
+        Some(&5),
         "{:?}",
         out.by_kind
     );
@@ -200,6 +203,17 @@ fn docx_made_by_libreoffice_scans_clean_and_keeps_its_runs() {
     );
     assert!(xml.contains("********002X"), "{xml}");
     assert!(!xml.contains("19491231002X"));
+    for part in [
+        "word/comments.xml",
+        "word/endnotes.xml",
+        "word/header1.xml",
+        "docProps/core.xml",
+    ] {
+        let before = zip_entry(&original, part);
+        let after = zip_entry(&out.bytes, part);
+        assert_ne!(before, after, "{part} not redacted");
+        assert_eq!(non_personal(&before), non_personal(&after), "{part}");
+    }
     // The mailto link in the relationships is masked too.
     let rels = zip_entry(&out.bytes, "word/_rels/document.xml.rels");
     assert!(rels.contains("mailto:z***@example.com"), "{rels}");
