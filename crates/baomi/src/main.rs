@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod fingerprint;
+mod redact;
 mod serve;
 mod setup;
 
@@ -73,6 +74,8 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Write a copy with personal data masked, for publishing (数据脱敏).
+    Redact(redact::RedactArgs),
 }
 
 #[derive(Subcommand)]
@@ -179,6 +182,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
+        Command::Redact(args) => redact::run(args),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
