@@ -74,13 +74,13 @@ pub fn self_inspection(table: &SelfInspectionTable) -> Result<Vec<u8>> {
         ws.set_column_width(c as u16, *w)?;
     }
 
-    let mut r = 5u32;
-    for (row, total) in table
+    let body = table
         .rows
         .iter()
         .map(|x| (x, false))
-        .chain(std::iter::once((&table.total, true)))
-    {
+        .chain(std::iter::once((&table.total, true)));
+    // Data from row 5, under the three header rows.
+    for (r, (row, total)) in (5u32..).zip(body) {
         let (c, t) = if total {
             (&total_cell, &total_text)
         } else {
@@ -102,7 +102,6 @@ pub fn self_inspection(table: &SelfInspectionTable) -> Result<Vec<u8>> {
             ws.write_number_with_format(r, i as u16 + 1, *n, c)?;
         }
         ws.write_string_with_format(r, 10, &row.measures, t)?;
-        r += 1;
     }
 
     ws.set_paper_size(9); // A4

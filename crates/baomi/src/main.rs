@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 mod fingerprint;
 mod records;
+mod redact;
 mod serve;
 mod setup;
 
@@ -46,7 +47,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Inspect files and directories (self-inspection, 保密自查).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Run the gateway: REST API, ICAP for web proxies, milter for mail servers.
     Serve(serve::ServeArgs),
     /// Register secret documents, so copies and excerpts of them are recognised.
@@ -84,6 +85,8 @@ enum Command {
         #[command(subcommand)]
         command: records::ReportCommand,
     },
+    /// Write a copy with personal data masked, for publishing (数据脱敏).
+    Redact(redact::RedactArgs),
 }
 
 #[derive(Subcommand)]
@@ -186,7 +189,7 @@ fn run(cli: Cli) -> Result<i32> {
     let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
     let url = config.database.url.clone();
     match cli.command {
-        Command::Scan(args) => scan(args, &data_dir, url.as_deref()),
+        Command::Scan(args) => scan(*args, &data_dir, url.as_deref()),
         Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
@@ -194,6 +197,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
         Command::Campaign { command } => records::campaign(command, &config, &data_dir),
         Command::Report { command } => records::report(command, &config, &data_dir),
+        Command::Redact(args) => redact::run(args),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {

@@ -18,10 +18,10 @@ mod support {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use icap::{Squid, make_docx, upstream};
 use postfix::{Postfix, queued_id};
 use support::browser::{
