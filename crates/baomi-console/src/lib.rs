@@ -96,6 +96,20 @@ pub fn routes() -> Routes<ApiState> {
         .post("/clues/{id}", P::Records, records::save_clue)
         .post("/clues/{id}/issue", P::Records, records::issue_clue)
         .post("/clues/{id}/correct", P::Records, records::correct_clue)
+        .get("/ledger", P::Records, records::ledger)
+        .post("/ledger", P::Records, records::add_carrier)
+        .post("/ledger/import", P::Records, records::import_ledger)
+        .get("/ledger/{number}", P::Records, records::carrier)
+        .post(
+            "/ledger/{number}/events",
+            P::Records,
+            records::carrier_event,
+        )
+        .post(
+            "/ledger/{number}/fingerprint",
+            P::Records,
+            records::carrier_fingerprint,
+        )
         .get("/policy", P::Policy, policy::page)
         .post("/policy/test", P::Policy, policy::test_file)
         .get("/registry", P::Registry, policy::registry)

@@ -9,11 +9,14 @@
 //! - [`clue`]: 违规问题线索和存在隐患报告表 — a draft proposed from incidents (category from
 //!   the channel and the object), rendered as DOCX ([`docx`]) and PDF.
 //!
+//! - [`ledger`]: the carrier ledger (台账) imported from and exported to XLSX.
+//!
 //! The store keeps the rows and the freeze-on-issue rule; this crate only reads and renders.
 
 pub mod clue;
 pub mod coverage;
 pub mod docx;
+pub mod ledger;
 pub mod pdf;
 pub mod statistics;
 pub mod xlsx;

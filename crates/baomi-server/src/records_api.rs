@@ -1,6 +1,6 @@
 //! The records' REST endpoints: self-inspection runs sent by `baomi scan --report-to` (a
 //! `scan` token suffices) and their evidence, campaigns and their coverage, the
-//! self-inspection statistics table, violation clue reports. [`import_run`] is also what
+//! self-inspection statistics table, violation clue reports, the carrier ledger. [`import_run`] is also what
 //! `baomi campaign import` calls, so a run carried on a USB stick is recorded exactly like
 //! one sent over the network.
 
@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use baomi_records::{Format, Member, Scope};
 use baomi_scan::run::{Run, RunError};
 use baomi_store::{
-    CampaignEntry, ClueFields, ImportOutcome, NewCampaign, NewRunFile, NewScanRun, Store,
+    CampaignEntry, CarrierState, ClueFields, ImportOutcome, NewCampaign, NewCarrier, NewRunFile,
+    NewScanRun, Store,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -59,6 +60,28 @@ pub fn routes() -> Routes<ApiState> {
             "/api/v1/clue-reports/{id}/correct",
             Permission::Records,
             correct_clue,
+        )
+        .get("/api/v1/carriers", Permission::Records, list_carriers)
+        .post("/api/v1/carriers", Permission::Records, add_carrier)
+        .post(
+            "/api/v1/carriers/import",
+            Permission::Records,
+            import_carriers,
+        )
+        .get(
+            "/api/v1/carriers/{number}",
+            Permission::Records,
+            get_carrier,
+        )
+        .post(
+            "/api/v1/carriers/{number}/events",
+            Permission::Records,
+            carrier_event,
+        )
+        .post(
+            "/api/v1/carriers/{number}/fingerprint",
+            Permission::Records,
+            carrier_fingerprint,
         )
 }
 
@@ -546,4 +569,198 @@ async fn correct_clue(
         .correct_clue_report(clue_id(&id)?, &who.actor)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(r))))
+}
+
+/// `GET /api/v1/carriers[?format=xlsx]`: the ledger.
+async fn list_carriers(
+    State(state): State<ApiState>,
+    Query(p): Query<FormatParam>,
+) -> Result<Response, ApiError> {
+    let store = &state.gateway.store;
+    let carriers = store.carriers().await?;
+    match p.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(json!({ "carriers": carriers })).into_response()),
+        "xlsx" => {
+            let rows: Vec<_> = carriers.into_iter().map(|c| (c, None)).collect();
+            let bytes = baomi_records::ledger::export_xlsx(&rows).map_err(records_error)?;
+            Ok(download(bytes, Format::Xlsx, "涉密载体台账"))
+        }
+        other => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("format {other:?}: json or xlsx"),
+        )),
+    }
+}
+
+async fn add_carrier(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Json(new): Json<NewCarrier>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let c = state
+        .gateway
+        .store
+        .register_carrier(&new, CarrierState::Registered, &who.actor)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(c))))
+}
+
+/// Load an office's ledger table (XLSX body): every row checked first, and against the
+/// numbers already in the ledger; nothing is recorded when anything is wrong.
+pub async fn import_ledger(store: &Store, bytes: &[u8], actor: &str) -> Result<usize, ApiError> {
+    let rows = baomi_records::ledger::import_xlsx(bytes).map_err(records_error)?;
+    let existing: std::collections::HashSet<String> = store
+        .carriers()
+        .await?
+        .into_iter()
+        .map(|c| c.fields.number)
+        .collect();
+    let taken: Vec<&str> = rows
+        .iter()
+        .filter(|(c, _)| existing.contains(c.number.trim()))
+        .map(|(c, _)| c.number.as_str())
+        .collect();
+    if !taken.is_empty() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("already in the ledger: {}", taken.join(", ")),
+        ));
+    }
+    for (c, state) in &rows {
+        store.register_carrier(c, *state, actor).await?;
+    }
+    Ok(rows.len())
+}
+
+async fn import_carriers(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let n = import_ledger(&state.gateway.store, &body, &who.actor).await?;
+    Ok(Json(json!({ "imported": n })))
+}
+
+async fn get_carrier(
+    State(state): State<ApiState>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (c, events) = state.gateway.store.carrier(&number).await?;
+    Ok(Json(json!({ "carrier": c, "events": events })))
+}
+
+#[derive(Deserialize)]
+struct EventBody {
+    /// `issued`, `returned`, `destroyed` or `archived`.
+    event: String,
+    holder: Option<String>,
+    witness: Option<String>,
+    note: Option<String>,
+}
+
+async fn carrier_event(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(number): Path<String>,
+    Json(b): Json<EventBody>,
+) -> Result<Json<Value>, ApiError> {
+    let to = CarrierState::parse(&b.event).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "event {:?}: issued, returned, destroyed or archived",
+                b.event
+            ),
+        )
+    })?;
+    let mut recorder: Vec<&str> = Vec::new();
+    if let Some(a) = &who.account {
+        recorder.push(&a.name);
+        if let Some(d) = &a.display_name {
+            recorder.push(d);
+        }
+    }
+    let c = state
+        .gateway
+        .store
+        .carrier_event(
+            &number,
+            to,
+            b.holder.as_deref(),
+            b.witness.as_deref(),
+            b.note.as_deref(),
+            &recorder,
+            &who.actor,
+        )
+        .await?;
+    Ok(Json(json!(c)))
+}
+
+#[derive(Deserialize, Default)]
+struct NameParam {
+    name: Option<String>,
+}
+
+/// `POST /api/v1/carriers/{number}/fingerprint?name=FILE`: the document's file as the body,
+/// registered in the fingerprint registry at the ledger's level and title, and linked.
+async fn carrier_fingerprint(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(number): Path<String>,
+    Query(p): Query<NameParam>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let gw = state.gateway.clone();
+    gw.store.carrier(&number).await?;
+    let blob = spool(
+        req.into_body().into_data_stream(),
+        gw.config.icap.spool_threshold_bytes,
+    )
+    .await?;
+    let id = register_carrier_document(&gw, &number, blob, p.name, &who.actor).await?;
+    Ok(Json(json!({ "fingerprint_id": id })))
+}
+
+/// Register a document carrier's file in the fingerprint registry, at the ledger's level
+/// and under its title, and link the two (the API and the console's upload alike).
+pub async fn register_carrier_document(
+    gw: &Gateway,
+    number: &str,
+    blob: baomi_extract::Blob,
+    name: Option<String>,
+    actor: &str,
+) -> Result<String, ApiError> {
+    let (c, _) = gw.store.carrier(number).await?;
+    if blob.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "send the document's file as the body".into(),
+        ));
+    }
+    let name = name.unwrap_or_else(|| c.fields.name.clone());
+    let level = baomi_core::Level::parse(&c.fields.level);
+    let engine = gw.engine.clone();
+    let (file, title) = (name.clone(), c.fields.name.clone());
+    let r = tokio::task::spawn_blocking(move || {
+        baomi_engine::register::register(&engine, blob, &file, level, Some(&title), None)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let entry = baomi_store::RegistryEntry {
+        meta: baomi_store::RegistryMeta {
+            id: r.id.clone(),
+            title: r.title,
+            level: r.level.as_str().into(),
+            source_name: name,
+            chars: i64::from(r.doc.chars),
+            added_ms: baomi_store::now_ms(),
+        },
+        data: r.doc.to_bytes(),
+    };
+    gw.store.registry_put(&entry, actor).await?;
+    gw.store
+        .set_carrier_fingerprint(number, &r.id, actor)
+        .await?;
+    Ok(r.id)
 }

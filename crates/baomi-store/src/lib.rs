@@ -12,6 +12,7 @@
 //! - [`audit`]: an append-only hash chain over every verdict and every change;
 //! - [`accounts`]: the console's accounts (三员分立), sessions and the two-person rule;
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
+//! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
 //!   kept as opaque bytes that `baomi-core` serialises.
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod casework;
 pub mod evidence;
 pub mod incidents;
+pub mod ledger;
 pub mod records;
 pub mod registry;
 #[doc(hidden)]
@@ -38,6 +40,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use casework::{Comment, SavedView};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
+pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};
 pub use records::{
     Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,
     NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,

@@ -1,12 +1,13 @@
 //! The records against both backends: a self-inspection run imported twice is recorded once
 //! (its alerting files as scan incidents dated at the scan), campaigns check their dates,
 //! a clue report is editable as a draft, frozen once issued, corrected as a new version
-//! that supersedes the old one when issued; the audit chain holds throughout.
+//! that supersedes the old one when issued; a carrier of the ledger moves only along its
+//! life and is destroyed by two people; the audit chain holds throughout.
 
 use baomi_store::testing::TempPostgres;
 use baomi_store::{
-    CampaignEntry, ClueCategory, ClueFields, ClueState, NewCampaign, NewIncident, NewRunFile,
-    NewScanRun, Store, StoreError,
+    CampaignEntry, CarrierKind, CarrierState, ClueCategory, ClueFields, ClueState, NewCampaign,
+    NewCarrier, NewIncident, NewRunFile, NewScanRun, Store, StoreError,
 };
 use serde_json::json;
 
@@ -227,6 +228,80 @@ async fn exercise(store: &Store) {
         store.scan_incident_files(0, i64::MAX).await.unwrap().len(),
         1
     );
+
+    // The ledger: states move only along the carrier's life; a destruction needs two people.
+    let usb = NewCarrier {
+        number: "JM-001".into(),
+        kind: CarrierKind::Removable,
+        name: "U盘 32G".into(),
+        serial: Some("SN-1".into()),
+        level: "机密".into(),
+        copies: None,
+        source: None,
+        responsible: "张三".into(),
+        department: Some("办公室".into()),
+        since_day: None,
+    };
+    store
+        .register_carrier(&usb, CarrierState::Registered, "u")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .register_carrier(&usb, CarrierState::Registered, "u")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .carrier_by_serial("SN-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .fields
+            .number,
+        "JM-001"
+    );
+    let event = |to, holder, witness| {
+        let store = store.clone();
+        async move {
+            store
+                .carrier_event(
+                    "JM-001",
+                    to,
+                    holder,
+                    witness,
+                    None,
+                    &["sec", "王保密"],
+                    "user:sec",
+                )
+                .await
+        }
+    };
+    assert!(event(CarrierState::Returned, None, None).await.is_err());
+    event(CarrierState::Issued, Some("李四"), None)
+        .await
+        .unwrap();
+    assert!(
+        event(CarrierState::Destroyed, None, Some("赵六"))
+            .await
+            .is_err()
+    );
+    event(CarrierState::Returned, Some("李四"), None)
+        .await
+        .unwrap();
+    for same in [None, Some("sec"), Some("王保密")] {
+        assert!(matches!(
+            event(CarrierState::Destroyed, None, same).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    let done = event(CarrierState::Destroyed, None, Some("赵六"))
+        .await
+        .unwrap();
+    assert_eq!(done.state, CarrierState::Destroyed);
+    assert!(event(CarrierState::Archived, None, None).await.is_err());
+    assert_eq!(store.carrier("JM-001").await.unwrap().1.len(), 4);
 
     let report = store.verify_audit().await.unwrap();
     assert!(report.ok(), "{:?}", report.problems);

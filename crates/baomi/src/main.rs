@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: records::CampaignCommand,
     },
+    /// The ledger of classified carriers (台账): import an office's table, export it.
+    Ledger {
+        #[command(subcommand)]
+        command: records::LedgerCommand,
+    },
     /// Make the records: the self-inspection statistics table, clue reports.
     Report {
         #[command(subcommand)]
@@ -197,6 +202,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
         Command::Campaign { command } => records::campaign(command, &config, &data_dir),
         Command::Report { command } => records::report(command, &config, &data_dir),
+        Command::Ledger { command } => records::ledger(command, &config, &data_dir),
         Command::Redact(args) => redact::run(args),
         Command::Policy {
             command: PolicyCommand::Default,

@@ -476,3 +476,70 @@ pub fn report(cmd: ReportCommand, config: &ServerConfig, data_dir: &Path) -> Res
         Ok(0)
     })
 }
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Load an office's existing ledger table (XLSX; columns found by their headers:
+    /// 编号, 类型, 名称型号/文件标题, 序列号, 密级, 份数/份号, 来源, 责任人, 使用部门, 启用日期, 状态).
+    /// Every row is checked first; nothing is recorded when any is wrong.
+    Import { file: PathBuf },
+    /// Write the ledger as XLSX.
+    Export {
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// List the carriers.
+    List,
+}
+
+pub fn ledger(cmd: LedgerCommand, config: &ServerConfig, data_dir: &Path) -> Result<i32> {
+    runtime()?.block_on(async {
+        let (store, _) = open(config, data_dir).await?;
+        match cmd {
+            LedgerCommand::Import { file } => {
+                let bytes =
+                    fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                match baomi_server::records_api::import_ledger(&store, &bytes, &console_actor())
+                    .await
+                {
+                    Ok(n) => {
+                        println!("{}: 已导入 {n} 条", file.display());
+                        Ok(0)
+                    }
+                    Err(e) => {
+                        eprintln!("{}: 拒绝导入：{}", file.display(), e.1);
+                        Ok(2)
+                    }
+                }
+            }
+            LedgerCommand::Export { output } => {
+                let rows: Vec<_> = store
+                    .carriers()
+                    .await?
+                    .into_iter()
+                    .map(|c| (c, None))
+                    .collect();
+                let bytes = baomi_records::ledger::export_xlsx(&rows)?;
+                fs::write(&output, bytes)
+                    .with_context(|| format!("writing {}", output.display()))?;
+                eprintln!("baomi: {} ({} 条)", output.display(), rows.len());
+                Ok(0)
+            }
+            LedgerCommand::List => {
+                for c in store.carriers().await? {
+                    let f = &c.fields;
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        f.number,
+                        f.kind.zh(),
+                        f.name,
+                        f.level,
+                        f.responsible,
+                        c.state.zh()
+                    );
+                }
+                Ok(0)
+            }
+        }
+    })
+}

@@ -839,5 +839,244 @@ async fn records_pages_in_chromium() {
         assert!(bytes > 100, "{format}");
     }
     shot(&c, "20-statistics").await;
+
+    // The ledger: a USB stick registered with the form, then issued to someone.
+    c.goto(&format!("{base}/ledger")).await.unwrap();
+    for (field, value) in [
+        ("number", "JM-U-007"),
+        ("name", "爱国者 U盘 64G"),
+        ("serial", "AIGO7788"),
+        ("responsible", "张三"),
+        ("department", "办公室"),
+    ] {
+        c.find(Locator::Css(&format!("#carrier-form input[name={field}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Css("#carrier-form select[name=kind]"))
+        .await
+        .unwrap()
+        .select_by_value("removable")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Css("#carrier-form button[type=submit]")).await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/ledger/JM-U-007",
+        "{}",
+        text(&c).await
+    );
+    c.find(Locator::Id("event"))
+        .await
+        .unwrap()
+        .select_by_value("issued")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#event-form input[name=holder]"))
+        .await
+        .unwrap()
+        .send_keys("李四")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Css("#event-form button[type=submit]")).await;
+    let state: String = c
+        .find(Locator::Id("carrier-state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "在用");
+    assert!(text(&c).await.contains("李四"));
+    shot(&c, "21-carrier").await;
+    c.goto(&format!("{base}/ledger")).await.unwrap();
+    assert!(text(&c).await.contains("AIGO7788"));
+    shot(&c, "22-ledger").await;
     c.close().await.unwrap();
+}
+
+/// An office's ledger table as LibreOffice saves it (dates as date cells).
+const LEDGER_CSV: &str = "序号,编号,类型,名称型号/文件标题,序列号,密级,份数/份号,来源,责任人,使用部门,启用日期,状态\n\
+1,JM-2026-001,移动存储介质,金士顿 DT50 32G,SN0042A7,机密,,,张三,办公室,2026-01-05,在用\n\
+2,JM-2026-002,纸质文件,关于“北辰”工程选址的请示,,秘密,2/5,市委办公室,李四,办公室,2026-03-01,在册\n\
+3,JM-2026-003,计算机,联想 M720,PF1ABCDE,秘密,,,赵六,财务处,2025-11-20,在册\n";
+
+/// The registered document's text (invented content, in the style of the case files).
+const REQUEST: &str = "秘密★5年\n关于“北辰”工程选址的请示\n市委：\n\
+经前期勘察，“北辰”工程拟选址于城北新区东侧，占地三百二十亩，距现有变电站四公里，\
+周边三公里内无居民区。工程分两期建设，一期建设指挥中心和数据机房，二期建设备用电源和地下管廊，\
+总投资约十一亿元，其中市级财政承担四成，其余由专项债券解决。选址方案已征求规划、国土、环保部门意见，\
+均无原则性异议。为确保工程信息安全，拟对选址坐标、设备清单和承建单位名单按秘密级管理，\
+相关会议纪要一律不得上传至互联网办公平台，参与人员须签订保密承诺书。妥否，请批示。\n";
+
+fn xlsx_from_csv(dir: &Path, name: &str, csv: &str) -> PathBuf {
+    let src = dir.join(format!("{name}.csv"));
+    std::fs::write(&src, csv).unwrap();
+    let profile = dir.join("lo-profile");
+    let out = Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.display()
+        ))
+        .args([
+            "--headless",
+            "--infilter=CSV:44,34,76,1",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+        ])
+        .arg(dir)
+        .arg(&src)
+        .output()
+        .expect("soffice (LibreOffice) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join(format!("{name}.xlsx"))
+}
+
+fn post_bytes(s: &Serve, path: &str, file: &Path) -> (u16, Value) {
+    let (code, out) = s.curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &format!("http://127.0.0.1:{}{path}", s.http),
+    ]);
+    (code, serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
+/// The carrier ledger: an office's table made by LibreOffice imported whole (a bad row
+/// refuses the whole file), a document issued, returned and destroyed with a second person,
+/// registered in the fingerprint registry in one step (an excerpt is then recognised), and
+/// exported again.
+#[test]
+fn carrier_ledger_from_an_office_table() {
+    let s = Serve::start("", None);
+    let cfg = s.config.to_str().unwrap().to_owned();
+    let work = tempfile::tempdir().unwrap();
+
+    let bad = xlsx_from_csv(
+        work.path(),
+        "bad",
+        &LEDGER_CSV.replace("计算机,联想", "飞机,联想"),
+    );
+    let out = baomi(&["--config", &cfg, "ledger", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
+    assert!(
+        out_text(&out).contains("row 4") && out_text(&out).contains("飞机"),
+        "{}",
+        out_text(&out)
+    );
+    assert_eq!(
+        s.api("/api/v1/carriers")["carriers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let good = xlsx_from_csv(work.path(), "ledger", LEDGER_CSV);
+    let (code, body) = post_bytes(&s, "/api/v1/carriers/import", &good);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["imported"], 3);
+    let (code, body) = post_bytes(&s, "/api/v1/carriers/import", &good);
+    assert_eq!(code, 409, "{body}");
+    let list = s.api("/api/v1/carriers")["carriers"].clone();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let usb = &list[0];
+    assert_eq!(usb["number"], "JM-2026-001");
+    assert_eq!(usb["kind"], "removable");
+    assert_eq!(usb["serial"], "SN0042A7");
+    assert_eq!(usb["state"], "issued");
+    assert_eq!(list[1]["since_day"], "2026-03-01");
+
+    // The document's life: out, back, destroyed by two people; nothing after that.
+    let ev = |body: Value| post_json(&s, "/api/v1/carriers/JM-2026-002/events", &body);
+    assert_eq!(ev(json!({"event": "issued"})).0, 400, "issued to nobody");
+    assert_eq!(ev(json!({"event": "issued", "holder": "王五"})).0, 200);
+    let (code, body) = ev(json!({"event": "destroyed", "witness": "李四"}));
+    assert_eq!(code, 409, "destroyed while out: {body}");
+    assert_eq!(ev(json!({"event": "returned", "holder": "王五"})).0, 200);
+    assert_eq!(ev(json!({"event": "destroyed"})).0, 400, "no second person");
+    assert_eq!(
+        ev(json!({"event": "destroyed", "witness": "officer"})).0,
+        400,
+        "the same person"
+    );
+    let (code, body) = ev(json!({"event": "destroyed", "witness": "李四", "note": "碎纸机销毁"}));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        ev(json!({"event": "archived"})).0,
+        409,
+        "destroyed is final"
+    );
+    let detail = s.api("/api/v1/carriers/JM-2026-002");
+    let events: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["registered", "issued", "returned", "destroyed"]);
+    assert_eq!(detail["events"][3]["witness"], "李四");
+
+    // One step into the fingerprint registry; an excerpt without its marking is then known.
+    let doc = work.path().join("请示.txt");
+    std::fs::write(&doc, REQUEST).unwrap();
+    let (code, body) = post_bytes(
+        &s,
+        "/api/v1/carriers/JM-2026-002/fingerprint?name=%E8%AF%B7%E7%A4%BA.txt",
+        &doc,
+    );
+    assert_eq!(code, 200, "{body}");
+    let fp = body["fingerprint_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.api("/api/v1/carriers/JM-2026-002")["carrier"]["fingerprint_id"],
+        fp.as_str()
+    );
+    let excerpt = work.path().join("汇编.txt");
+    let middle: String = REQUEST.lines().nth(3).unwrap().chars().take(240).collect();
+    std::fs::write(&excerpt, format!("工作信息汇编\n{middle}\n")).unwrap();
+    let out = baomi(&[
+        "--config",
+        &cfg,
+        "scan",
+        excerpt.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "fingerprint"),
+        "{report}"
+    );
+
+    // Export, read back.
+    let xlsx = download(&s, "/api/v1/carriers?format=xlsx");
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    let range = wb.worksheet_range("涉密载体台账").unwrap();
+    let cell = |r: u32, c: u32| {
+        range
+            .get_value((r, c))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(cell(1, 1), "编号");
+    assert_eq!(cell(3, 1), "JM-2026-002");
+    assert_eq!(cell(3, 5), "秘密");
+    assert_eq!(cell(3, 11), "销毁");
+    let (code, out) = s.audit_verify();
+    assert_eq!(code, 0, "{out}");
 }

@@ -59,6 +59,7 @@ impl Chrome {
                 ("/campaigns", "nav.campaigns"),
                 ("/reports/self-inspection", "nav.statistics"),
                 ("/clues", "nav.clues"),
+                ("/ledger", "nav.ledger"),
                 ("/policy", "nav.policy"),
                 ("/registry", "nav.registry"),
                 ("/approvals", "nav.approvals"),
@@ -162,6 +163,17 @@ pub fn size(bytes: Option<i64>) -> String {
         Some(b) if b < 1 << 30 => format!("{:.1} MB", b as f64 / 1048576.0),
         Some(b) => format!("{:.2} GB", b as f64 / 1073741824.0),
     }
+}
+
+/// A path segment: everything but the unreserved characters (`A-Za-z0-9-._~`) encoded, so
+/// `JM-2026-001` stays readable and `机要/1` cannot add a segment.
+pub fn path_encode(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 pub fn url_encode(s: &str) -> String {

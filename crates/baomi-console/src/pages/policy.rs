@@ -157,7 +157,7 @@ pub async fn page(
 
 /// The uploaded file of a multipart form, spooled to disk and cut at `max` bytes: `Ok(None)`
 /// when there was none, `Err(size)` when it was larger. Other fields come back as pairs.
-async fn upload(
+pub(crate) async fn upload(
     mut mp: Multipart,
     max: u64,
 ) -> Result<(Option<(String, Blob)>, Vec<(String, String)>), PageError> {

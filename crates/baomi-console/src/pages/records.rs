@@ -19,7 +19,7 @@ use baomi_store::{
 };
 use serde::Deserialize;
 
-use super::{Chrome, PageError, PageResult, back_to, url_encode, when};
+use super::{Chrome, PageError, PageResult, back_to, path_encode, url_encode, when};
 
 fn back_with_error(path: &str, message: &str) -> axum::response::Response {
     let sep = if path.contains('?') { '&' } else { '?' };
@@ -598,6 +598,307 @@ pub async fn correct_clue(
             "clue.correction_started",
         )),
         Err(StoreError::Conflict(e)) => Ok(back_with_error(&format!("/clues/{id}"), &e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub struct CarrierRow {
+    pub number: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub serial: String,
+    pub level: String,
+    pub responsible: String,
+    pub department: String,
+    pub state: &'static str,
+    pub state_key: &'static str,
+    pub fingerprint: bool,
+}
+
+fn level_words(level: &str) -> String {
+    baomi_core::Level::parse(level).map_or(level.to_owned(), |l| l.zh().to_owned())
+}
+
+fn carrier_row(c: &baomi_store::Carrier) -> CarrierRow {
+    let f = &c.fields;
+    CarrierRow {
+        number: f.number.clone(),
+        kind: f.kind.zh(),
+        name: f.name.clone(),
+        serial: f.serial.clone().unwrap_or_default(),
+        level: level_words(&f.level),
+        responsible: f.responsible.clone(),
+        department: f.department.clone().unwrap_or_default(),
+        state: c.state.zh(),
+        state_key: c.state.as_str(),
+        fingerprint: c.fingerprint_id.is_some(),
+    }
+}
+
+pub struct KindChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage {
+    c: Chrome,
+    rows: Vec<CarrierRow>,
+    kinds: Vec<KindChoice>,
+}
+
+pub async fn ledger(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Query(f): Query<Flash>,
+) -> PageResult {
+    let c = Chrome::new(&state, &p, &headers, "nav.ledger", "/ledger")
+        .flash_from(f.done.as_deref(), f.error.as_deref());
+    let rows = state
+        .gateway
+        .store
+        .carriers()
+        .await?
+        .iter()
+        .map(carrier_row)
+        .collect();
+    let kinds = baomi_store::CarrierKind::ALL
+        .iter()
+        .map(|k| KindChoice {
+            value: k.as_str(),
+            label: k.zh(),
+        })
+        .collect();
+    Ok(crate::render(&LedgerPage { c, rows, kinds }))
+}
+
+#[derive(Deserialize)]
+pub struct CarrierForm {
+    number: String,
+    kind: String,
+    name: String,
+    #[serde(default)]
+    serial: String,
+    level: String,
+    #[serde(default)]
+    copies: String,
+    #[serde(default)]
+    source: String,
+    responsible: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    since_day: String,
+}
+
+pub async fn add_carrier(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Form(f): Form<CarrierForm>,
+) -> PageResult {
+    let Some(kind) = baomi_store::CarrierKind::parse(&f.kind) else {
+        return Ok(back_with_error("/ledger", "error.400"));
+    };
+    let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+    let new = baomi_store::NewCarrier {
+        number: f.number,
+        kind,
+        name: f.name,
+        serial: opt(f.serial),
+        level: f.level,
+        copies: opt(f.copies),
+        source: opt(f.source),
+        responsible: f.responsible,
+        department: opt(f.department),
+        since_day: opt(f.since_day),
+    };
+    match state
+        .gateway
+        .store
+        .register_carrier(&new, baomi_store::CarrierState::Registered, &p.actor)
+        .await
+    {
+        Ok(c) => Ok(back_to(
+            &format!("/ledger/{}", path_encode(&c.fields.number)),
+            "common.saved",
+        )),
+        Err(StoreError::Invalid(e) | StoreError::Conflict(e)) => Ok(back_with_error("/ledger", &e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn import_ledger(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    mp: axum::extract::Multipart,
+) -> PageResult {
+    let t = Chrome::new(&state, &p, &headers, "nav.ledger", "/ledger").t;
+    let (file, _) = super::policy::upload(mp, 64 << 20).await?;
+    let Some((_, blob)) = file else {
+        return Ok(back_with_error("/ledger", "policy.no_file"));
+    };
+    let bytes = blob
+        .bytes()
+        .map_err(|e| PageError(axum::http::StatusCode::BAD_REQUEST, e.to_string()))?;
+    match baomi_server::records_api::import_ledger(&state.gateway.store, &bytes, &p.actor).await {
+        Ok(n) => Ok(back_to(
+            "/ledger",
+            &format!("{} {n}", t.t("ledger.imported")),
+        )),
+        Err(e) => Ok(back_with_error("/ledger", &e.1)),
+    }
+}
+
+/// `POST /ledger/{number}/fingerprint`: the document's file, into the fingerprint registry.
+pub async fn carrier_fingerprint(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+    mp: axum::extract::Multipart,
+) -> PageResult {
+    let page = format!("/ledger/{}", path_encode(&number));
+    let max = state.gateway.engine.limits().max_expanded_bytes;
+    let (file, _) = super::policy::upload(mp, max).await?;
+    let Some((name, blob)) = file else {
+        return Ok(back_with_error(&page, "policy.no_file"));
+    };
+    match baomi_server::records_api::register_carrier_document(
+        &state.gateway,
+        &number,
+        blob,
+        Some(name),
+        &p.actor,
+    )
+    .await
+    {
+        Ok(_) => Ok(back_to(&page, "ledger.fp_done")),
+        Err(e) if e.0.is_client_error() => Ok(back_with_error(&page, &e.1)),
+        Err(e) => Err(api_error(e)),
+    }
+}
+
+pub struct EventRow {
+    pub event: &'static str,
+    pub time: String,
+    pub actor: String,
+    pub holder: String,
+    pub witness: String,
+    pub note: String,
+}
+
+pub struct EventChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "carrier.html")]
+struct CarrierPage {
+    c: Chrome,
+    k: CarrierRow,
+    copies: String,
+    source: String,
+    since: String,
+    fingerprint_id: String,
+    document: bool,
+    events: Vec<EventRow>,
+    next: Vec<EventChoice>,
+    path: String,
+}
+
+pub async fn carrier(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Query(f): Query<Flash>,
+) -> PageResult {
+    let c = Chrome::new(&state, &p, &headers, "nav.ledger", "/ledger")
+        .flash_from(f.done.as_deref(), f.error.as_deref());
+    let (k, events) = state.gateway.store.carrier(&number).await?;
+    let next = baomi_store::CarrierState::ALL
+        .iter()
+        .filter(|s| k.state.can_become(**s))
+        .map(|s| EventChoice {
+            value: s.as_str(),
+            label: s.event_zh(),
+        })
+        .collect();
+    let events = events
+        .into_iter()
+        .map(|e| EventRow {
+            event: e.event.event_zh(),
+            time: when(e.ts_ms),
+            actor: e.actor,
+            holder: e.holder.unwrap_or_default(),
+            witness: e.witness.unwrap_or_default(),
+            note: e.note.unwrap_or_default(),
+        })
+        .collect();
+    Ok(crate::render(&CarrierPage {
+        copies: k.fields.copies.clone().unwrap_or_default(),
+        source: k.fields.source.clone().unwrap_or_default(),
+        since: k.fields.since_day.clone().unwrap_or_default(),
+        fingerprint_id: k.fingerprint_id.clone().unwrap_or_default(),
+        document: k.fields.kind == baomi_store::CarrierKind::Document,
+        path: format!("/ledger/{}", path_encode(&k.fields.number)),
+        k: carrier_row(&k),
+        events,
+        next,
+        c,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct EventForm {
+    event: String,
+    #[serde(default)]
+    holder: String,
+    #[serde(default)]
+    witness: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn carrier_event(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+    Form(f): Form<EventForm>,
+) -> PageResult {
+    let page = format!("/ledger/{}", path_encode(&number));
+    let Some(to) = baomi_store::CarrierState::parse(&f.event) else {
+        return Ok(back_with_error(&page, "error.400"));
+    };
+    let mut recorder: Vec<&str> = Vec::new();
+    if let Some(a) = &p.account {
+        recorder.push(&a.name);
+        if let Some(d) = &a.display_name {
+            recorder.push(d);
+        }
+    }
+    fn opt(s: &str) -> Option<&str> {
+        Some(s.trim()).filter(|s| !s.is_empty())
+    }
+    match state
+        .gateway
+        .store
+        .carrier_event(
+            &number,
+            to,
+            opt(&f.holder),
+            opt(&f.witness),
+            opt(&f.note),
+            &recorder,
+            &p.actor,
+        )
+        .await
+    {
+        Ok(_) => Ok(back_to(&page, "common.saved")),
+        Err(StoreError::Invalid(e) | StoreError::Conflict(e)) => Ok(back_with_error(&page, &e)),
         Err(e) => Err(e.into()),
     }
 }
