@@ -435,6 +435,35 @@ fn campaign_reports_statistics_table_and_clue_report() {
             && xml.contains(&number)
             && xml.contains("某市某局")
     );
+    // LibreOffice opens it (and reads the form's text back).
+    let out = Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            work.path().join("lo-profile").display()
+        ))
+        .args([
+            "--headless",
+            "--convert-to",
+            "txt:Text (encoded):UTF8",
+            "--outdir",
+        ])
+        .arg(&dir)
+        .arg(dir.join("clue.docx"))
+        .output()
+        .expect("soffice");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lo_text =
+        std::fs::read_to_string(dir.join("clue.txt")).expect("LibreOffice converted the DOCX");
+    assert!(
+        lo_text.contains("违规问题线索和存在隐患报告表")
+            && lo_text.contains("基本事实")
+            && lo_text.contains(&number),
+        "{lo_text}"
+    );
     let pdf = download(&s, &format!("/api/v1/clue-reports/{clue_id}?format=pdf"));
     let text = pdftotext(&dir, "clue.pdf", &pdf);
     assert!(
