@@ -265,6 +265,42 @@ fn campaign_reports_statistics_table_and_clue_report() {
     assert_eq!(run_count(&s), 2);
     let report = std::fs::read(&usb).unwrap();
 
+    // A server that cannot be reached loses nothing: the scan's exit code, a message, the
+    // report kept in the data directory, imported later.
+    let data = work.path().join("pc4-data");
+    let out = baomi(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "scan",
+        pc3.to_str().unwrap(),
+        "--report-to",
+        "http://127.0.0.1:9",
+        "--token",
+        &s.scan_token,
+        "--machine",
+        "CW-PC09",
+        "--person",
+        "赵六",
+        "--department",
+        "财务处",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    assert!(out_text(&out).contains("未能报送"), "{}", out_text(&out));
+    let kept: Vec<PathBuf> = std::fs::read_dir(data.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let out = baomi(&[
+        "--config",
+        &cfg,
+        "campaign",
+        "import",
+        kept[0].to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert_eq!(run_count(&s), 3);
+
     // Bad report files: truncated, edited — refused whole, nothing imported.
     let cut = work.path().join("cut.jsonl");
     std::fs::write(&cut, &report[..report.len() * 2 / 3]).unwrap();
@@ -283,7 +319,7 @@ fn campaign_reports_statistics_table_and_clue_report() {
         assert_eq!(out.status.code(), Some(2), "{}", out_text(&out));
         assert!(out_text(&out).contains(why), "{}", out_text(&out));
     }
-    assert_eq!(run_count(&s), 2);
+    assert_eq!(run_count(&s), 3);
 
     // The real import, then the same file again: idempotent.
     let before = scan_incidents(&s).len();
@@ -306,7 +342,7 @@ fn campaign_reports_statistics_table_and_clue_report() {
     assert!(out.status.success(), "{}", out_text(&out));
     assert!(out_text(&out).contains("已导入过"), "{}", out_text(&out));
     assert_eq!(scan_incidents(&s).len(), before + 1);
-    assert_eq!(run_count(&s), 3);
+    assert_eq!(run_count(&s), 4);
 
     // Runs carry who and where; the signed one names its token.
     let runs = s.api("/api/v1/scan-runs?from=2000-01-01&to=2099-12-31")["runs"].clone();
@@ -324,7 +360,7 @@ fn campaign_reports_statistics_table_and_clue_report() {
 
     // Incidents: channel scan, the path on that machine, evidence for the blocking files.
     let incidents = scan_incidents(&s);
-    assert_eq!(incidents.len(), 5, "{incidents:#?}");
+    assert_eq!(incidents.len(), 6, "{incidents:#?}");
     let docx_incident = incidents
         .iter()
         .find(|i| {
@@ -524,7 +560,8 @@ fn campaign_reports_statistics_table_and_clue_report() {
     assert_eq!(office["confidential"], 1);
     assert_eq!(office["other"], 1);
     assert_eq!(rows["财务处"]["people"], 1);
-    assert_eq!(rows["财务处"]["confidential"], 1);
+    // The same file on 赵六's two computers: two files involved.
+    assert_eq!(rows["财务处"]["confidential"], 2);
     assert_eq!(table["total"]["people"], 3);
 
     // CSV: the header row is exactly the form's columns.
@@ -542,7 +579,7 @@ fn campaign_reports_statistics_table_and_clue_report() {
         lines.next().unwrap(),
         "办公室,2,4,2,1,1,1,1,0,1,删除涉密文件3份，开展警示教育"
     );
-    assert!(csv.contains("合计,3,4,2,1,1,1,2,0,1,"), "{csv}");
+    assert!(csv.contains("合计,3,4,2,1,1,1,3,0,1,"), "{csv}");
     // The same from the command line on the server.
     let cli_csv = work.path().join("table.csv");
     let out = baomi(&[
@@ -583,7 +620,7 @@ fn campaign_reports_statistics_table_and_clue_report() {
     assert_eq!(cell(5, 1), "2");
     assert_eq!(cell(5, 4), "1");
     assert_eq!(cell(7, 0), "合计");
-    assert_eq!(cell(7, 7), "2");
+    assert_eq!(cell(7, 7), "3");
 
     // PDF: the Chinese headings and the numbers extract.
     let pdf = download(
