@@ -571,7 +571,39 @@ fn url_decode_form(body: &Blob, cfg: &IcapConfig) -> io::Result<Blob> {
 fn json_objects(v: &Value, cfg: &IcapConfig) -> io::Result<Vec<BodyObject>> {
     let mut text = Spool::new(cfg.spool_threshold, &cfg.spool_dir);
     let mut objects = Vec::new();
-    walk_json(v, "body", None, &mut text, &mut objects)?;
+    let mut failed: Option<io::Error> = None;
+    // The same walk as JSON files get in baomi-extract: every string and number in order.
+    baomi_extract::formats::json::walk(v, &mut |j| {
+        if failed.is_some() {
+            return;
+        }
+        if let Some(bytes) = decode_base64_file(j.text) {
+            let name = j
+                .siblings
+                .and_then(|m| {
+                    ["filename", "fileName", "file_name", "name", "title"]
+                        .iter()
+                        .find_map(|k| m.get(*k).and_then(Value::as_str))
+                })
+                .map(basename)
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| format!("body.json#{}", j.key.unwrap_or("body")));
+            objects.push(BodyObject {
+                name,
+                kind: ObjectKind::FormFile,
+                content_type: None,
+                blob: Blob::from_vec(bytes),
+            });
+        } else if let Err(e) = text
+            .write_all(j.text.as_bytes())
+            .and_then(|()| text.write_all(b"\n"))
+        {
+            failed = Some(e);
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if text.len() > 0 {
         objects.insert(
             0,
@@ -584,55 +616,6 @@ fn json_objects(v: &Value, cfg: &IcapConfig) -> io::Result<Vec<BodyObject>> {
         );
     }
     Ok(objects)
-}
-
-fn walk_json(
-    v: &Value,
-    key: &str,
-    siblings: Option<&serde_json::Map<String, Value>>,
-    text: &mut Spool,
-    objects: &mut Vec<BodyObject>,
-) -> io::Result<()> {
-    match v {
-        Value::String(s) => {
-            if let Some(bytes) = decode_base64_file(s) {
-                let name = siblings
-                    .and_then(|m| {
-                        ["filename", "fileName", "file_name", "name", "title"]
-                            .iter()
-                            .find_map(|k| m.get(*k).and_then(Value::as_str))
-                    })
-                    .map(basename)
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| format!("body.json#{key}"));
-                objects.push(BodyObject {
-                    name,
-                    kind: ObjectKind::FormFile,
-                    content_type: None,
-                    blob: Blob::from_vec(bytes),
-                });
-            } else {
-                text.write_all(s.as_bytes())?;
-                text.write_all(b"\n")?;
-            }
-        }
-        Value::Number(n) => {
-            text.write_all(n.to_string().as_bytes())?;
-            text.write_all(b"\n")?;
-        }
-        Value::Array(a) => {
-            for x in a {
-                walk_json(x, key, siblings, text, objects)?;
-            }
-        }
-        Value::Object(m) => {
-            for (k, x) in m {
-                walk_json(x, k, Some(m), text, objects)?;
-            }
-        }
-        Value::Bool(_) | Value::Null => {}
-    }
-    Ok(())
 }
 
 /// A long string that is base64 (optionally a `data:…;base64,` URL) of at least a few

@@ -8,6 +8,7 @@ pub mod exif;
 pub mod html;
 #[cfg(feature = "ocr")]
 pub mod image;
+pub mod json;
 pub mod legacy;
 pub mod mail;
 pub mod msg;

@@ -8,6 +8,7 @@ use baomi_core::PartRole;
 use chardetng::{EncodingDetector, Iso2022JpDetection, Utf8Detection};
 use encoding_rs::{CoderResult, Decoder, Encoding};
 
+use super::json;
 use crate::{Blob, Ctx, FormatResult};
 
 /// Bytes looked at to choose the encoding of a streamed file.
@@ -17,24 +18,52 @@ const READ_BLOCK: usize = 64 << 10;
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let chunk = cx.limits().text_chunk.max(1024);
-    if blob.len() <= chunk as u64 {
+    // JSON is decoded as a whole (its escapes hide what it says), so a JSON-looking text up
+    // to the JSON size bound is read in one piece rather than streamed.
+    let whole = blob.len() <= chunk as u64
+        || (blob.len() <= json::MAX_JSON_BYTES as u64 && looks_like_json(&blob.head(64)?));
+    if whole {
         let mut bytes = blob.bytes()?.into_owned();
         // The common case, UTF-8 without a BOM, takes the buffer as it is: one validation
         // pass and no copy (the scan is memory-bound on large text trees).
         if Encoding::for_bom(&bytes).is_none() && utf16_by_nul_pattern(&bytes).is_none() {
             match String::from_utf8(bytes) {
                 Ok(text) => {
-                    cx.text("", PartRole::Body, unify_line_ends(text));
+                    emit_text_or_json(unify_line_ends(text), cx);
                     return Ok(());
                 }
                 Err(e) => bytes = e.into_bytes(),
             }
         }
         let encoding = detect_encoding(&bytes, true);
-        cx.text("", PartRole::Body, decode_all(&bytes, encoding));
+        emit_text_or_json(decode_all(&bytes, encoding), cx);
         return Ok(());
     }
     stream(blob, chunk, cx)
+}
+
+/// The first non-blank byte (after a UTF-8 BOM) opens an object or an array.
+fn looks_like_json(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+/// JSON and JSON Lines become their values, each a part named by its pointer; anything
+/// else (and JSON too large to parse within the memory budget) is one text, chunked.
+fn emit_text_or_json(text: String, cx: &mut Ctx<'_, '_>) {
+    // A parsed tree takes several times its text: parse only what the budget allows.
+    let fits = (text.len() as u64).saturating_mul(6) <= cx.memory_budget();
+    if fits
+        && looks_like_json(text.as_bytes())
+        && let Some(docs) = json::parse(&text)
+        && json::emit(&docs, cx)
+    {
+        return;
+    }
+    emit_chunked(cx, "", PartRole::Body, text);
 }
 
 /// Decode a whole buffer in `encoding`, dropping a BOM of that encoding and turning CRLF
