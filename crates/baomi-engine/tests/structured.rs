@@ -83,3 +83,54 @@ fn text_that_only_starts_like_json_stays_text() {
     assert_eq!(phone.part, "notes.txt");
     assert_eq!(phone.line, Some(2));
 }
+
+/// The same trap in the other text-ish formats: each decodes the character before the
+/// boundary check sees it.
+#[test]
+fn entities_quoted_printable_and_rtf_escapes_do_not_hide_a_number() {
+    let mobile = |r: &ObjectReport| {
+        r.findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Mobile)
+            .map(|f| f.text.clone())
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "page.html",
+            "<html><body><p>联系电话&#xff1a;13812345678</p></body></html>".into(),
+        ),
+        (
+            "page2.html",
+            "<html><body><p>联系电话&#65306;13812345678</p></body></html>".into(),
+        ),
+        (
+            "data.xml",
+            "<?xml version=\"1.0\"?><r><tel>电话&#xFF1A;13812345678</tel></r>".into(),
+        ),
+        (
+            "list.csv",
+            "姓名,电话\n\"张三\",\"电话：13812345678\"\n".into(),
+        ),
+        (
+            "note.eml",
+            b"From: a@example.test\r\nTo: b@example.test\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+=E7=94=B5=E8=AF=9D=EF=BC=9A13812345678\r\n"
+                .to_vec(),
+        ),
+        (
+            "memo.rtf",
+            b"{\\rtf1\\ansi\\ansicpg936 {\\fonttbl{\\f0\\fnil\\fcharset134 SimSun;}}\\f0 \\'b5\\'e7\\'bb\\'b0\\'a3\\'ba13812345678\\par}"
+                .to_vec(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let r = inspect(&bytes, name);
+        assert_eq!(
+            mobile(&r).as_deref(),
+            Some("13812345678"),
+            "{name}: {:#?}",
+            r.findings
+        );
+    }
+}
