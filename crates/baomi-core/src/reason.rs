@@ -89,6 +89,10 @@ const CLAUSES: &[(&str, &str)] = &[
         r"^no extension, content is (\S+)$",
         "无扩展名，实际内容为 $1",
     ),
+    (
+        r"^name says \.(\S+) \(no type\), content is (\S+)$",
+        "扩展名 .$1 不表明类型（通用扩展名），实际内容为 $2",
+    ),
     (r"^nesting depth (\d+) > (\d+)$", "嵌套层数 $1 > $2"),
     (r"^expanded bytes (\d+) > (\d+)$", "解压后字节数 $1 > $2"),
     (r"^expansion ratio (\d+):1 > (\d+):1$", "压缩比 $1:1 > $2:1"),

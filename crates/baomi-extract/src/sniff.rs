@@ -570,6 +570,68 @@ const ZIP_BASED_EXTENSIONS: &[&str] = &[
     "odf", "odc", "odm", "vsdx", "vsdm", "3mf", "thmx", "sxw", "sxc", "sxi",
 ];
 
+/// Archives, office documents, PDF, OFD and mail: the formats a renamed file hides.
+pub fn is_container_or_document(actual: FileType) -> bool {
+    use FileType::*;
+    matches!(
+        actual,
+        Rtf | Pdf
+            | Docx
+            | Xlsx
+            | Pptx
+            | Odt
+            | Ods
+            | Odp
+            | Ofd
+            | Eml
+            | Mbox
+            | Zip
+            | Tar
+            | Gzip
+            | Bzip2
+            | Xz
+            | Zstd
+            | SevenZ
+            | Rar
+            | EncryptedOoxml
+            | Doc
+            | Xls
+            | Ppt
+            | Msg
+    )
+}
+
+/// Extensions that claim no type of their own — `.dat`, `.tmp`, `.bin`, `.bak`, a number —
+/// and so are a way to hide one: a zip named `temp_0042.dat` is a renamed archive.
+pub fn generic_extension(name: &str) -> Option<&str> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let (stem, ext) = base.rsplit_once('.')?;
+    if stem.is_empty() || ext.is_empty() {
+        return None;
+    }
+    let lower = ext.to_ascii_lowercase();
+    let generic = [
+        "dat", "tmp", "temp", "bin", "bak", "old", "cache", "db", "data", "file", "out",
+    ]
+    .contains(&lower.as_str())
+        || ext.bytes().all(|b| b.is_ascii_digit());
+    generic.then_some(ext)
+}
+
+/// Names Office itself gives to the copies it keeps while saving (`~WRL0001.tmp`,
+/// `~WRD0003.tmp`): a document behind `.tmp` there is normal, not a disguise.
+pub fn is_office_temp_copy(name: &str) -> bool {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let upper = base.to_ascii_uppercase();
+    ["~WRL", "~WRD", "~WRF", "~WRC"]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        && upper.ends_with(".TMP")
+        && upper[4..upper.len() - 4]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+}
+
 /// Types that a file without a known extension should not have: a document or archive with
 /// its extension removed is a classic way to slip past filters.
 pub fn needs_extension(actual: FileType) -> bool {

@@ -437,6 +437,17 @@ impl Ctx<'_, '_> {
                 format!("no extension, content is {true_type}"),
             );
             self.w.sink.finding(f);
+        } else if sniff::is_container_or_document(true_type)
+            && let Some(ext) = sniff::generic_extension(name)
+            && !sniff::is_office_temp_copy(name)
+        {
+            // `.dat`/`.tmp`/a number claim no type, which is the same disguise as `.jpg`.
+            let f = Finding::structural(
+                FindingKind::TypeMismatch,
+                self.path.clone(),
+                format!("name says .{ext} (no type), content is {true_type}"),
+            );
+            self.w.sink.finding(f);
         }
         if self.depth > self.w.limits.max_depth {
             self.w.incomplete = true;

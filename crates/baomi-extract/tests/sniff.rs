@@ -232,6 +232,39 @@ fn renamed_files_are_type_mismatches() {
     assert!(!compatible(FileType::Docx, FileType::Jpeg));
 }
 
+/// A generic extension (`.dat`, `.tmp`, a number) on an archive or a document is the same
+/// disguise as `.jpg`; Office's own save copies (`~WRL0001.tmp`) and text under `.dat` are not.
+#[test]
+fn generic_extensions_hide_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("b.txt"), "机密\n").expect("write");
+    fs::write(dir.path().join("t.csv"), "名称,数量\n甲,1\n").expect("write");
+    let docx = soffice(dir.path(), "b.txt", &["docx"]).remove(0);
+    let xlsx = soffice(dir.path(), "t.csv", &["xlsx"]).remove(0);
+    sh(dir.path(), "zip -q arch.zip b.txt");
+    let zip = dir.path().join("arch.zip");
+    assert_eq!(
+        mismatches(&zip, "temp_0042.dat"),
+        ["name says .dat (no type), content is zip"]
+    );
+    assert_eq!(
+        mismatches(&xlsx, "备份_0815.tmp"),
+        ["name says .tmp (no type), content is xlsx"]
+    );
+    assert_eq!(
+        mismatches(&docx, "报告.001"),
+        ["name says .001 (no type), content is docx"]
+    );
+    assert_eq!(
+        mismatches(&docx, "cache.BIN"),
+        ["name says .BIN (no type), content is docx"]
+    );
+    // Normal: Word's save copy, text under a generic name, a zip-based format of its own.
+    assert!(mismatches(&docx, "~WRL0001.tmp").is_empty());
+    assert!(mismatches(&dir.path().join("b.txt"), "notes.dat").is_empty());
+    assert!(mismatches(&zip, "plugin.jar").is_empty());
+}
+
 #[test]
 fn text_family_on_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
