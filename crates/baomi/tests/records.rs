@@ -906,6 +906,46 @@ async fn records_pages_in_chromium() {
     }
     shot(&c, "20-statistics").await;
 
+    // Casework on the same incident: assigned, commented; the scan queue saved as a view.
+    c.goto(&format!("{base}/incidents/{number}")).await.unwrap();
+    c.find(Locator::Css("select[name=assignee]"))
+        .await
+        .unwrap()
+        .select_by_value("officer")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Css("form[action$='/assign'] button")).await;
+    c.find(Locator::Css("textarea[name=body]"))
+        .await
+        .unwrap()
+        .send_keys("已通知当事人删除该文件。")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Css("form[action$='/comment'] button")).await;
+    let page = text(&c).await;
+    assert!(page.contains("已通知当事人删除该文件。"), "{page}");
+    c.goto(&format!("{base}/incidents?channel=scan"))
+        .await
+        .unwrap();
+    let queue = text(&c).await;
+    assert!(
+        queue.contains("王保密"),
+        "the assignee in the queue: {queue}"
+    );
+    c.find(Locator::Css(
+        "form[action='/incidents/views'] input[name=name]",
+    ))
+    .await
+    .unwrap()
+    .send_keys("自查事件")
+    .await
+    .unwrap();
+    click_nav(&c, Locator::Css("form[action='/incidents/views'] button")).await;
+    c.goto(&format!("{base}/incidents")).await.unwrap();
+    click_nav(&c, Locator::LinkText("自查事件")).await;
+    let url = c.current_url().await.unwrap();
+    assert!(url.query().unwrap_or("").contains("channel=scan"), "{url}");
+
     // The ledger: a USB stick registered with the form, then issued to someone.
     c.goto(&format!("{base}/ledger")).await.unwrap();
     for (field, value) in [
