@@ -56,6 +56,18 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("nav.clues", "线索报告", "Clue reports"),
     ("common.saved", "已保存", "Saved"),
     ("nav.ledger", "载体台账", "Carrier ledger"),
+    ("nav.redact", "数据脱敏", "De-identify"),
+    (
+        "redact.note",
+        "发布前数据脱敏：上传文件，下载个人信息已在内容中遮蔽的副本（身份证号、手机号、固定电话、银行卡号、统一社会信用代码、护照号、车牌号、电子邮箱），与命令 baomi redact 相同。脱敏处数计入审计日志，不记录具体内容。",
+        "De-identification before publishing: upload a file and download a copy with personal data masked in the content itself (ID, mobile and landline numbers, bank cards, USCC, passports, plates, e-mail), as `baomi redact` does. The counts, never the values, go into the audit trail.",
+    ),
+    ("redact.button", "脱敏并下载", "Redact and download"),
+    (
+        "redact.limits",
+        "支持 txt（保持原编码）、HTML、DOCX、XLSX；PDF 不支持（请先转换为 DOCX）；图片中的个人信息和人名不处理，发布前请人工检查。",
+        "txt (its encoding kept), HTML, DOCX and XLSX; PDF is refused (convert it to DOCX first); personal data in pictures and people's names are not handled — check before publishing.",
+    ),
     (
         "ledger.note",
         "涉密载体台账：涉密计算机、移动存储介质（含序列号，终端代理据此识别）和涉密文件；每次发放、清退、销毁、归档都有记录，销毁须由第二人监销。可导入现有 Excel 台账（按表头识别各列），也可导出。",

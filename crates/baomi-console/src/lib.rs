@@ -96,6 +96,8 @@ pub fn routes() -> Routes<ApiState> {
         .post("/clues/{id}", P::Records, records::save_clue)
         .post("/clues/{id}/issue", P::Records, records::issue_clue)
         .post("/clues/{id}/correct", P::Records, records::correct_clue)
+        .get("/redact", P::Records, records::redact_page)
+        .post("/redact", P::Records, records::redact_file)
         .get("/ledger", P::Records, records::ledger)
         .post("/ledger", P::Records, records::add_carrier)
         .post("/ledger/import", P::Records, records::import_ledger)

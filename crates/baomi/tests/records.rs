@@ -946,6 +946,25 @@ async fn records_pages_in_chromium() {
     let url = c.current_url().await.unwrap();
     assert!(url.query().unwrap_or("").contains("channel=scan"), "{url}");
 
+    // 数据脱敏 in the console: a file in, the masked copy out (fetched from the page itself).
+    c.goto(&format!("{base}/redact")).await.unwrap();
+    shot(&c, "25-redact").await;
+    let v = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const fd = new FormData(); \
+             fd.append('file', new Blob(['联系人：张三\\n联系电话：13812345678\\n'], {type: 'text/plain'}), '名单.txt'); \
+             fetch('/redact', {method: 'POST', body: fd}).then(async r => done([r.status, await r.text()]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(v[0], 200, "{v}");
+    let copy = v[1].as_str().unwrap();
+    assert!(
+        copy.contains("联系电话：138****5678") && !copy.contains("13812345678"),
+        "{copy}"
+    );
+
     // The ledger: a USB stick registered with the form, then issued to someone.
     c.goto(&format!("{base}/ledger")).await.unwrap();
     for (field, value) in [

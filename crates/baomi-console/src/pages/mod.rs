@@ -60,6 +60,7 @@ impl Chrome {
                 ("/reports/self-inspection", "nav.statistics"),
                 ("/clues", "nav.clues"),
                 ("/ledger", "nav.ledger"),
+                ("/redact", "nav.redact"),
                 ("/policy", "nav.policy"),
                 ("/registry", "nav.registry"),
                 ("/approvals", "nav.approvals"),

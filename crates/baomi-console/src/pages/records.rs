@@ -902,3 +902,79 @@ pub async fn carrier_event(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "redact.html")]
+struct RedactPage {
+    c: Chrome,
+}
+
+/// 数据脱敏: a copy of a document with personal data masked in the content itself, before it
+/// is published (the same as `baomi redact`).
+pub async fn redact_page(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Query(f): Query<Flash>,
+) -> PageResult {
+    let c = Chrome::new(&state, &p, &headers, "nav.redact", "/redact")
+        .flash_from(f.done.as_deref(), f.error.as_deref());
+    Ok(crate::render(&RedactPage { c }))
+}
+
+/// `POST /redact`: the uploaded file comes back redacted, as a download; the counts (never
+/// the values) go into the audit trail.
+pub async fn redact_file(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    mp: axum::extract::Multipart,
+) -> PageResult {
+    let (file, _) = super::policy::upload(mp, 64 << 20).await?;
+    let Some((name, blob)) = file else {
+        return Ok(back_with_error("/redact", "policy.no_file"));
+    };
+    let bytes = blob
+        .bytes()
+        .map_err(|e| PageError(axum::http::StatusCode::BAD_REQUEST, e.to_string()))?
+        .into_owned();
+    let file_name = name.clone();
+    let done = tokio::task::spawn_blocking(move || baomi_redact::redact(&bytes, &file_name))
+        .await
+        .map_err(|e| PageError(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let redacted = match done {
+        Ok(r) => r,
+        Err(e) => return Ok(back_with_error("/redact", &e.to_string())),
+    };
+    let by_kind: BTreeMap<String, usize> = redacted
+        .by_kind
+        .iter()
+        .map(|(k, n)| (format!("{k:?}"), *n))
+        .collect();
+    state
+        .gateway
+        .store
+        .audit(
+            &p.actor,
+            "document.redact",
+            &name,
+            serde_json::json!({"replaced": redacted.replaced, "by_kind": by_kind,
+                               "not_redacted": redacted.not_redacted.len()}),
+        )
+        .await?;
+    let out_name = format!("脱敏-{name}");
+    let disposition = format!(
+        "attachment; filename=\"redacted\"; filename*=UTF-8''{}",
+        url_encode(&out_name)
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        redacted.bytes,
+    )
+        .into_response())
+}
