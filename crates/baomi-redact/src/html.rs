@@ -15,49 +15,8 @@ use crate::stream::{Edits, Redactor, Stream};
 use crate::text::{decode, encode};
 use crate::{Format, RedactError, Redacted, finish};
 
-/// Elements that end a line before and after (as in the extractor).
-const BLOCK: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "caption",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "tbody",
-    "tfoot",
-    "thead",
-    "title",
-    "tr",
-    "ul",
-];
-
-/// Elements whose content is not page text (script and style are never text tokens).
-const SKIP: &[&str] = &["script", "style", "template", "noscript", "svg", "object"];
+// Lines end where the extractor ends them, so redaction sees the text a scan sees.
+use baomi_extract::formats::html::{BLOCK, RAW_SKIP as SKIP};
 
 /// Attribute values that carry text or an address.
 const TEXT_ATTRS: &[&str] = &[

@@ -11,6 +11,7 @@
 //! published all the same: the `mc:Fallback` twin of a text box, field codes
 //! (`HYPERLINK "mailto:…"`) and external link targets in the relationship files.
 
+use baomi_extract::formats::ooxml::resolve_target;
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
 use std::ops::Range;
@@ -205,24 +206,6 @@ impl<'a> Package<'a> {
             .and_then(|r| self.find(&r.2));
         Ok(main.unwrap_or_else(|| fallback.to_owned()))
     }
-}
-
-fn resolve_target(dir: &str, target: &str) -> String {
-    let joined = match target.strip_prefix('/') {
-        Some(absolute) => absolute.to_owned(),
-        None => format!("{dir}{target}"),
-    };
-    let mut out: Vec<&str> = Vec::new();
-    for seg in joined.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
-        }
-    }
-    out.join("/")
 }
 
 pub(crate) fn redact(

@@ -114,8 +114,9 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     None
 }
 
-/// Elements after which (and before which) a line ends.
-const BLOCK: &[&str] = &[
+/// Elements after which (and before which) a line ends (also what `baomi-redact` rebuilds
+/// lines by, so both see the same text).
+pub const BLOCK: &[&str] = &[
     "address",
     "article",
     "aside",
@@ -156,7 +157,7 @@ const BLOCK: &[&str] = &[
 ];
 
 /// Elements whose content is not text.
-const RAW_SKIP: &[&str] = &["script", "style", "template", "noscript", "svg", "object"];
+pub const RAW_SKIP: &[&str] = &["script", "style", "template", "noscript", "svg", "object"];
 
 /// Meta names whose `content` is document metadata worth scanning.
 const META_NAMES: &[&str] = &[

@@ -242,7 +242,7 @@ struct Rel {
 }
 
 /// Resolve a relationship target against the source part's folder (`..` allowed).
-fn resolve_target(dir: &str, target: &str) -> String {
+pub fn resolve_target(dir: &str, target: &str) -> String {
     let joined = match target.strip_prefix('/') {
         Some(absolute) => absolute.to_owned(),
         None => format!("{dir}{target}"),
