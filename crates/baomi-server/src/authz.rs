@@ -142,6 +142,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The names the person behind this principal goes by (account name, display name):
+    /// what a "someone else" check, such as the witness of a destruction, compares against.
+    pub fn names(&self) -> Vec<&str> {
+        match &self.account {
+            Some(a) => std::iter::once(a.name.as_str())
+                .chain(a.display_name.as_deref())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn anonymous() -> Principal {
         Principal {
             subject: Subject::Anonymous,

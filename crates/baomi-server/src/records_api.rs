@@ -673,13 +673,7 @@ async fn carrier_event(
             ),
         )
     })?;
-    let mut recorder: Vec<&str> = Vec::new();
-    if let Some(a) = &who.account {
-        recorder.push(&a.name);
-        if let Some(d) = &a.display_name {
-            recorder.push(d);
-        }
-    }
+    let recorder = who.names();
     let c = state
         .gateway
         .store

@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::IntoResponse;
 use baomi_server::api::ApiState;
 use baomi_server::authz::Principal;
 use baomi_server::records_api::{members, propose_clue, records_error, scope_from};
@@ -19,12 +19,9 @@ use baomi_store::{
 };
 use serde::Deserialize;
 
-use super::{Chrome, PageError, PageResult, back_to, path_encode, url_encode, when};
-
-fn back_with_error(path: &str, message: &str) -> axum::response::Response {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{path}{sep}error={}", url_encode(message))).into_response()
-}
+use super::{
+    Chrome, PageError, PageResult, back_to, back_with_error, path_encode, url_encode, when,
+};
 
 fn api_error(e: baomi_server::api::ApiError) -> PageError {
     PageError(e.0, e.1)
@@ -873,13 +870,7 @@ pub async fn carrier_event(
     let Some(to) = baomi_store::CarrierState::parse(&f.event) else {
         return Ok(back_with_error(&page, "error.400"));
     };
-    let mut recorder: Vec<&str> = Vec::new();
-    if let Some(a) = &p.account {
-        recorder.push(&a.name);
-        if let Some(d) = &a.display_name {
-            recorder.push(d);
-        }
-    }
+    let recorder = p.names();
     fn opt(s: &str) -> Option<&str> {
         Some(s.trim()).filter(|s| !s.is_empty())
     }
