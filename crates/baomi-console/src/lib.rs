@@ -4,8 +4,9 @@
 //! nothing from the internet at run time.
 //!
 //! Three people work here, each with one role (三员分立): the security officer (incident
-//! queue, dashboard, policy, registry, approvals), the auditor (the audit trail) and the
-//! system administrator (accounts, tokens, health). Which page each may open is not decided
+//! queue, dashboard, records, policy, registry, approvals), the auditor (the audit trail)
+//! and the system administrator (accounts, tokens, health); beside them the people of the
+//! publication review (drafter, department reviewer, office, leader) see that page only. Which page each may open is not decided
 //! here: every route is added with its permission through [`baomi_server::authz::Routes`],
 //! and the table in `baomi_server::authz` decides, for pages and API alike.
 
@@ -112,6 +113,12 @@ pub fn routes() -> Routes<ApiState> {
             P::Records,
             records::carrier_fingerprint,
         )
+        .get("/reviews", P::ReviewRead, reviews::list)
+        .post("/reviews", P::ReviewSubmit, reviews::submit)
+        .get("/reviews/{id}", P::ReviewRead, reviews::item)
+        .post("/reviews/{id}/decision", P::ReviewDecide, reviews::decide)
+        .post("/reviews/{id}/versions", P::ReviewSubmit, reviews::resubmit)
+        .get("/reviews/{id}/content", P::ReviewRead, reviews::content)
         .get("/policy", P::Policy, policy::page)
         .post("/policy/test", P::Policy, policy::test_file)
         .get("/registry", P::Registry, policy::registry)
@@ -206,6 +213,7 @@ async fn home(axum::Extension(p): axum::Extension<Principal>) -> Response {
         Subject::Secadmin => "/dashboard",
         Subject::Auditor => "/audit",
         Subject::Sysadmin => "/accounts",
+        Subject::Drafter | Subject::Reviewer | Subject::Director | Subject::Approver => "/reviews",
         _ => "/login",
     };
     Redirect::to(to).into_response()

@@ -1,5 +1,5 @@
 //! Every route of the application (console pages and REST API), called by every subject —
-//! nobody, an inspection-only token, and a session of each of the three roles — must answer
+//! nobody, an inspection-only token, and a session of each of the seven roles — must answer
 //! exactly as the authorization table says: allowed routes never 401/403 and never 500,
 //! refused ones 401 for nobody and 403 (audited) for the others. Routes come from the same
 //! [`Routes`] list the router is built from, so none can be missed; a second test fails
@@ -49,6 +49,22 @@ async fn every_route_answers_every_subject_as_the_table_says() {
         (
             Subject::Auditor,
             account(&store, "aud", Role::Auditor).await,
+        ),
+        (
+            Subject::Drafter,
+            account(&store, "drafter", Role::Drafter).await,
+        ),
+        (
+            Subject::Reviewer,
+            account(&store, "reviewer", Role::Reviewer).await,
+        ),
+        (
+            Subject::Director,
+            account(&store, "director", Role::Director).await,
+        ),
+        (
+            Subject::Approver,
+            account(&store, "approver", Role::Approver).await,
         ),
     ];
     let (_, scan_token) = store.create_token("agent", None, "test").await.unwrap();

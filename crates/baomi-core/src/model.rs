@@ -418,6 +418,8 @@ pub enum Channel {
     Web,
     Mail,
     Api,
+    /// The publication secrecy review: a text or file before it is published.
+    Publish,
 }
 
 impl Channel {
@@ -427,6 +429,7 @@ impl Channel {
             Channel::Web => "web",
             Channel::Mail => "mail",
             Channel::Api => "api",
+            Channel::Publish => "publish",
         }
     }
 }

@@ -73,7 +73,8 @@ pub fn action_zh(channel: &str, action: &str) -> &'static str {
     }
 }
 
-fn time_zh(ms: i64) -> String {
+/// A time as the forms write it: `2026年11月21日 00:30` (Beijing time).
+pub fn time_zh(ms: i64) -> String {
     let day = local_date(ms);
     let minutes = (ms + baomi_store::LOCAL_OFFSET_MS).rem_euclid(86_400_000) / 60_000;
     let (y, rest) = day.split_at(4);

@@ -9,7 +9,8 @@
 //! - [`clue`]: 违规问题线索和存在隐患报告表 — a draft proposed from incidents (category from
 //!   the channel and the object), rendered as DOCX ([`docx`]) and PDF.
 //!
-//! - [`ledger`]: the carrier ledger (台账) imported from and exported to XLSX.
+//! - [`ledger`]: the carrier ledger (台账) imported from and exported to XLSX;
+//! - [`review`]: 信息发布保密审查表, the publication review's signed form.
 //!
 //! The store keeps the rows and the freeze-on-issue rule; this crate only reads and renders.
 
@@ -18,6 +19,7 @@ pub mod coverage;
 pub mod docx;
 pub mod ledger;
 pub mod pdf;
+pub mod review;
 pub mod statistics;
 pub mod xlsx;
 

@@ -115,6 +115,11 @@ mod engine {
     }
 }
 
+/// Render one of this crate's templates with `data` (for the record modules).
+pub(crate) fn render_template(template: &'static str, data: Value) -> Result<Vec<u8>> {
+    render(template, data)
+}
+
 #[cfg(feature = "pdf")]
 fn render(template: &'static str, data: Value) -> Result<Vec<u8>> {
     engine::render(template, data.to_string())

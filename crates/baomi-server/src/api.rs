@@ -75,6 +75,7 @@ pub fn routes() -> Routes<ApiState> {
         .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
         .get("/metrics", Permission::Metrics, metrics)
         .merge(crate::records_api::routes())
+        .merge(crate::reviews_api::routes())
 }
 
 /// The REST API alone (what `baomi serve` answers without the console).
@@ -125,6 +126,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
             StoreError::Invalid(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
             StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Refused(_) => ApiError(StatusCode::FORBIDDEN, e.to_string()),
             _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }

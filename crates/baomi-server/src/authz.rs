@@ -18,7 +18,8 @@ use axum::{Json, Router};
 use baomi_store::{Account, Role, Store, TokenScope};
 use serde_json::json;
 
-/// Who a request acts as: one of the three roles, an inspection-only token, or nobody.
+/// Who a request acts as: one of the three administrative roles, one of the four roles of
+/// the publication review, an inspection-only token, or nobody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject {
     Anonymous,
@@ -27,15 +28,27 @@ pub enum Subject {
     Sysadmin,
     Secadmin,
     Auditor,
+    /// 拟稿人
+    Drafter,
+    /// 部门自审
+    Reviewer,
+    /// 办公室审核
+    Director,
+    /// 分管领导审批
+    Approver,
 }
 
 impl Subject {
-    pub const ALL: [Subject; 5] = [
+    pub const ALL: [Subject; 9] = [
         Subject::Anonymous,
         Subject::Scan,
         Subject::Sysadmin,
         Subject::Secadmin,
         Subject::Auditor,
+        Subject::Drafter,
+        Subject::Reviewer,
+        Subject::Director,
+        Subject::Approver,
     ];
 
     pub fn of(role: Role) -> Subject {
@@ -43,6 +56,10 @@ impl Subject {
             Role::Sysadmin => Subject::Sysadmin,
             Role::Secadmin => Subject::Secadmin,
             Role::Auditor => Subject::Auditor,
+            Role::Drafter => Subject::Drafter,
+            Role::Reviewer => Subject::Reviewer,
+            Role::Director => Subject::Director,
+            Role::Approver => Subject::Approver,
         }
     }
 }
@@ -87,6 +104,16 @@ pub enum Permission {
     ReportRun,
     /// Self-inspection runs and campaigns, the statistics table, clue reports.
     Records,
+    /// Submit an item for publication review, or a new version of a rejected one.
+    ReviewSubmit,
+    /// Decide a step of the publication review (which step is the handler's business:
+    /// [`baomi_store::ReviewState::decided_by`]).
+    ReviewDecide,
+    /// Read review items, their form and their masked copies (a drafter: their own).
+    ReviewRead,
+    /// Ask whether content with a given SHA-256 was approved for publication (portals,
+    /// gateways).
+    ReviewLookup,
 }
 
 use Permission as P;
@@ -98,12 +125,32 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
         P::Public,
         &[S::Anonymous, S::Scan, S::Sysadmin, S::Secadmin, S::Auditor],
     ),
-    (P::SignedIn, &[S::Sysadmin, S::Secadmin, S::Auditor]),
+    (
+        P::SignedIn,
+        &[
+            S::Sysadmin,
+            S::Secadmin,
+            S::Auditor,
+            S::Drafter,
+            S::Reviewer,
+            S::Director,
+            S::Approver,
+        ],
+    ),
     (P::Inspect, &[S::Scan, S::Secadmin]),
     (P::Metrics, &[S::Scan, S::Sysadmin]),
     (
         P::ApiDocument,
-        &[S::Scan, S::Sysadmin, S::Secadmin, S::Auditor],
+        &[
+            S::Scan,
+            S::Sysadmin,
+            S::Secadmin,
+            S::Auditor,
+            S::Drafter,
+            S::Reviewer,
+            S::Director,
+            S::Approver,
+        ],
     ),
     (P::IncidentsRead, &[S::Secadmin]),
     (P::IncidentsWrite, &[S::Secadmin]),
@@ -118,6 +165,29 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
     (P::Accounts, &[S::Sysadmin]),
     (P::Tokens, &[S::Sysadmin]),
     (P::Health, &[S::Sysadmin]),
+    (P::ReviewSubmit, &[S::Drafter]),
+    (P::ReviewDecide, &[S::Reviewer, S::Director, S::Approver]),
+    (
+        P::ReviewRead,
+        &[
+            S::Drafter,
+            S::Reviewer,
+            S::Director,
+            S::Approver,
+            S::Secadmin,
+        ],
+    ),
+    (
+        P::ReviewLookup,
+        &[
+            S::Scan,
+            S::Secadmin,
+            S::Drafter,
+            S::Reviewer,
+            S::Director,
+            S::Approver,
+        ],
+    ),
 ];
 
 pub fn granted(subject: Subject, permission: Permission) -> bool {
@@ -453,6 +523,10 @@ mod tests {
             P::Health,
             P::ReportRun,
             P::Records,
+            P::ReviewSubmit,
+            P::ReviewDecide,
+            P::ReviewRead,
+            P::ReviewLookup,
         ];
         for p in all {
             assert_eq!(TABLE.iter().filter(|(q, _)| *q == p).count(), 1, "{p:?}");
@@ -474,5 +548,26 @@ mod tests {
         assert!(granted(S::Sysadmin, P::Accounts));
         assert!(!granted(S::Secadmin, P::Accounts) && !granted(S::Auditor, P::Accounts));
         assert!(!granted(S::Anonymous, P::SignedIn));
+        // The publication review's people see that workflow and nothing of 三员's.
+        for s in [S::Drafter, S::Reviewer, S::Director, S::Approver] {
+            for (p, _) in TABLE {
+                let theirs = matches!(
+                    p,
+                    P::Public
+                        | P::SignedIn
+                        | P::ApiDocument
+                        | P::ReviewSubmit
+                        | P::ReviewDecide
+                        | P::ReviewRead
+                        | P::ReviewLookup
+                );
+                if !theirs {
+                    assert!(!granted(s, *p), "{s:?} {p:?}");
+                }
+            }
+            assert!(granted(s, P::ReviewRead));
+        }
+        assert!(granted(S::Drafter, P::ReviewSubmit) && !granted(S::Drafter, P::ReviewDecide));
+        assert!(!granted(S::Secadmin, P::ReviewDecide) && !granted(S::Secadmin, P::ReviewSubmit));
     }
 }

@@ -23,6 +23,7 @@ pub mod icap_door;
 pub mod metrics;
 pub mod milter_door;
 pub mod records_api;
+pub mod reviews_api;
 pub mod tls;
 
 pub use config::ServerConfig;

@@ -1,7 +1,9 @@
 //! The console's accounts (三员分立), their sessions and the two-person rule.
 //!
-//! An account holds exactly one of three roles — system administrator, security officer,
-//! auditor — and the database refuses any other value. After the bootstrap on the server
+//! An account holds exactly one role — one of the three administrative ones (system
+//! administrator, security officer, auditor) or one of the four business roles of the
+//! publication secrecy review (drafter, department reviewer, office director, leader) — and
+//! the database refuses any other value. After the bootstrap on the server
 //! itself (`baomi user add`, where root is trusted), what a system administrator does to an
 //! account in the console (create it, change its role, reset its password) is only a
 //! *proposal* kept in the `pending_*` columns until a security officer, who is not the
@@ -32,7 +34,9 @@ pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// `last_seen_ms` is written at most this often, so every page view is not a write.
 const SESSION_TOUCH_MS: i64 = 30 * 1000;
 
-/// The three administrative roles. Mutually exclusive: an account has exactly one.
+/// An account's role. Mutually exclusive: an account has exactly one. The first three are
+/// the administrative roles of 三员分立; the other four are the business roles of the
+/// publication secrecy review (信息发布保密审查), who see that workflow and nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -42,16 +46,36 @@ pub enum Role {
     Secadmin,
     /// 安全审计员: reads and verifies the audit trail. Changes nothing.
     Auditor,
+    /// 拟稿人: submits texts and files for publication review.
+    Drafter,
+    /// 部门自审: the first review, in the drafter's own department.
+    Reviewer,
+    /// 办公室审核: the office's review (保密办/办公室).
+    Director,
+    /// 分管领导审批: the leader's approval, the last step.
+    Approver,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Sysadmin, Role::Secadmin, Role::Auditor];
+    pub const ALL: [Role; 7] = [
+        Role::Sysadmin,
+        Role::Secadmin,
+        Role::Auditor,
+        Role::Drafter,
+        Role::Reviewer,
+        Role::Director,
+        Role::Approver,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Sysadmin => "sysadmin",
             Role::Secadmin => "secadmin",
             Role::Auditor => "auditor",
+            Role::Drafter => "drafter",
+            Role::Reviewer => "reviewer",
+            Role::Director => "director",
+            Role::Approver => "approver",
         }
     }
 
@@ -60,6 +84,10 @@ impl Role {
             Role::Sysadmin => "系统管理员",
             Role::Secadmin => "安全保密管理员",
             Role::Auditor => "安全审计员",
+            Role::Drafter => "拟稿人",
+            Role::Reviewer => "部门审核人",
+            Role::Director => "办公室审核人",
+            Role::Approver => "分管领导",
         }
     }
 
@@ -68,7 +96,16 @@ impl Role {
             Role::Sysadmin => "System administrator",
             Role::Secadmin => "Security officer",
             Role::Auditor => "Security auditor",
+            Role::Drafter => "Drafter",
+            Role::Reviewer => "Department reviewer",
+            Role::Director => "Office reviewer",
+            Role::Approver => "Approving leader",
         }
+    }
+
+    /// One of the three administrative roles (三员), as opposed to a business role.
+    pub fn is_administrative(self) -> bool {
+        matches!(self, Role::Sysadmin | Role::Secadmin | Role::Auditor)
     }
 
     pub fn parse(s: &str) -> Option<Role> {

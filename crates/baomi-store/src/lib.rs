@@ -31,6 +31,7 @@ pub mod incidents;
 pub mod ledger;
 pub mod records;
 pub mod registry;
+pub mod reviews;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokens;
@@ -46,6 +47,10 @@ pub use records::{
     NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,
 };
 pub use registry::{RegistryEntry, RegistryMeta};
+pub use reviews::{
+    ApprovedMatch, Decision, NewReviewVersion, Review, ReviewDetail, ReviewFile, ReviewFilter,
+    ReviewState, ReviewStep, ReviewVersion, normalised_text,
+};
 pub use tokens::{TokenInfo, TokenScope};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,9 @@ pub enum StoreError {
     /// The thing exists but is not in a state that allows the change (an issued record).
     #[error("{0}")]
     Conflict(String),
+    /// The account may not do this (a rule of a workflow, beyond the role table): 403.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -161,8 +161,10 @@ pub enum UserCommand {
     /// proposed by the system administrator and approved by a security officer).
     Add {
         name: String,
-        /// sysadmin (系统管理员), secadmin (安全保密管理员) or auditor (安全审计员).
-        #[arg(long, value_parser = ["sysadmin", "secadmin", "auditor"])]
+        /// sysadmin (系统管理员), secadmin (安全保密管理员), auditor (安全审计员), or a
+        /// publication-review role: drafter (拟稿人), reviewer (部门审核), director
+        /// (办公室审核), approver (分管领导审批).
+        #[arg(long, value_parser = ["sysadmin", "secadmin", "auditor", "drafter", "reviewer", "director", "approver"])]
         role: String,
         #[arg(long)]
         department: Option<String>,

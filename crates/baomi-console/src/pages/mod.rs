@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod incidents;
 pub mod policy;
 pub mod records;
+pub mod reviews;
 
 /// One navigation link.
 pub struct NavItem {
@@ -61,11 +62,15 @@ impl Chrome {
                 ("/clues", "nav.clues"),
                 ("/ledger", "nav.ledger"),
                 ("/redact", "nav.redact"),
+                ("/reviews", "nav.reviews"),
                 ("/policy", "nav.policy"),
                 ("/registry", "nav.registry"),
                 ("/approvals", "nav.approvals"),
             ],
             Subject::Auditor => &[("/audit", "nav.audit")],
+            Subject::Drafter | Subject::Reviewer | Subject::Director | Subject::Approver => {
+                &[("/reviews", "nav.reviews")]
+            }
             Subject::Sysadmin => &[
                 ("/accounts", "nav.accounts"),
                 ("/tokens", "nav.tokens"),
@@ -225,6 +230,7 @@ impl From<baomi_store::StoreError> for PageError {
             baomi_store::StoreError::NotFound(_) => StatusCode::NOT_FOUND,
             baomi_store::StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
             baomi_store::StoreError::Conflict(_) => StatusCode::CONFLICT,
+            baomi_store::StoreError::Refused(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         PageError(status, e.to_string())

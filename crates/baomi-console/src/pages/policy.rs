@@ -207,6 +207,35 @@ pub(crate) async fn upload(
     Ok((file, fields))
 }
 
+/// The findings of a report's JSON (`ObjectReport::to_json`, masked) as table rows, in the
+/// reader's language.
+pub(crate) fn finding_rows(t: Tr, findings: &serde_json::Value) -> Vec<TestFinding> {
+    findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let s = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            TestFinding {
+                kind: t.kind(&s("kind")),
+                level: f
+                    .get("level")
+                    .and_then(|v| v.as_str())
+                    .map(|l| t.level(l))
+                    .unwrap_or_default(),
+                part: s("part"),
+                line: f
+                    .get("line")
+                    .and_then(|v| v.as_u64())
+                    .map(|l| l.to_string())
+                    .unwrap_or_default(),
+                text: s("text"),
+                reason: t.reason(&s("reason")),
+            }
+        })
+        .collect()
+}
+
 pub async fn test_file(
     State(state): State<ApiState>,
     Extension(p): Extension<Principal>,
@@ -271,31 +300,7 @@ pub async fn test_file(
         )
         .await?;
     let json = report.to_json(false);
-    let findings = json["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-            TestFinding {
-                kind: t.kind(&s("kind")),
-                level: f
-                    .get("level")
-                    .and_then(|v| v.as_str())
-                    .map(|l| t.level(l))
-                    .unwrap_or_default(),
-                part: s("part"),
-                line: f
-                    .get("line")
-                    .and_then(|v| v.as_u64())
-                    .map(|l| l.to_string())
-                    .unwrap_or_default(),
-                text: s("text"),
-                reason: t.reason(&s("reason")),
-            }
-        })
-        .collect();
+    let findings = finding_rows(t, &json["findings"]);
     let result = TestResult {
         name,
         size: super::size(Some(size as i64)),
