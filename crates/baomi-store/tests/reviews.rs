@@ -274,6 +274,29 @@ async fn exercise(store: &Store) {
     assert_eq!(by_file[0].file.as_deref(), Some("附件一.docx"));
     assert!(store.approved_with(&text_sha).await.unwrap().is_empty());
 
+    // A drafter who later becomes a reviewer (role change, approved by the security
+    // officer) still may not review their own item.
+    let own = store
+        .submit_review(
+            &version("本科室工作动态", &"7".repeat(64), false),
+            &other_drafter,
+            "user:zhou",
+        )
+        .await
+        .unwrap();
+    store
+        .propose_role("zhou", Role::Reviewer, "user:sys")
+        .await
+        .unwrap();
+    let zhou = store.approve_account("zhou", &secadmin).await.unwrap();
+    assert_eq!(zhou.role, Role::Reviewer);
+    refused(
+        store
+            .decide_review(own.id, Decision::Approve, None, &zhou, "user:zhou")
+            .await,
+        "own item",
+    );
+
     // Lists: by state, by drafter, by who took part.
     let approved = store
         .reviews(&ReviewFilter {
@@ -290,7 +313,7 @@ async fn exercise(store: &Store) {
         })
         .await
         .unwrap();
-    assert!(zhous.is_empty());
+    assert_eq!(zhous.len(), 1);
     let wangs = store
         .reviews(&ReviewFilter {
             involving: Some("wang".into()),
