@@ -11,6 +11,8 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::evidence::EvidenceRef;
 use crate::{LOCAL_OFFSET_MS, Result, Store, StoreError, local_date, now_ms};
 
+const DAY_MS: i64 = 86_400_000;
+
 /// What a door hands over when a verdict is worth recording.
 #[derive(Debug, Clone, Default)]
 pub struct NewIncident {
@@ -319,6 +321,49 @@ impl Where {
         w
     }
 
+    /// The same filter over `incident_counts` (per Beijing day and dimension combination),
+    /// when it can answer it exactly: no person, assignee or free text, and whole days.
+    fn counts_filter(f: &IncidentFilter) -> Option<Where> {
+        if f.user.is_some()
+            || f.assignee.is_some()
+            || f.text.as_deref().is_some_and(|t| !t.trim().is_empty())
+        {
+            return None;
+        }
+        let day_of = |ms: i64| {
+            let local = ms + LOCAL_OFFSET_MS;
+            (local.rem_euclid(DAY_MS) == 0).then_some(local.div_euclid(DAY_MS))
+        };
+        let mut w = Where::default();
+        if let Some(v) = f.from_ms {
+            w.push("day", ">=", Param::Int(day_of(v)?));
+        }
+        if let Some(v) = f.to_ms {
+            w.push("day", "<", Param::Int(day_of(v)?));
+        }
+        let texts = [
+            ("channel", &f.channel),
+            ("level", &f.level),
+            ("department", &f.department),
+            ("disposition", &f.disposition),
+            ("action", &f.action),
+        ];
+        for (column, value) in texts {
+            if let Some(v) = value {
+                w.push(column, "=", Param::Text(v.clone()));
+            }
+        }
+        if let Some(rule) = &f.rule {
+            w.push(
+                "rules",
+                "LIKE",
+                Param::Text(format!("%{}%", like_escape(&json!(rule).to_string()))),
+            );
+            w.escape_last();
+        }
+        Some(w)
+    }
+
     fn escape_last(&mut self) {
         if let Some(c) = self.clauses.last_mut() {
             c.push_str(" ESCAPE '\\'");
@@ -489,11 +534,7 @@ impl Store {
         let w = Where::from_filter(filter);
         let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
         let offset = filter.offset.unwrap_or(0).max(0);
-        let count_sql = format!("SELECT COUNT(*) FROM incidents{}", w.sql());
-        let total: i64 = bind_all(sqlx::query(AssertSqlSafe(count_sql)), &w.params)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?;
+        let total = self.count(filter, &w).await?;
         let n = w.params.len();
         let list_sql = format!(
             "{SELECT_INCIDENT}{} ORDER BY {} LIMIT ${} OFFSET ${}",
@@ -578,10 +619,47 @@ impl Store {
     }
 
     /// Counts for the statistics tables over a time range (Beijing days).
+    /// How many incidents match: from `incident_counts` when the filter allows, else counted.
+    async fn count(&self, filter: &IncidentFilter, w: &Where) -> Result<i64> {
+        let counts = Where::counts_filter(filter);
+        let (sql, params) = match &counts {
+            Some(c) => (
+                format!(
+                    "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM incident_counts{}",
+                    c.sql()
+                ),
+                &c.params,
+            ),
+            None => (
+                format!("SELECT COUNT(*) FROM incidents{}", w.sql()),
+                &w.params,
+            ),
+        };
+        Ok(bind_all(sqlx::query(AssertSqlSafe(sql)), params)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Counts for the statistics tables over a time range (Beijing days). Read from
+    /// `incident_counts` when the filter is of whole days and its dimensions; counted from
+    /// the incidents themselves otherwise (a person, an assignee, free text).
     pub async fn stats(&self, filter: &IncidentFilter) -> Result<Stats> {
-        let w = Where::from_filter(filter);
+        let (table, count, day, w) = match Where::counts_filter(filter) {
+            Some(c) => (
+                "incident_counts",
+                "CAST(SUM(n) AS BIGINT)",
+                "day".to_owned(),
+                c,
+            ),
+            None => (
+                "incidents",
+                "COUNT(*)",
+                format!("((created_ms + {LOCAL_OFFSET_MS}) / 86400000)"),
+                Where::from_filter(filter),
+            ),
+        };
         let mut stats = Stats::default();
-        let day = format!("((created_ms + {LOCAL_OFFSET_MS}) / 86400000)");
         let dims: [(&str, &mut Vec<(String, i64)>); 5] = [
             ("level", &mut stats.by_level),
             ("channel", &mut stats.by_channel),
@@ -591,7 +669,7 @@ impl Store {
         ];
         for (column, out) in dims {
             let sql = format!(
-                "SELECT {column}, COUNT(*) FROM incidents{} GROUP BY {column} ORDER BY COUNT(*) DESC",
+                "SELECT {column}, {count} AS c FROM {table}{} GROUP BY {column} ORDER BY c DESC",
                 w.sql()
             );
             for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &w.params)
@@ -599,11 +677,16 @@ impl Store {
                 .await?
             {
                 let key: Option<String> = row.try_get(0)?;
-                out.push((key.unwrap_or_else(|| "-".into()), row.try_get(1)?));
+                let n: i64 = row.try_get(1)?;
+                if n > 0 {
+                    // NULL in the incidents, '' in the counts: neither names anything.
+                    let key = key.filter(|k| !k.is_empty()).unwrap_or_else(|| "-".into());
+                    out.push((key, n));
+                }
             }
         }
         let sql = format!(
-            "SELECT {day} AS d, COUNT(*) FROM incidents{} GROUP BY d ORDER BY d",
+            "SELECT {day} AS d, {count} AS c FROM {table}{} GROUP BY d ORDER BY d",
             w.sql()
         );
         for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &w.params)
@@ -611,14 +694,15 @@ impl Store {
             .await?
         {
             let d: i64 = row.try_get(0)?;
-            let (y, m, dd) = crate::civil_from_days(d);
-            stats
-                .by_day
-                .push((format!("{y:04}-{m:02}-{dd:02}"), row.try_get(1)?));
+            let n: i64 = row.try_get(1)?;
+            if n > 0 {
+                let (y, m, dd) = crate::civil_from_days(d);
+                stats.by_day.push((format!("{y:04}-{m:02}-{dd:02}"), n));
+            }
         }
         // `rules` holds few distinct combinations: group by the JSON text, split in Rust.
         let sql = format!(
-            "SELECT rules, COUNT(*) FROM incidents{} GROUP BY rules",
+            "SELECT rules, {count} AS c FROM {table}{} GROUP BY rules",
             w.sql()
         );
         let mut by_rule: std::collections::HashMap<String, i64> = Default::default();
@@ -632,7 +716,7 @@ impl Store {
                 *by_rule.entry(r).or_default() += n;
             }
         }
-        stats.by_rule = by_rule.into_iter().collect();
+        stats.by_rule = by_rule.into_iter().filter(|(_, n)| *n > 0).collect();
         stats
             .by_rule
             .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -684,5 +768,44 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok((deleted, orphans))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counts table answers whole Beijing days and its own dimensions only.
+    #[test]
+    fn counts_answer_whole_days_and_their_dimensions() {
+        let day = crate::day_start_ms("2026-12-01").unwrap();
+        let f = |from: i64, to: i64| IncidentFilter {
+            from_ms: Some(from),
+            to_ms: Some(to),
+            level: Some("secret".into()),
+            rule: Some("personal-data".into()),
+            ..Default::default()
+        };
+        let w = Where::counts_filter(&f(day, day + DAY_MS)).expect("whole days");
+        assert!(w.sql().contains("day >= $1") && w.sql().contains("day < $2"));
+        assert!(Where::counts_filter(&IncidentFilter::default()).is_some());
+        assert!(Where::counts_filter(&f(day + 1, day + DAY_MS)).is_none());
+        assert!(Where::counts_filter(&f(day, day + 3_600_000)).is_none());
+        for g in [
+            IncidentFilter {
+                user: Some("u".into()),
+                ..Default::default()
+            },
+            IncidentFilter {
+                assignee: Some("a".into()),
+                ..Default::default()
+            },
+            IncidentFilter {
+                text: Some("x".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(Where::counts_filter(&g).is_none(), "{g:?}");
+        }
     }
 }
