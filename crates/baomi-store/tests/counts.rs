@@ -18,11 +18,12 @@ fn incident(i: usize) -> NewIncident {
     NewIncident {
         channel: ["web", "mail", "api"][i % 3].into(),
         user: Some(format!("user{}", i % 4)),
-        department: (i % 5 != 0).then(|| format!("科室{}", i % 3)),
+        department: (!i.is_multiple_of(5)).then(|| format!("科室{}", i % 3)),
         action: ["block", "alert"][i % 2].into(),
         severity: "high".into(),
-        level: (i % 4 != 0).then(|| ["secret", "confidential", "top_secret"][i % 3].into()),
-        rules: if i % 2 == 0 {
+        level: (!i.is_multiple_of(4))
+            .then(|| ["secret", "confidential", "top_secret"][i % 3].into()),
+        rules: if i.is_multiple_of(2) {
             vec!["state-secret-marking".into()]
         } else {
             vec!["state-secret-marking-high".into(), "personal-data".into()]
