@@ -123,7 +123,7 @@ impl Store {
 
     /// The numbers of every incident a filter matches (ignoring its paging), oldest first.
     pub async fn incident_numbers(&self, filter: &IncidentFilter) -> Result<Vec<String>> {
-        let (clause, params) = crate::incidents::where_sql(filter);
+        let (clause, params) = crate::incidents::where_sql(filter, self.backend());
         let sql = format!(
             "SELECT number FROM incidents{clause} ORDER BY id LIMIT {}",
             MAX_BULK + 1

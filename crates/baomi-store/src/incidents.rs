@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::evidence::EvidenceRef;
-use crate::{LOCAL_OFFSET_MS, Result, Store, StoreError, local_date, now_ms};
+use crate::{Backend, LOCAL_OFFSET_MS, Result, Store, StoreError, local_date, now_ms};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -279,7 +279,7 @@ impl Where {
         }
     }
 
-    fn from_filter(f: &IncidentFilter) -> Where {
+    fn from_filter(f: &IncidentFilter, backend: Backend) -> Where {
         let mut w = Where::default();
         if let Some(v) = f.from_ms {
             w.push("created_ms", ">=", Param::Int(v));
@@ -311,12 +311,24 @@ impl Where {
             w.escape_last();
         }
         if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let pattern = format!("%{}%", like_escape(text));
-            w.params.push(Param::Text(pattern));
-            let n = w.params.len();
-            w.clauses.push(format!(
-                "(object_name LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
-            ));
+            // SQLite: the trigram index of names and numbers (`incident_text`, FTS5) finds a
+            // substring of three characters or more without reading every incident.
+            // PostgreSQL's LIKE uses its pg_trgm indexes by itself.
+            if backend == Backend::Sqlite && text.chars().count() >= 3 {
+                w.params
+                    .push(Param::Text(format!("\"{}\"", text.replace('"', "\"\""))));
+                let n = w.params.len();
+                w.clauses.push(format!(
+                    "id IN (SELECT rowid FROM incident_text WHERE incident_text MATCH ${n})"
+                ));
+            } else {
+                let pattern = format!("%{}%", like_escape(text));
+                w.params.push(Param::Text(pattern));
+                let n = w.params.len();
+                w.clauses.push(format!(
+                    "(object_name LIKE ${n} ESCAPE '\\' OR number LIKE ${n} ESCAPE '\\')"
+                ));
+            }
         }
         w
     }
@@ -396,8 +408,8 @@ fn order_by(sort: Option<&str>) -> &'static str {
 }
 
 /// The WHERE clause of a filter and its parameters, for queries in other modules.
-pub(crate) fn where_sql(f: &IncidentFilter) -> (String, Vec<Param>) {
-    let w = Where::from_filter(f);
+pub(crate) fn where_sql(f: &IncidentFilter, backend: Backend) -> (String, Vec<Param>) {
+    let w = Where::from_filter(f, backend);
     (w.sql(), w.params)
 }
 
@@ -531,7 +543,7 @@ impl Store {
 
     /// Newest first.
     pub async fn incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage> {
-        let w = Where::from_filter(filter);
+        let w = Where::from_filter(filter, self.backend());
         let limit = filter.limit.unwrap_or(50).clamp(1, 1000);
         let offset = filter.offset.unwrap_or(0).max(0);
         let total = self.count(filter, &w).await?;
@@ -656,7 +668,7 @@ impl Store {
                 "incidents",
                 "COUNT(*)",
                 format!("((created_ms + {LOCAL_OFFSET_MS}) / 86400000)"),
-                Where::from_filter(filter),
+                Where::from_filter(filter, self.backend()),
             ),
         };
         let mut stats = Stats::default();

@@ -3,7 +3,8 @@
 //! days and dimensions (NULL level and department included), single and bulk dispositions,
 //! and a retention purge — on both backends. The reference is the same filter with a free
 //! text every incident number matches (`BM-`), which the counts cannot answer, so it is
-//! counted from the incidents themselves.
+//! counted from the incidents themselves. Also the free-text search (a trigram index on
+//! SQLite, pg_trgm on PostgreSQL) finds what LIKE would, before and after a purge.
 
 use baomi_store::testing::TempPostgres;
 use baomi_store::{
@@ -165,6 +166,22 @@ async fn exercise(store: &Store) {
         },
     ];
     agree(store, &filters, "after recording").await;
+    // Free text: a name's part, a number, short text (LIKE) and quotes (no syntax error).
+    let found = |t: &str| {
+        let f = IncidentFilter {
+            text: Some(t.into()),
+            limit: Some(1000),
+            ..Default::default()
+        };
+        async move { store.incidents(&f).await.unwrap() }
+    };
+    let page = found("f12.doc").await;
+    assert_eq!(page.total, 1);
+    assert_eq!(page.incidents[0].object_name.as_deref(), Some("f12.docx"));
+    assert_eq!(found("home/r-3/").await.total, 4);
+    assert_eq!(found(&numbers[7]).await.total, 1);
+    assert_eq!(found("f1").await.total, 11, "f1, f10…f19");
+    assert_eq!(found("a\"b OR c").await.total, 0);
     let total = store.stats(&IncidentFilter::default()).await.unwrap().total;
     assert_eq!(total, 47);
 
@@ -202,6 +219,8 @@ async fn exercise(store: &Store) {
     let (deleted, _) = store.purge_before(today - 5 * DAY, "test").await.unwrap();
     assert_eq!(deleted, 3);
     agree(store, &filters, "after the purge").await;
+    assert_eq!(found("home/r-10/").await.total, 0);
+    assert_eq!(found("home/r-3/").await.total, 4);
     assert_eq!(
         store.stats(&IncidentFilter::default()).await.unwrap().total,
         44
