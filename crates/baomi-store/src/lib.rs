@@ -25,6 +25,7 @@ use sqlx::{AnyPool, Executor};
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod casework;
 pub mod evidence;
 pub mod incidents;
@@ -38,6 +39,7 @@ pub mod tokens;
 
 pub use accounts::{Account, AccountStatus, Login, NewAccount, Role};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
+pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};

@@ -51,6 +51,60 @@ pub fn console_actor() -> String {
     format!("cli:{user}")
 }
 
+/// `baomi backup DEST`
+pub fn backup(dest: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    runtime()?.block_on(async {
+        let store = Store::open(data_dir, url).await?;
+        let m = store.backup(dest, url, &console_actor()).await?;
+        println!(
+            "backed up to {}: database ({}, schema {}), {} evidence files ({} bytes) and the \
+             evidence key, {} other files",
+            dest.display(),
+            m.backend,
+            m.schema_version,
+            m.evidence_files,
+            m.evidence_bytes,
+            m.other_files
+        );
+        println!(
+            "keep it offline: it holds the evidence key, which decrypts every piece of evidence"
+        );
+        Ok(0)
+    })
+}
+
+/// `baomi restore SRC`: then open the store (migrating an older schema) and check the chain.
+pub fn restore(src: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    runtime()?.block_on(async {
+        let m = baomi_store::backup::restore(src, data_dir, url).await?;
+        let store = Store::open(data_dir, url).await?;
+        let now = store.schema_version().await?;
+        let report = store.verify_audit().await?;
+        println!(
+            "restored the backup of {} (Baomi {}, schema {}) into {}{}",
+            baomi_store::local_date(m.created_ms),
+            m.version,
+            m.schema_version,
+            data_dir.display(),
+            if now > m.schema_version {
+                format!(", upgraded to schema {now}")
+            } else {
+                String::new()
+            }
+        );
+        if report.ok() {
+            println!("audit log intact: {} entries", report.entries);
+            Ok(0)
+        } else {
+            println!(
+                "AUDIT LOG OR INCIDENTS ALTERED in the backup: {} problem(s)",
+                report.problems.len()
+            );
+            Ok(1)
+        }
+    })
+}
+
 pub fn audit(cmd: AuditCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     runtime()?.block_on(async {
         match cmd {

@@ -65,7 +65,7 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
-    /// Manage console accounts on the server itself (三员: sysadmin, secadmin, auditor).
+    /// Manage console accounts on the server itself (三员 and the publication review's roles).
     User {
         #[command(subcommand)]
         command: admin::UserCommand,
@@ -92,6 +92,16 @@ enum Command {
     },
     /// Write a copy with personal data masked, for publishing (数据脱敏).
     Redact(redact::RedactArgs),
+    /// Back up the store while it runs: database snapshot, evidence, its key, the unit's files.
+    Backup {
+        /// A new or empty directory (outside the data directory; keep it offline).
+        dest: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (and empty PostgreSQL database).
+    Restore {
+        /// A directory made by `baomi backup`.
+        src: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +214,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Report { command } => records::report(command, &config, &data_dir),
         Command::Ledger { command } => records::ledger(command, &config, &data_dir),
         Command::Redact(args) => redact::run(args),
+        Command::Backup { dest } => admin::backup(&dest, &data_dir, url.as_deref()),
+        Command::Restore { src } => admin::restore(&src, &data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {

@@ -57,6 +57,14 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
                  baomi user add NAME --role auditor --password-stdin"
             );
         }
+        if store.last_backup_ms().await?.is_none() {
+            eprintln!(
+                "baomi serve: the evidence key {} has never been backed up. Without it no \
+                 piece of evidence can be decrypted: run `baomi backup /media/backup/baomi-DATE` \
+                 and keep the copy offline.",
+                data_dir.join("evidence.key").display()
+            );
+        }
         let gateway =
             baomi_server::open_gateway(config, data_dir.to_owned(), engine, store).await?;
         baomi_server::serve_app(gateway, baomi_console::app, shutdown_signal(), |b| {
