@@ -10,6 +10,10 @@
 //!   nonce prefix, then 64 KiB chunks each sealed with XChaCha20-Poly1305 under the nonce
 //!   `prefix ‖ chunk index (u32 BE) ‖ last-chunk flag` (the STREAM construction). Truncating,
 //!   reordering or editing chunks fails authentication.
+//! - Key rotation ([`rotate_key`]): the old key moves to `DATA_DIR/evidence.keys/ID.key`
+//!   and a new one is made; new evidence is written under the new key, and a file the
+//!   current key does not authenticate is tried with the retired ones (the first chunk's tag
+//!   tells, before anything is written out). Nothing is re-encrypted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -37,6 +41,42 @@ pub struct EvidenceVault {
     dir: PathBuf,
     cipher: XChaCha20Poly1305,
     address_key: [u8; 32],
+    /// Keys retired by a rotation, for evidence written before it.
+    retired: Vec<(XChaCha20Poly1305, [u8; 32])>,
+}
+
+/// Where retired keys are kept, relative to the data directory.
+pub const RETIRED_KEYS: &str = "evidence.keys";
+
+fn address_key(key: &[u8; 32]) -> [u8; 32] {
+    blake3::derive_key("baomi evidence address v1", key)
+}
+
+/// A key's public name: the first 8 bytes of a hash derived from it (hex).
+pub fn key_id(key: &[u8; 32]) -> String {
+    blake3::derive_key("baomi evidence key id v1", key)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Why one key could not read a file.
+enum Attempt {
+    /// The first chunk does not authenticate under this key: try another.
+    WrongKey,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Attempt {
+    fn from(e: StoreError) -> Self {
+        Attempt::Failed(e)
+    }
+}
+
+impl From<io::Error> for Attempt {
+    fn from(e: io::Error) -> Self {
+        Attempt::Failed(e.into())
+    }
 }
 
 impl EvidenceVault {
@@ -45,11 +85,26 @@ impl EvidenceVault {
         let dir = data_dir.join("evidence");
         fs::create_dir_all(&dir)?;
         let key = load_or_create_key(&data_dir.join("evidence.key"))?;
-        let address_key = blake3::derive_key("baomi evidence address v1", &key);
+        let mut retired = Vec::new();
+        let mut files: Vec<PathBuf> = fs::read_dir(data_dir.join(RETIRED_KEYS))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "key"))
+            .collect();
+        files.sort();
+        for f in files {
+            let old = load_key(&f)?;
+            retired.push((
+                XChaCha20Poly1305::new(Key::from_slice(&old)),
+                address_key(&old),
+            ));
+        }
         Ok(EvidenceVault {
             dir,
             cipher: XChaCha20Poly1305::new(Key::from_slice(&key)),
-            address_key,
+            address_key: address_key(&key),
+            retired,
         })
     }
 
@@ -119,55 +174,22 @@ impl EvidenceVault {
         self.path_of(hash).map(|p| p.exists()).unwrap_or(false)
     }
 
-    /// Decrypt one piece of evidence into `out`, checking every chunk.
+    /// Decrypt one piece of evidence into `out`, checking every chunk: with the current
+    /// key, else with the key a rotation retired that authenticates it.
     pub fn get(&self, hash: &str, out: &mut dyn Write) -> Result<u64> {
         let path = self.path_of(hash)?;
-        let file =
-            File::open(&path).map_err(|_| StoreError::NotFound(format!("evidence {hash}")))?;
-        let mut r = BufReader::new(file);
-        let mut head = [0u8; MAGIC.len() + PREFIX];
-        r.read_exact(&mut head)
-            .map_err(|_| StoreError::Evidence("truncated evidence file".into()))?;
-        if &head[..MAGIC.len()] != MAGIC {
-            return Err(StoreError::Evidence("not a Baomi evidence file".into()));
-        }
-        let mut prefix = [0u8; PREFIX];
-        prefix.copy_from_slice(&head[MAGIC.len()..]);
-        let mut current = vec![0u8; CHUNK + TAG];
-        let mut filled = read_full(&mut r, &mut current)?;
-        let mut index: u32 = 0;
-        let mut written = 0u64;
-        let mut hasher = blake3::Hasher::new_keyed(&self.address_key);
-        loop {
-            let mut next = vec![0u8; CHUNK + TAG];
-            let next_filled = if filled == CHUNK + TAG {
-                read_full(&mut r, &mut next)?
-            } else {
-                0
-            };
-            let last = next_filled == 0;
-            let plain = self
-                .cipher
-                .decrypt(&nonce(&prefix, index, last), &current[..filled])
-                .map_err(|_| {
-                    StoreError::Evidence(format!("evidence {hash} fails authentication"))
-                })?;
-            hasher.update(&plain);
-            out.write_all(&plain)?;
-            written += plain.len() as u64;
-            if last {
-                break;
+        let keys = std::iter::once((&self.cipher, &self.address_key))
+            .chain(self.retired.iter().map(|(c, a)| (c, a)));
+        for (cipher, address) in keys {
+            match decrypt(&path, hash, cipher, address, out) {
+                Ok(n) => return Ok(n),
+                Err(Attempt::WrongKey) => continue,
+                Err(Attempt::Failed(e)) => return Err(e),
             }
-            index += 1;
-            current = next;
-            filled = next_filled;
         }
-        if hasher.finalize().to_hex().as_str() != hash {
-            return Err(StoreError::Evidence(format!(
-                "evidence {hash} does not match its address"
-            )));
-        }
-        Ok(written)
+        Err(StoreError::Evidence(format!(
+            "evidence {hash} fails authentication"
+        )))
     }
 
     pub fn remove(&self, hash: &str) -> Result<()> {
@@ -177,6 +199,113 @@ impl EvidenceVault {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Decrypt `path` with one key. A first chunk that does not authenticate is
+/// [`Attempt::WrongKey`] (nothing has been written to `out` yet); a later one is damage.
+fn decrypt(
+    path: &Path,
+    hash: &str,
+    cipher: &XChaCha20Poly1305,
+    address_key: &[u8; 32],
+    out: &mut dyn Write,
+) -> std::result::Result<u64, Attempt> {
+    let file = File::open(path).map_err(|_| StoreError::NotFound(format!("evidence {hash}")))?;
+    let mut r = BufReader::new(file);
+    let mut head = [0u8; MAGIC.len() + PREFIX];
+    r.read_exact(&mut head)
+        .map_err(|_| StoreError::Evidence("truncated evidence file".into()))?;
+    if &head[..MAGIC.len()] != MAGIC {
+        return Err(StoreError::Evidence("not a Baomi evidence file".into()).into());
+    }
+    let mut prefix = [0u8; PREFIX];
+    prefix.copy_from_slice(&head[MAGIC.len()..]);
+    let mut current = vec![0u8; CHUNK + TAG];
+    let mut filled = read_full(&mut r, &mut current)?;
+    let mut index: u32 = 0;
+    let mut written = 0u64;
+    let mut hasher = blake3::Hasher::new_keyed(address_key);
+    loop {
+        let mut next = vec![0u8; CHUNK + TAG];
+        let next_filled = if filled == CHUNK + TAG {
+            read_full(&mut r, &mut next)?
+        } else {
+            0
+        };
+        let last = next_filled == 0;
+        let plain = match cipher.decrypt(&nonce(&prefix, index, last), &current[..filled]) {
+            Ok(p) => p,
+            Err(_) if index == 0 => return Err(Attempt::WrongKey),
+            Err(_) => {
+                return Err(
+                    StoreError::Evidence(format!("evidence {hash} fails authentication")).into(),
+                );
+            }
+        };
+        hasher.update(&plain);
+        out.write_all(&plain)?;
+        written += plain.len() as u64;
+        if last {
+            break;
+        }
+        index += 1;
+        current = next;
+        filled = next_filled;
+    }
+    if hasher.finalize().to_hex().as_str() != hash {
+        return Err(
+            StoreError::Evidence(format!("evidence {hash} does not match its address")).into(),
+        );
+    }
+    Ok(written)
+}
+
+/// Retire the evidence key of `data_dir` and make a new one: the old key is kept under
+/// `evidence.keys/ID.key` so older evidence stays readable. Returns (old id, new id).
+/// A running server keeps its keys until it is restarted.
+pub fn rotate_key(data_dir: &Path) -> Result<(String, String)> {
+    let current = data_dir.join("evidence.key");
+    let old = load_key(&current)?;
+    let old_id = key_id(&old);
+    let dir = data_dir.join(RETIRED_KEYS);
+    fs::create_dir_all(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    }
+    let kept = dir.join(format!("{old_id}.key"));
+    if !kept.exists() {
+        write_key(&kept, &old)?;
+    }
+    let mut new = [0u8; 32];
+    OsRng.fill_bytes(&mut new);
+    let staged = data_dir.join("evidence.key.new");
+    let _ = fs::remove_file(&staged);
+    write_key(&staged, &new)?;
+    fs::rename(&staged, &current)?;
+    Ok((old_id, key_id(&new)))
+}
+
+fn load_key(path: &Path) -> Result<[u8; 32]> {
+    let bytes = fs::read(path)?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Evidence(format!("{} is not a 32-byte key", path.display())))
+}
+
+/// Write a new key file, private to the service account, and flush it to disk.
+fn write_key(path: &Path, key: &[u8; 32]) -> Result<()> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(key)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 fn nonce(prefix: &[u8; PREFIX], index: u32, last: bool) -> XNonce {
@@ -202,29 +331,12 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
-    match fs::read(path) {
-        Ok(bytes) if bytes.len() == 32 => {
-            let mut k = [0u8; 32];
-            k.copy_from_slice(&bytes);
-            Ok(k)
-        }
-        Ok(_) => Err(StoreError::Evidence(format!(
-            "{} is not a 32-byte key",
-            path.display()
-        ))),
+    match fs::metadata(path) {
+        Ok(_) => load_key(path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut k = [0u8; 32];
             OsRng.fill_bytes(&mut k);
-            let mut opts = OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(path)?;
-            f.write_all(&k)?;
-            f.sync_all()?;
+            write_key(path, &k)?;
             Ok(k)
         }
         Err(e) => Err(e.into()),
@@ -280,5 +392,35 @@ mod tests {
         let mut back = Vec::new();
         again.get(&r.hash, &mut back).unwrap();
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn rotated_keys_keep_old_evidence_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_data = vec![3u8; CHUNK + 10];
+        let old = EvidenceVault::open(dir.path())
+            .unwrap()
+            .put(&mut &old_data[..])
+            .unwrap();
+        let (old_id, new_id) = rotate_key(dir.path()).unwrap();
+        assert_ne!(old_id, new_id);
+        let vault = EvidenceVault::open(dir.path()).unwrap();
+        let new = vault.put(&mut &b"after the rotation"[..]).unwrap();
+        let mut back = Vec::new();
+        vault.get(&old.hash, &mut back).unwrap();
+        assert_eq!(back, old_data);
+        let mut back = Vec::new();
+        vault.get(&new.hash, &mut back).unwrap();
+        assert_eq!(back, b"after the rotation");
+        // A second rotation keeps both older keys.
+        rotate_key(dir.path()).unwrap();
+        let vault = EvidenceVault::open(dir.path()).unwrap();
+        assert!(vault.get(&old.hash, &mut Vec::new()).is_ok());
+        assert!(vault.get(&new.hash, &mut Vec::new()).is_ok());
+        // Without the retired key, the old evidence is gone; the new key still reads its own.
+        fs::remove_file(dir.path().join(RETIRED_KEYS).join(format!("{old_id}.key"))).unwrap();
+        let vault = EvidenceVault::open(dir.path()).unwrap();
+        assert!(vault.get(&old.hash, &mut Vec::new()).is_err());
+        assert!(vault.get(&new.hash, &mut Vec::new()).is_ok());
     }
 }

@@ -73,6 +73,28 @@ pub fn backup(dest: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     })
 }
 
+/// `baomi rotate-key`
+pub fn rotate_key(data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    runtime()?.block_on(async {
+        let store = Store::open(data_dir, url).await?;
+        let (old, new) = baomi_store::evidence::rotate_key(data_dir)?;
+        store
+            .audit(
+                &console_actor(),
+                "evidence.rotate_key",
+                "evidence.key",
+                serde_json::json!({"retired": old, "new": new}),
+            )
+            .await?;
+        println!(
+            "new evidence key {new}; the old key {old} is kept in {} to read older evidence. \
+             Restart baomi serve, then run baomi backup: the backup must hold both.",
+            data_dir.join(baomi_store::evidence::RETIRED_KEYS).display()
+        );
+        Ok(0)
+    })
+}
+
 /// `baomi restore SRC`: then open the store (migrating an older schema) and check the chain.
 pub fn restore(src: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     runtime()?.block_on(async {

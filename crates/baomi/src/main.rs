@@ -97,6 +97,9 @@ enum Command {
         /// A new or empty directory (outside the data directory; keep it offline).
         dest: PathBuf,
     },
+    /// Start a new evidence key; the old one is kept in DATA_DIR/evidence.keys/ so older
+    /// evidence stays readable. Restart `baomi serve` afterwards, then make a backup.
+    RotateKey,
     /// Restore a backup into an empty data directory (and empty PostgreSQL database).
     Restore {
         /// A directory made by `baomi backup`.
@@ -216,6 +219,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Redact(args) => redact::run(args),
         Command::Backup { dest } => admin::backup(&dest, &data_dir, url.as_deref()),
         Command::Restore { src } => admin::restore(&src, &data_dir, url.as_deref()),
+        Command::RotateKey => admin::rotate_key(&data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {

@@ -1,7 +1,7 @@
 //! Backup and restore with the real binary, SQLite and PostgreSQL: `baomi backup` while the
 //! server runs and records, then `baomi restore` into a fresh data directory (and a fresh
 //! database); the audit chain verifies, and the restored server gives back the evidence of
-//! a blocked upload byte for byte. Refused: a non-empty target, a directory that is not a
+//! a blocked upload byte for byte, also after `baomi rotate-key`. Refused: a non-empty target, a directory that is not a
 //! backup, a backup of the other backend. The server warns until a backup was made.
 
 #[allow(dead_code)]
@@ -175,6 +175,11 @@ fn round_trip(db_line: &str, restore_db_line: &str, work: &Path) -> std::path::P
     // A second restore over it is refused.
     let out = baomi(&["--config", rcfg, "restore", dest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
+
+    // A key rotation on the restored store: the old evidence stays readable.
+    let out = baomi(&["--config", rcfg, "rotate-key"]);
+    assert!(out.status.success(), "{}", out_text(&out));
+    assert!(data.join("evidence.keys").read_dir().unwrap().count() == 1);
 
     drop(s);
     let r = serve_restored(&config);
