@@ -26,6 +26,8 @@ if [ "$what" = test ]; then
   pkgs+=(squid c-icap postfix swaks miltertest postgresql curl iproute2)
   # The console's browser tests: Debian's Chromium driven through chromedriver.
   pkgs+=(chromium chromium-driver)
+  # The API fuzzing (scripts/api-fuzz.sh) installs schemathesis from PyPI into a venv.
+  pkgs+=(python3-venv)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -91,6 +91,7 @@ pub fn app(state: ApiState, extra: Routes<ApiState>) -> (Router, Vec<RouteEntry>
     let tls = state.gateway.config.http.tls();
     let router = router
         .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             authz::authenticate(store.clone(), tls, req, next)
         }))
@@ -101,6 +102,37 @@ pub fn app(state: ApiState, extra: Routes<ApiState>) -> (Router, Vec<RouteEntry>
         ))
         .with_state(state);
     (router, entries)
+}
+
+/// Every error of the API is JSON with a message: axum's own refusals of a malformed path,
+/// query or body (plain text) are wrapped the same way as ours.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !api || status.as_u16() < 400 {
+        return resp;
+    }
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        return resp;
+    }
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    authz::refuse(
+        status,
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        },
+    )
 }
 
 async fn not_found(req: Request) -> Response {
@@ -197,11 +229,15 @@ async fn openapi() -> Response {
 
 #[derive(Deserialize, Default)]
 struct ScanParams {
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     channel: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     user: Option<String>,
     /// The object's name (file name) for a raw body.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     name: Option<String>,
     /// Where the content was going (a chat group, a URL).
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     destination: Option<String>,
 }
 
@@ -340,22 +376,42 @@ async fn scan(
 
 #[derive(Deserialize, Default)]
 struct ListParams {
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     from: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     to: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     channel: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     level: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     department: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     user: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     disposition: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     action: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     rule: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     assignee: Option<String>,
     /// Free text on the object name or incident number.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     q: Option<String>,
     /// `newest` (default), `oldest`, `severity`.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     sort: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+}
+
+/// Query parameters sent empty (`?level=`, as an HTML form sends an untouched field) mean
+/// "not given".
+pub(crate) fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
 }
 
 /// `YYYY-MM-DD` (a Beijing day; `to` is inclusive) or milliseconds since the epoch.
@@ -388,6 +444,13 @@ impl ListParams {
             && Disposition::parse(d).is_none()
         {
             return Err(bad_request(format!("unknown disposition {d:?}")));
+        }
+        if let Some(s) = &self.sort
+            && !matches!(s.as_str(), "newest" | "oldest" | "severity")
+        {
+            return Err(bad_request(format!(
+                "unknown sort {s:?} (newest, oldest, severity)"
+            )));
         }
         Ok(IncidentFilter {
             from_ms: self

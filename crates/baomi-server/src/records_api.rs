@@ -264,9 +264,13 @@ async fn post_evidence(
 
 #[derive(Deserialize, Default)]
 struct PeriodParams {
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     from: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     to: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     campaign: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     format: Option<String>,
 }
 
@@ -692,6 +696,7 @@ async fn carrier_event(
 
 #[derive(Deserialize, Default)]
 struct NameParam {
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     name: Option<String>,
 }
 

@@ -394,6 +394,7 @@ async fn detail_json(
 
 #[derive(Deserialize, Default)]
 struct ListParams {
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     state: Option<String>,
 }
 
@@ -404,7 +405,7 @@ async fn list(
     Query(q): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let account = account_of(&p)?;
-    let only = match q.state.as_deref().filter(|s| !s.is_empty()) {
+    let only = match q.state.as_deref() {
         None => None,
         Some(s) => Some(ReviewState::parse(s).ok_or_else(|| {
             ApiError(

@@ -91,7 +91,13 @@ impl Store {
         &self,
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, Transaction<'static, Any>)> {
         let guard = self.audit_lock.clone().lock_owned().await;
-        let mut tx = self.pool().begin().await?;
+        // SQLite: take the write lock at BEGIN. A deferred transaction that reads first and
+        // writes later gets SQLITE_BUSY at once, without waiting, when another connection
+        // wrote in between ("database is locked" under concurrent requests).
+        let mut tx = match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        };
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7242917)")
                 .execute(&mut *tx)

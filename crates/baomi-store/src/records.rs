@@ -627,7 +627,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if taken.is_some() {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "a campaign named {name:?} exists"
             )));
         }
@@ -938,7 +938,8 @@ impl Store {
             ("基本事实", &report.fields.facts),
         ] {
             if value.trim().is_empty() {
-                return Err(StoreError::Invalid(format!(
+                // The report exists and the request is fine; the draft is not ready.
+                return Err(StoreError::Conflict(format!(
                     "{what} is empty: fill it in before issuing"
                 )));
             }

@@ -207,7 +207,7 @@ async fn exercise(store: &Store) {
     let blank = store.create_clue_report(&empty, "u").await.unwrap();
     assert!(matches!(
         store.issue_clue_report(blank.id, "u").await,
-        Err(StoreError::Invalid(_))
+        Err(StoreError::Conflict(_))
     ));
 
     // Other incidents are not scan files.
