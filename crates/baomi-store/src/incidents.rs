@@ -653,10 +653,20 @@ impl Store {
             .try_get(0)?)
     }
 
-    /// Counts for the statistics tables over a time range (Beijing days). Read from
-    /// `incident_counts` when the filter is of whole days and its dimensions; counted from
-    /// the incidents themselves otherwise (a person, an assignee, free text).
+    /// Counts for the statistics tables over a time range (Beijing days). A filter of
+    /// whole days only is read from `incident_facets` (one dimension at a time); one of
+    /// whole days and the dimensions from `incident_counts`; anything else (a person, an
+    /// assignee, free text) is counted from the incidents themselves.
     pub async fn stats(&self, filter: &IncidentFilter) -> Result<Stats> {
+        let only_days = filter.channel.is_none()
+            && filter.level.is_none()
+            && filter.department.is_none()
+            && filter.disposition.is_none()
+            && filter.action.is_none()
+            && filter.rule.is_none();
+        if only_days && Where::counts_filter(filter).is_some() {
+            return self.stats_from_facets(filter).await;
+        }
         let (table, count, day, w) = match Where::counts_filter(filter) {
             Some(c) => (
                 "incident_counts",
@@ -729,6 +739,64 @@ impl Store {
             }
         }
         stats.by_rule = by_rule.into_iter().filter(|(_, n)| *n > 0).collect();
+        stats
+            .by_rule
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        stats.total = stats.by_action.iter().map(|(_, n)| n).sum();
+        Ok(stats)
+    }
+
+    async fn stats_from_facets(&self, filter: &IncidentFilter) -> Result<Stats> {
+        let facet = |dim: &str, by_day: bool| -> Result<(String, Where)> {
+            let mut w = Where::counts_filter(filter)
+                .ok_or_else(|| StoreError::Invalid("not a filter of whole days".into()))?;
+            w.push("dim", "=", Param::Text(dim.to_owned()));
+            let key = if by_day { "day" } else { "value" };
+            Ok((
+                format!(
+                    "SELECT {key}, CAST(SUM(n) AS BIGINT) AS c FROM incident_facets{} \
+                     GROUP BY {key} ORDER BY {}",
+                    w.sql(),
+                    if by_day { "day" } else { "c DESC" }
+                ),
+                w,
+            ))
+        };
+        let mut stats = Stats::default();
+        let dims: [(&str, &mut Vec<(String, i64)>); 6] = [
+            ("level", &mut stats.by_level),
+            ("channel", &mut stats.by_channel),
+            ("department", &mut stats.by_department),
+            ("action", &mut stats.by_action),
+            ("disposition", &mut stats.by_disposition),
+            ("rule", &mut stats.by_rule),
+        ];
+        for (dim, out) in dims {
+            let (sql, w) = facet(dim, false)?;
+            for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &w.params)
+                .fetch_all(self.pool())
+                .await?
+            {
+                let key: String = row.try_get(0)?;
+                let n: i64 = row.try_get(1)?;
+                if n > 0 {
+                    out.push((if key.is_empty() { "-".into() } else { key }, n));
+                }
+            }
+        }
+        // Every incident has exactly one action: its facet counts the days.
+        let (sql, w) = facet("action", true)?;
+        for row in bind_all(sqlx::query(AssertSqlSafe(sql)), &w.params)
+            .fetch_all(self.pool())
+            .await?
+        {
+            let d: i64 = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            if n > 0 {
+                let (y, m, dd) = crate::civil_from_days(d);
+                stats.by_day.push((format!("{y:04}-{m:02}-{dd:02}"), n));
+            }
+        }
         stats
             .by_rule
             .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
