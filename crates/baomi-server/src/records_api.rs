@@ -6,9 +6,8 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use baomi_records::{Format, Member, Scope};
 use baomi_scan::run::{Run, RunError};
@@ -361,23 +360,7 @@ pub fn records_error(e: baomi_records::Error) -> ApiError {
 /// A record as a download: `Content-Disposition` with the Chinese file name (RFC 5987).
 pub fn download(bytes: Vec<u8>, format: Format, name: &str) -> Response {
     let file = format!("{name}.{}", format.extension());
-    let encoded: String =
-        percent_encoding::utf8_percent_encode(&file, percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
-    (
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"report.{}\"; filename*=UTF-8''{encoded}",
-                    format.extension()
-                ),
-            ),
-        ],
-        Body::from(bytes),
-    )
-        .into_response()
+    crate::reviews_api::attachment(&file, format.content_type(), bytes)
 }
 
 /// `GET /api/v1/reports/self-inspection?campaign=…|from=…&to=…&format=json|csv|xlsx|pdf`

@@ -343,16 +343,24 @@ pub async fn piece(
     Ok((format!("脱敏-{name}"), done.bytes))
 }
 
-/// A download response with the file's name.
+/// A download: `Content-Disposition` with the file's (Chinese) name (RFC 5987) and an ASCII
+/// fallback.
 pub fn attachment(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
     let encoded: String =
         percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string();
+    // The ASCII fallback keeps the extension, for clients without RFC 5987.
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"download\"; filename*=UTF-8''{encoded}"),
+                format!("attachment; filename=\"download{ext}\"; filename*=UTF-8''{encoded}"),
             ),
         ],
         Body::from(bytes),

@@ -287,28 +287,11 @@ impl Where {
         if let Some(v) = f.to_ms {
             w.push("created_ms", "<", Param::Int(v));
         }
-        let texts = [
-            ("channel", &f.channel),
-            ("level", &f.level),
-            ("department", &f.department),
-            ("user_name", &f.user),
-            ("disposition", &f.disposition),
-            ("action", &f.action),
-            ("assignee", &f.assignee),
-        ];
-        for (column, value) in texts {
+        w.push_dimensions(f);
+        for (column, value) in [("user_name", &f.user), ("assignee", &f.assignee)] {
             if let Some(v) = value {
                 w.push(column, "=", Param::Text(v.clone()));
             }
-        }
-        if let Some(rule) = &f.rule {
-            // `rules` is a JSON array of names: match one whole quoted name.
-            w.push(
-                "rules",
-                "LIKE",
-                Param::Text(format!("%{}%", like_escape(&json!(rule).to_string()))),
-            );
-            w.escape_last();
         }
         if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             // SQLite: the trigram index of names and numbers (`incident_text`, FTS5) finds a
@@ -353,6 +336,13 @@ impl Where {
         if let Some(v) = f.to_ms {
             w.push("day", "<", Param::Int(day_of(v)?));
         }
+        w.push_dimensions(f);
+        Some(w)
+    }
+
+    /// The filter's conditions on the columns `incidents` and `incident_counts` share:
+    /// channel, level, department, disposition, action, and one rule among `rules`.
+    fn push_dimensions(&mut self, f: &IncidentFilter) {
         let texts = [
             ("channel", &f.channel),
             ("level", &f.level),
@@ -362,18 +352,18 @@ impl Where {
         ];
         for (column, value) in texts {
             if let Some(v) = value {
-                w.push(column, "=", Param::Text(v.clone()));
+                self.push(column, "=", Param::Text(v.clone()));
             }
         }
         if let Some(rule) = &f.rule {
-            w.push(
+            // `rules` is a JSON array of names: match one whole quoted name.
+            self.push(
                 "rules",
                 "LIKE",
                 Param::Text(format!("%{}%", like_escape(&json!(rule).to_string()))),
             );
-            w.escape_last();
+            self.escape_last();
         }
-        Some(w)
     }
 
     fn escape_last(&mut self) {

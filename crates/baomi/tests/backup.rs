@@ -14,17 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baomi_store::testing::TempPostgres;
-use support::serve::{Serve, baomi, free_port};
+use support::serve::{Serve, baomi, free_port, out_text};
 
 const SECRET: &str = "机密★5年\n关于调整边境管控措施的通知\n";
-
-fn out_text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Block an upload through the API: an incident with evidence. Its number.
 fn blocked_upload(s: &Serve) -> String {

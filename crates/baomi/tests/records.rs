@@ -19,7 +19,7 @@ use std::process::Command;
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use support::browser::{browser, chromedriver, click_nav, fetch_status, login, shot, text};
-use support::serve::{OFFICER_PASSWORD, Serve, baomi, resident_id};
+use support::serve::{OFFICER_PASSWORD, Serve, baomi, out_text, resident_id, soffice_docx};
 
 const DIRECTORY: &str = r#"
 [[user]]
@@ -56,49 +56,12 @@ fn today() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn soffice_docx(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.txt"));
-    std::fs::write(&src, text).unwrap();
-    // The LibreOffice profile goes beside the scanned tree, not into it.
-    let profile = dir.parent().unwrap().join("lo-profile");
-    let st = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.display()
-        ))
-        .args([
-            "--headless",
-            "--convert-to",
-            "docx:MS Word 2007 XML",
-            "--outdir",
-        ])
-        .arg(dir)
-        .arg(&src)
-        .output()
-        .expect("soffice (LibreOffice) must be installed");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    std::fs::remove_file(&src).unwrap();
-    dir.join(format!("{name}.docx"))
-}
-
 fn pii_table() -> String {
     let mut s = String::from("姓名,身份证号\n");
     for i in 0..12 {
         s.push_str(&format!("人员{i},{}\n", resident_id(i)));
     }
     s
-}
-
-fn out_text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn run_count(s: &Serve) -> usize {

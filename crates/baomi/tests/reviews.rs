@@ -14,13 +14,13 @@ mod support {
     pub mod serve;
 }
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
 use support::browser::{browser, chromedriver, click_nav, fetch_status, login, logout, shot, text};
-use support::serve::{Serve, baomi, baomi_stdin, resident_id};
+use support::serve::{Serve, baomi, baomi_stdin, resident_id, soffice_docx};
 
 const PASSWORD: &str = "review-password-2026";
 
@@ -74,28 +74,6 @@ fn add_people(s: &Serve) -> Vec<(String, String)> {
 
 fn token<'a>(tokens: &'a [(String, String)], name: &str) -> &'a str {
     &tokens.iter().find(|(n, _)| n == name).unwrap().1
-}
-
-fn soffice_docx(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.txt"));
-    std::fs::write(&src, text).unwrap();
-    let st = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            dir.join("lo-profile").display()
-        ))
-        .args([
-            "--headless",
-            "--convert-to",
-            "docx:MS Word 2007 XML",
-            "--outdir",
-        ])
-        .arg(dir)
-        .arg(&src)
-        .output()
-        .expect("soffice (LibreOffice) must be installed");
-    assert!(st.status.success());
-    dir.join(format!("{name}.docx"))
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -175,8 +153,10 @@ fn publication_review_through_the_api() {
     let s = Serve::start("[records]\nunit = \"某县应急管理局\"\n", None);
     let tokens = add_people(&s);
     let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
     let docx = soffice_docx(
-        work.path(),
+        &docs,
         "检查安排",
         &format!(
             "检查安排\n检查组成员：刘洋，身份证号 {}，手机 13812345678。\n",
@@ -414,8 +394,10 @@ async fn publication_review_in_chromium() {
     add_people(&s);
     let base = format!("http://127.0.0.1:{}", s.http);
     let work = tempfile::tempdir().unwrap();
+    let docs = work.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
     let docx = soffice_docx(
-        work.path(),
+        &docs,
         "检查安排",
         &format!("检查安排\n联系人：刘洋，身份证号 {}。\n", resident_id(3)),
     );

@@ -288,3 +288,43 @@ pub fn resident_id(i: u32) -> String {
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{body}{check}")
 }
+
+/// stdout and stderr of a finished command, for assertion messages.
+pub fn out_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A DOCX made by LibreOffice from `text` (one paragraph per line), in `dir`. The
+/// LibreOffice profile goes beside `dir`, not into it (a scanned tree stays as written).
+pub fn soffice_docx(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let src = dir.join(format!("{name}.txt"));
+    std::fs::write(&src, text).unwrap();
+    // The LibreOffice profile goes beside the scanned tree, not into it.
+    let profile = dir.parent().unwrap().join("lo-profile");
+    let st = Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.display()
+        ))
+        .args([
+            "--headless",
+            "--convert-to",
+            "docx:MS Word 2007 XML",
+            "--outdir",
+        ])
+        .arg(dir)
+        .arg(&src)
+        .output()
+        .expect("soffice (LibreOffice) must be installed");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    std::fs::remove_file(&src).unwrap();
+    dir.join(format!("{name}.docx"))
+}
