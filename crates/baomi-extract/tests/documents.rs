@@ -835,3 +835,13 @@ fn damaged_documents_never_panic() {
         }
     }
 }
+
+/// The hand-made OFD package is the fuzz seed of the `ofd` target:
+/// `cargo test -p baomi-extract --test documents -- --ignored write_fuzz_seed`.
+#[test]
+#[ignore = "writes fuzz/corpus/ofd/hand-made.ofd"]
+fn write_fuzz_seed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ofd");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hand-made.ofd"), ofd_package()).unwrap();
+}

@@ -463,3 +463,13 @@ fn msg_with_only_a_compressed_rtf_body() {
         "{dump}"
     );
 }
+
+/// The hand-made .msg is the fuzz seed of the `msg` target:
+/// `cargo test -p baomi-extract --test legacy -- --ignored write_fuzz_seed`.
+#[test]
+#[ignore = "writes fuzz/corpus/msg/hand-made.msg"]
+fn write_fuzz_seed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/msg");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hand-made.msg"), hand_made_msg()).unwrap();
+}

@@ -21,7 +21,7 @@ mod server;
 mod stats;
 
 pub use page::render_block_page;
-pub use server::{IcapState, serve, serve_with_state};
+pub use server::{IcapState, IcapStream, serve, serve_connection, serve_with_state};
 pub use stats::{IcapStats, IcapStatsSnapshot};
 
 /// How the door is advertised and what it tolerates.

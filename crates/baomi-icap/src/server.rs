@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baomi_extract::Blob;
 use base64::Engine as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -130,10 +130,29 @@ pub async fn serve_with_state<I: Inspector>(
     Ok(())
 }
 
-type Conn = BufReader<TcpStream>;
+/// A byte stream ICAP can be spoken on: a TCP connection, or an in-memory pipe in tests and
+/// the fuzz targets.
+pub trait IcapStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> IcapStream for T {}
 
-async fn connection<I: Inspector>(
-    stream: TcpStream,
+type Conn<S> = BufReader<S>;
+
+/// Serve the requests of one connection already accepted (the accept loop of [`serve`]
+/// does this for each client), until the client closes it or an error ends it.
+pub async fn serve_connection<S: IcapStream, I: Inspector>(
+    stream: S,
+    config: &IcapConfig,
+    inspector: &I,
+    state: &IcapState,
+) {
+    // Kept until the connection ends: a dropped sender reads as "stop".
+    let (stop_tx, stop_rx) = watch::channel(false);
+    connection(stream, config, inspector, state, stop_rx).await;
+    drop(stop_tx);
+}
+
+async fn connection<S: IcapStream, I: Inspector>(
+    stream: S,
     config: &IcapConfig,
     inspector: &I,
     state: &IcapState,
@@ -213,8 +232,8 @@ fn simple_response(code: u16, istag: &str, close: bool) -> String {
 }
 
 /// One ICAP request. `Ok(true)`: the connection stays open for the next one.
-async fn request<I: Inspector>(
-    conn: &mut Conn,
+async fn request<S: IcapStream, I: Inspector>(
+    conn: &mut Conn<S>,
     head: IcapHead,
     config: &IcapConfig,
     inspector: &I,
@@ -305,8 +324,8 @@ enum Early {
     Limit(String),
 }
 
-async fn modify<I: Inspector>(
-    conn: &mut Conn,
+async fn modify<S: IcapStream, I: Inspector>(
+    conn: &mut Conn<S>,
     head: IcapHead,
     mode: Mode,
     config: &IcapConfig,
@@ -481,8 +500,8 @@ async fn modify<I: Inspector>(
 
 /// Read one chunked body (or the rest of it) into the spool; past `max_body` bytes are
 /// counted and dropped. Returns whether the body ended with `ieof`.
-async fn receive(
-    conn: &mut Conn,
+async fn receive<S: IcapStream>(
+    conn: &mut Conn<S>,
     spool: &mut AsyncSpool,
     over: &mut bool,
     buf: &mut [u8],
@@ -585,7 +604,11 @@ fn decode_user(v: &str) -> Option<String> {
 
 /// ICAP 200 carrying an HTTP 403 with the block page, for REQMOD (request satisfaction) and
 /// RESPMOD alike.
-async fn block(conn: &mut Conn, page: &str, istag: &str) -> Result<(), ConnError> {
+async fn block<S: IcapStream>(
+    conn: &mut Conn<S>,
+    page: &str,
+    istag: &str,
+) -> Result<(), ConnError> {
     let http = format!(
         "HTTP/1.1 403 Forbidden\r\n\
          Content-Type: text/html; charset=utf-8\r\n\
@@ -605,7 +628,12 @@ async fn block(conn: &mut Conn, page: &str, istag: &str) -> Result<(), ConnError
 }
 
 /// Send the message back unmodified (the client did not allow 204).
-async fn echo(conn: &mut Conn, mode: Mode, got: &Received, istag: &str) -> Result<(), ConnError> {
+async fn echo<S: IcapStream>(
+    conn: &mut Conn<S>,
+    mode: Mode,
+    got: &Received,
+    istag: &str,
+) -> Result<(), ConnError> {
     let hdr = match mode {
         Mode::Reqmod => got.req_hdr,
         Mode::Respmod => got.res_hdr,
@@ -651,7 +679,7 @@ async fn echo(conn: &mut Conn, mode: Mode, got: &Received, istag: &str) -> Resul
     Ok(())
 }
 
-async fn write_chunk(w: &mut TcpStream, data: &[u8]) -> Result<(), ConnError> {
+async fn write_chunk<S: IcapStream>(w: &mut S, data: &[u8]) -> Result<(), ConnError> {
     w.write_all(format!("{:x}\r\n", data.len()).as_bytes())
         .await?;
     w.write_all(data).await?;

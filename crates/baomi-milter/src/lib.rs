@@ -181,6 +181,27 @@ pub trait MailInspector: Send + Sync + 'static {
     fn inspect(&self, mail: Mail) -> impl Future<Output = anyhow::Result<MailDecision>> + Send;
 }
 
+/// Speak the milter protocol on one connection already accepted (the accept loop of
+/// [`serve`] does this for each MTA connection; tests and the fuzz targets use a pipe).
+pub async fn serve_connection<S, I>(
+    stream: S,
+    config: Arc<MilterConfig>,
+    inspector: Arc<I>,
+) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    I: MailInspector,
+{
+    let idle = config.idle_timeout;
+    let mut session = session::Session::new(config, inspector);
+    let mut server = Server::new(&mut session, false, MAX_PACKET);
+    let stream = idle::IdleTimeout::new(stream, idle).compat();
+    server
+        .handle_connection(stream)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Serves milter connections from `listener` until `shutdown` completes; then stops
 /// accepting, lets conversations in progress finish for `shutdown_grace`, and cuts the
 /// rest (their MTA applies its default action).
@@ -217,11 +238,7 @@ pub async fn serve<I: MailInspector>(
                 connections.spawn(async move {
                     let _permit = permit;
                     stream.set_nodelay(true).ok();
-                    let idle = config.idle_timeout;
-                    let mut session = session::Session::new(config, inspector);
-                    let mut server = Server::new(&mut session, false, MAX_PACKET);
-                    let stream = idle::IdleTimeout::new(stream, idle).compat();
-                    if let Err(e) = server.handle_connection(stream).await {
+                    if let Err(e) = serve_connection(stream, config, inspector).await {
                         tracing::debug!(%peer, "milter connection ended: {e}");
                     }
                 });

@@ -62,7 +62,7 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) {
 
 /// Metadata text by kind, each `Field: value` lines.
 #[derive(Debug, Default)]
-pub(crate) struct ImageText {
+pub struct ImageText {
     pub exif: String,
     pub comment: String,
     pub text: String,
@@ -99,7 +99,9 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-pub(crate) fn read(ty: FileType, bytes: &[u8]) -> ImageText {
+/// The metadata text of an image of type `ty`, read from its bytes without a walker
+/// (what [`extract`] emits; the fuzz target calls it directly).
+pub fn read(ty: FileType, bytes: &[u8]) -> ImageText {
     let mut found = ImageText {
         exif: read_exif(bytes),
         ..ImageText::default()
