@@ -158,6 +158,9 @@ impl EvidenceVault {
         }
         out.flush()?;
         drop(out);
+        // On disk before the record that names it is committed: a crash (or power loss)
+        // after that commit must not leave a record without its evidence.
+        tmp.as_file().sync_all()?;
         let hash = hasher.finalize().to_hex().to_string();
         let path = self.path_of(&hash)?;
         if !path.exists() {
@@ -199,6 +202,73 @@ impl EvidenceVault {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Move one file out of the vault into `dir` (as `dir/HASH`), still encrypted.
+    pub fn move_to(&self, hash: &str, dir: &Path) -> Result<()> {
+        let from = self.path_of(hash)?;
+        fs::create_dir_all(dir)?;
+        match fs::rename(&from, dir.join(hash)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Everything in the vault directory: evidence files (`xx/HASH`), the temporary files
+    /// of writes in flight or interrupted (`.tmp*`), and anything else.
+    pub fn entries(&self) -> Result<Vec<VaultEntry>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.dir)? {
+            let e = e?;
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let meta = e.metadata()?;
+            if meta.is_file() && name.starts_with(".tmp") {
+                out.push(VaultEntry::Partial {
+                    path,
+                    modified: meta.modified().ok(),
+                });
+                continue;
+            }
+            let shard =
+                meta.is_dir() && name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !shard {
+                out.push(VaultEntry::Other { path });
+                continue;
+            }
+            for f in fs::read_dir(&path)? {
+                let f = f?;
+                let hash = f.file_name().to_string_lossy().into_owned();
+                let meta = f.metadata()?;
+                if meta.is_file() && self.path_of(&hash).is_ok_and(|p| p == f.path()) {
+                    out.push(VaultEntry::Evidence {
+                        hash,
+                        modified: meta.modified().ok(),
+                    });
+                } else {
+                    out.push(VaultEntry::Other { path: f.path() });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One thing found in the vault directory ([`EvidenceVault::entries`]).
+#[derive(Debug)]
+pub enum VaultEntry {
+    Evidence {
+        hash: String,
+        modified: Option<std::time::SystemTime>,
+    },
+    /// A temporary file of a write in flight, or of one a crash interrupted.
+    Partial {
+        path: PathBuf,
+        modified: Option<std::time::SystemTime>,
+    },
+    Other {
+        path: PathBuf,
+    },
 }
 
 /// Decrypt `path` with one key. A first chunk that does not authenticate is

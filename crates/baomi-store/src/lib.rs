@@ -14,6 +14,7 @@
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
+//! - [`check`]: the records and the evidence vault agree (`baomi store check`);
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
 //!   kept as opaque bytes that `baomi-core` serialises.
 
@@ -27,6 +28,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod casework;
+pub mod check;
 pub mod evidence;
 pub mod incidents;
 pub mod ledger;
@@ -41,6 +43,7 @@ pub use accounts::{Account, AccountStatus, Login, NewAccount, Role};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
+pub use check::{CheckOptions, StoreCheck};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
 pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};

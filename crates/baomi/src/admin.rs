@@ -19,6 +19,25 @@ pub enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+pub enum StoreCommand {
+    /// Compare the records with the evidence vault. Exit 0: consistent; 1: a record lacks
+    /// its evidence, a file fails to decrypt, or orphans are left (without --repair).
+    Check {
+        /// Move evidence no record names to DATA_DIR/evidence.orphans/ (still encrypted)
+        /// and delete the partial files of interrupted writes; audited.
+        #[arg(long)]
+        repair: bool,
+        /// Also decrypt every referenced file (reads the whole vault).
+        #[arg(long)]
+        verify_evidence: bool,
+        /// Unreferenced files younger than this many seconds are left alone: on a running
+        /// server they may belong to a record about to be committed.
+        #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+        grace: u64,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; the secret is printed once and stored only as a hash.
     Create {
@@ -70,6 +89,75 @@ pub fn backup(dest: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
             "keep it offline: it holds the evidence key, which decrypts every piece of evidence"
         );
         Ok(0)
+    })
+}
+
+/// `baomi store check`
+pub fn store(cmd: StoreCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    let StoreCommand::Check {
+        repair,
+        verify_evidence,
+        grace,
+    } = cmd;
+    runtime()?.block_on(async {
+        let store = Store::open(data_dir, url).await?;
+        let vault = baomi_store::EvidenceVault::open(data_dir)?;
+        let options = baomi_store::CheckOptions {
+            repair,
+            verify: verify_evidence,
+            grace: std::time::Duration::from_secs(grace),
+        };
+        let r = store.check(&vault, &options, &console_actor()).await?;
+        println!(
+            "{} evidence files, {} referenced by the records",
+            r.files, r.referenced
+        );
+        for m in &r.missing {
+            println!("  MISSING {m}");
+        }
+        for u in &r.unreadable {
+            println!("  UNREADABLE {u}");
+        }
+        let verb = if r.repaired {
+            "moved to evidence.orphans/"
+        } else {
+            "left"
+        };
+        if !r.orphans.is_empty() {
+            println!("{} file(s) no record names, {verb}:", r.orphans.len());
+            for h in &r.orphans {
+                println!("  orphan {h}");
+            }
+        }
+        if !r.partial.is_empty() {
+            let verb = if r.repaired { "deleted" } else { "left" };
+            println!(
+                "{} partial file(s) of interrupted writes, {verb}:",
+                r.partial.len()
+            );
+            for p in &r.partial {
+                println!("  partial {}", p.display());
+            }
+        }
+        if r.recent_unreferenced > 0 {
+            println!(
+                "{} unreferenced file(s) younger than {grace} s left alone (writes in flight?)",
+                r.recent_unreferenced
+            );
+        }
+        for p in &r.stray {
+            println!("  not evidence, left alone: {}", p.display());
+        }
+        if r.ok() {
+            println!("store consistent");
+            Ok(0)
+        } else if !r.missing.is_empty() || !r.unreadable.is_empty() {
+            println!("STORE INCONSISTENT: restore the missing evidence from a backup");
+            Ok(1)
+        } else {
+            println!("run with --repair to move the orphans aside and delete partial files");
+            Ok(1)
+        }
     })
 }
 

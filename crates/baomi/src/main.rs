@@ -60,6 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::AuditCommand,
     },
+    /// Check that every record has its evidence and every evidence file a record (after a
+    /// crash, a restore, a disk problem); repair what can be repaired.
+    Store {
+        #[command(subcommand)]
+        command: admin::StoreCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -211,6 +217,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
+        Command::Store { command } => admin::store(command, &data_dir, url.as_deref()),
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
         Command::Campaign { command } => records::campaign(command, &config, &data_dir),

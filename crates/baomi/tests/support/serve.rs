@@ -118,14 +118,7 @@ impl Serve {
         let out = baomi(&["--config", cfg, "token", "create", "prometheus"]);
         assert!(out.status.success());
         let scan_token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_baomi"))
-            .args(["--config", cfg, "serve"])
-            .env("BAOMI_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_serve(dir.path(), &config);
         let s = Serve {
             dir,
             data,
@@ -137,20 +130,32 @@ impl Serve {
             scan_token,
             child,
         };
+        s.wait_up();
+        s
+    }
+
+    fn wait_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (code, _) = s.curl(&[&format!("http://127.0.0.1:{http}/healthz")]);
+            let (code, _) = self.curl(&[&format!("http://127.0.0.1:{}/healthz", self.http)]);
             if code == 200 {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
                 "baomi serve did not come up:\n{}",
-                s.log()
+                self.log()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        s
+    }
+
+    /// Start `baomi serve` again on the same data directory and ports (after [`kill`]).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_serve(self.dir.path(), &self.config);
+        self.wait_up();
     }
 
     pub fn log(&self) -> String {
@@ -241,9 +246,30 @@ impl Serve {
         let _ = self.child.wait();
     }
 
+    /// The server's process id (to kill it from another thread).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn data(&self) -> &Path {
         &self.data
     }
+}
+
+/// `baomi serve` with DIR/serve.log (appended to) as its log.
+fn spawn_serve(dir: &Path, config: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_baomi"))
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("BAOMI_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Serve {
