@@ -45,7 +45,7 @@ fn chunked(body: &[u8], ieof: bool) -> Vec<u8> {
 fn reqmod(http_head: &str, body: &[u8], preview: Option<usize>) -> Vec<u8> {
     let mut icap = String::from(
         "REQMOD icap://127.0.0.1:1344/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\nAllow: 204\r\n\
-         X-Client-IP: 10.1.2.3\r\nX-Authenticated-User: TG9jYWw6Ly96aGFuZ3Nhbg==\r\n"
+         X-Client-IP: 10.1.2.3\r\nX-Authenticated-User: TG9jYWw6Ly96aGFuZ3Nhbg==\r\n",
     );
     if let Some(p) = preview {
         icap.push_str(&format!("Preview: {p}\r\n"));
