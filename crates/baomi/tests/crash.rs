@@ -34,6 +34,27 @@ fn upload(round: usize, writer: usize, i: usize) -> String {
     s
 }
 
+/// Upload `text` as `name` through the API (via a file in `dir`); the incident number of
+/// the block, or `None` when the server did not answer (it was killed).
+fn blocked_upload(s: &Serve, dir: &std::path::Path, name: &str, text: &str) -> Option<String> {
+    let file = dir.join("u.txt");
+    std::fs::write(&file, text).unwrap();
+    let (code, body) = s.curl(&[
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &format!(
+            "http://127.0.0.1:{}/api/v1/scan?channel=web&name={name}",
+            s.http
+        ),
+    ]);
+    if code != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["action"], "block", "{v}");
+    Some(v["incidents"][0].as_str().unwrap().to_owned())
+}
+
 fn store_check(s: &Serve, extra: &[&str]) -> (i32, String) {
     let mut args = vec![
         "--config",
@@ -65,22 +86,10 @@ fn crash_loop(db_line: &str) {
                             break;
                         }
                         let text = upload(round, w, i);
-                        let file = dir.path().join("u.txt");
-                        std::fs::write(&file, &text).unwrap();
-                        let (code, body) = s.curl(&[
-                            "--data-binary",
-                            &format!("@{}", file.display()),
-                            &format!(
-                                "http://127.0.0.1:{}/api/v1/scan?channel=web&name=通知{round}-{w}-{i}.txt",
-                                s.http
-                            ),
-                        ]);
-                        if code != 200 {
+                        let name = format!("通知{round}-{w}-{i}.txt");
+                        let Some(number) = blocked_upload(s, dir.path(), &name, &text) else {
                             break; // the server is gone
-                        }
-                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                        assert_eq!(v["action"], "block", "{v}");
-                        let number = v["incidents"][0].as_str().unwrap().to_owned();
+                        };
                         acknowledged.lock().unwrap().push((number, text));
                     }
                 });
@@ -164,19 +173,7 @@ fn kill_9_while_recording_postgres() {
 #[test]
 fn store_check_names_a_record_without_its_evidence() {
     let mut s = Serve::start("", None);
-    let file = s.dir.path().join("u.txt");
-    std::fs::write(&file, upload(0, 0, 0)).unwrap();
-    let (code, body) = s.curl(&[
-        "--data-binary",
-        &format!("@{}", file.display()),
-        &format!(
-            "http://127.0.0.1:{}/api/v1/scan?channel=web&name=a.txt",
-            s.http
-        ),
-    ]);
-    assert_eq!(code, 200);
-    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let number = v["incidents"][0].as_str().unwrap().to_owned();
+    let number = blocked_upload(&s, s.dir.path(), "a.txt", &upload(0, 0, 0)).expect("blocked");
     s.kill();
     let (code, out) = store_check(&s, &["--verify-evidence"]);
     assert_eq!(code, 0, "{out}");
