@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 EXAMPLES=${EXAMPLES:-5}
 PASS_SECONDS=${PASS_SECONDS:-60}
 VENV=${BAOMI_VENV:-/opt/baomi-venv}
-BIN=${BAOMI_BIN:-target/debug/baomi}
+BIN=${BAOMI_BIN:-${CARGO_TARGET_DIR:-target}/debug/baomi}
 if [ ! -x "$VENV/bin/schemathesis" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q 'schemathesis==4.32.5'

@@ -30,10 +30,12 @@ dict_for() {
 
 build() {
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-    cargo fuzz build -s none
+    cargo fuzz build -s none --target-dir "$target_dir"
 }
 
-bin_of() { echo "$fuzz/target/x86_64-unknown-linux-gnu/release/$1"; }
+# CARGO_TARGET_DIR (CI keeps one between runs) or the harness's own fuzz/target.
+target_dir=${CARGO_TARGET_DIR:-$fuzz/target}
+bin_of() { echo "$target_dir/x86_64-unknown-linux-gnu/release/$1"; }
 
 case ${1:-} in
 seed)

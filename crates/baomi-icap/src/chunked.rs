@@ -17,11 +17,18 @@ pub(crate) enum Piece {
     End { ieof: bool },
 }
 
+/// A body must bring at least this many bytes in every `timeout` window. Each read making
+/// some progress is not enough: a client dribbling a byte every few seconds ("slow POST")
+/// would hold its connection, and one of the `Max-Connections` permits, for ever.
+const MIN_BYTES_PER_WINDOW: u64 = 1024;
+
 /// Decodes one chunked body, piece by piece, into a caller's buffer: nothing is collected.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkedReader {
     remaining: u64,
     in_chunk: bool,
+    /// When the current rate window began, and the body bytes seen in it.
+    window: Option<(Instant, u64)>,
 }
 
 impl ChunkedReader {
@@ -70,6 +77,15 @@ impl ChunkedReader {
             return Err(ConnError::Closed);
         }
         self.remaining -= n as u64;
+        let now = Instant::now();
+        let (start, bytes) = self.window.get_or_insert((now, 0));
+        *bytes += n as u64;
+        if now.duration_since(*start) >= timeout {
+            if *bytes < MIN_BYTES_PER_WINDOW {
+                return Err(ConnError::Timeout);
+            }
+            self.window = Some((now, 0));
+        }
         Ok(Piece::Data(n))
     }
 }
@@ -139,6 +155,33 @@ mod tests {
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).await.unwrap();
         assert_eq!(rest, b"NEXT");
+    }
+
+    #[tokio::test]
+    async fn a_dribbled_body_times_out_though_every_read_makes_progress() {
+        let (mut client, server) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            // One 1-byte chunk every 20 ms: each read is well inside the 100 ms timeout.
+            for _ in 0..100 {
+                if client.write_all(b"1\r\nx\r\n").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let mut r = tokio::io::BufReader::new(server);
+        let mut c = ChunkedReader::default();
+        let mut buf = [0u8; 64];
+        let started = std::time::Instant::now();
+        let got = loop {
+            match c.next(&mut r, &mut buf, Duration::from_millis(100)).await {
+                Ok(Piece::Data(_)) => continue,
+                other => break other,
+            }
+        };
+        assert!(matches!(got, Err(ConnError::Timeout)), "{got:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[tokio::test]

@@ -98,10 +98,15 @@ pub async fn serve_with_state<I: Inspector>(
         };
         stream.set_nodelay(true).ok();
         IcapStats::bump(&state.stats.connections);
-        state
+        let open = state
             .stats
             .active_connections
-            .fetch_add(1, Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        state
+            .stats
+            .peak_connections
+            .fetch_max(open, Ordering::Relaxed);
         let (config, inspector, state, stop) = (
             config.clone(),
             inspector.clone(),

@@ -8,6 +8,8 @@ pub struct IcapStats {
     pub connections: AtomicU64,
     /// Connections open now.
     pub active_connections: AtomicU64,
+    /// The most connections open at once since start (never above `Max-Connections`).
+    pub peak_connections: AtomicU64,
     pub options: AtomicU64,
     pub reqmod: AtomicU64,
     pub respmod: AtomicU64,
@@ -43,6 +45,7 @@ impl IcapStats {
         IcapStatsSnapshot {
             connections: g(&self.connections),
             active_connections: g(&self.active_connections),
+            peak_connections: g(&self.peak_connections),
             options: g(&self.options),
             reqmod: g(&self.reqmod),
             respmod: g(&self.respmod),
@@ -62,6 +65,7 @@ impl IcapStats {
 pub struct IcapStatsSnapshot {
     pub connections: u64,
     pub active_connections: u64,
+    pub peak_connections: u64,
     pub options: u64,
     pub reqmod: u64,
     pub respmod: u64,

@@ -77,9 +77,11 @@ mod idle;
 mod reply;
 mod session;
 mod spool;
+mod stats;
 
 pub use baomi_extract::Blob;
 pub use hold::{HoldQueue, HoldQueueError};
+pub use stats::MilterStats;
 
 /// Largest milter packet accepted. Body chunks are at most 64 KiB, but one header field
 /// may be up to Postfix's `header_size_limit` (100 KiB).
@@ -192,8 +194,21 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
     I: MailInspector,
 {
+    connection(stream, config, inspector, Arc::default()).await
+}
+
+async fn connection<S, I>(
+    stream: S,
+    config: Arc<MilterConfig>,
+    inspector: Arc<I>,
+    stats: Arc<MilterStats>,
+) -> Result<(), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    I: MailInspector,
+{
     let idle = config.idle_timeout;
-    let mut session = session::Session::new(config, inspector);
+    let mut session = session::Session::new(config, inspector, stats);
     let mut server = Server::new(&mut session, false, MAX_PACKET);
     let stream = idle::IdleTimeout::new(stream, idle).compat();
     server
@@ -209,6 +224,17 @@ pub async fn serve<I: MailInspector>(
     listener: TcpListener,
     config: Arc<MilterConfig>,
     inspector: Arc<I>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with_stats(listener, config, inspector, Arc::default(), shutdown).await
+}
+
+/// [`serve`] with counters the caller keeps (`/metrics`).
+pub async fn serve_with_stats<I: MailInspector>(
+    listener: TcpListener,
+    config: Arc<MilterConfig>,
+    inspector: Arc<I>,
+    stats: Arc<MilterStats>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
@@ -230,17 +256,21 @@ pub async fn serve<I: MailInspector>(
                     }
                 };
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    MilterStats::bump(&stats.refused_connections);
                     tracing::warn!(%peer, "milter: too many connections, closing this one");
                     continue;
                 };
                 let config = config.clone();
                 let inspector = inspector.clone();
+                let stats = stats.clone();
                 connections.spawn(async move {
                     let _permit = permit;
+                    stats.opened();
                     stream.set_nodelay(true).ok();
-                    if let Err(e) = serve_connection(stream, config, inspector).await {
+                    if let Err(e) = connection(stream, config, inspector, stats.clone()).await {
                         tracing::debug!(%peer, "milter connection ended: {e}");
                     }
+                    stats.closed();
                 });
             }
         }

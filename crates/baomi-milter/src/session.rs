@@ -21,7 +21,7 @@ use miltr_server::{Error, Milter};
 
 use crate::reply;
 use crate::spool::Spool;
-use crate::{Mail, MailDecision, MailInspector, MilterConfig};
+use crate::{Mail, MailDecision, MailInspector, MilterConfig, MilterStats};
 
 /// Recipients kept per message (Postfix's `smtpd_recipient_limit` is 1000).
 const MAX_RECIPIENTS: usize = 10_000;
@@ -31,6 +31,7 @@ const MAX_MACROS: usize = 64;
 pub(crate) struct Session<I> {
     config: Arc<MilterConfig>,
     inspector: Arc<I>,
+    stats: Arc<MilterStats>,
     /// Negotiated `SMFIP_HDR_LEADSPC`: header values carry their leading whitespace, in
     /// both directions.
     lead_space: bool,
@@ -58,10 +59,15 @@ struct Message {
 }
 
 impl<I: MailInspector> Session<I> {
-    pub(crate) fn new(config: Arc<MilterConfig>, inspector: Arc<I>) -> Self {
+    pub(crate) fn new(
+        config: Arc<MilterConfig>,
+        inspector: Arc<I>,
+        stats: Arc<MilterStats>,
+    ) -> Self {
         Session {
             config,
             inspector,
+            stats,
             lead_space: false,
             can_skip: false,
             can_quarantine: false,
@@ -111,6 +117,7 @@ impl<I: MailInspector> Session<I> {
             tracing::warn!("milter: {why}");
             msg.spool = Spool::new(0, config.spool_dir.clone());
             msg.failed = Some(why.clone());
+            MilterStats::bump(&self.stats.failures);
             // Answer now rather than after the whole body has been sent.
             if self.config.fail_open {
                 if self.can_skip {
@@ -125,6 +132,7 @@ impl<I: MailInspector> Session<I> {
 
     /// The fail-mode answer: accept, or tempfail so the client keeps the mail.
     fn fail_mode(&self, why: &str) -> ModificationResponse {
+        MilterStats::bump(&self.stats.failures);
         if self.config.fail_open {
             tracing::warn!("milter: accepting uninspected mail (fail_open): {why}");
             ModificationResponse::empty_continue()
@@ -369,6 +377,7 @@ impl<I: MailInspector> Milter for Session<I> {
     }
 
     async fn body(&mut self, body: Body) -> Result<Action, Infallible> {
+        MilterStats::bump(&self.stats.body_chunks);
         if !self.message().headers_done {
             self.message().headers_done = true;
             let action = self.append(b"\r\n").await;
@@ -380,6 +389,7 @@ impl<I: MailInspector> Milter for Session<I> {
     }
 
     async fn end_of_body(&mut self) -> Result<ModificationResponse, Infallible> {
+        MilterStats::bump(&self.stats.messages);
         if !self.message().headers_done {
             self.message().headers_done = true;
             self.append(b"\r\n").await;

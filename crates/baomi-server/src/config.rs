@@ -108,6 +108,8 @@ pub struct Icap {
     pub idle_timeout_secs: u64,
     pub max_body_bytes: u64,
     pub spool_threshold_bytes: u64,
+    /// Where spooled bodies go; the system temp dir when unset.
+    pub spool_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +168,7 @@ impl Default for Icap {
             idle_timeout_secs: 60,
             max_body_bytes: 4 << 30,
             spool_threshold_bytes: 16 << 20,
+            spool_dir: None,
         }
     }
 }

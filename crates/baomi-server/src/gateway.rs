@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::config::ServerConfig;
 use crate::directory::Directory;
-use crate::metrics::{Metrics, VerdictLabel};
+use crate::metrics::{Metrics, RecordFailureLabel, VerdictLabel};
 
 /// Who sent an object, and where it was going.
 #[derive(Debug, Clone, Default)]
@@ -109,9 +109,40 @@ impl Gateway {
             incident: None,
         };
         if action != Action::Allow && action >= self.config.record_from() {
-            outcome.incident = Some(self.record(&outcome, blob, name, channel, who).await?);
+            match self.record(&outcome, blob, name, channel, who).await {
+                Ok(incident) => outcome.incident = Some(incident),
+                Err(e) => return Err(self.record_failed(channel, e)),
+            }
         }
         Ok(outcome)
+    }
+
+    /// An incident that cannot be recorded is never let through unrecorded: the error goes
+    /// back to the door, which applies its fail mode (block page, tempfail). Say why, in a
+    /// line an operator can act on, and count it.
+    fn record_failed(&self, channel: Channel, e: anyhow::Error) -> anyhow::Error {
+        let full = storage_full(&e);
+        self.metrics
+            .record_failures
+            .get_or_create(&RecordFailureLabel {
+                channel: channel.as_str().into(),
+                cause: if full { "disk_full" } else { "error" }.into(),
+            })
+            .inc();
+        if full {
+            tracing::error!(
+                channel = channel.as_str(),
+                "cannot record the incident: no space left on the data directory's disk \
+                 (evidence in {}); the door fails closed until space returns ({e:#})",
+                self.vault.dir().display()
+            );
+        } else {
+            tracing::error!(
+                channel = channel.as_str(),
+                "cannot record the incident; the door applies its fail mode: {e:#}"
+            );
+        }
+        e
     }
 
     async fn record(
@@ -163,4 +194,15 @@ impl Gateway {
         };
         Ok(self.store.record_incident(new, channel.as_str()).await?)
     }
+}
+
+/// True when an error comes from a full disk (store or evidence vault).
+fn storage_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<baomi_store::StoreError>()
+            .is_some_and(|s| s.is_storage_full())
+            || c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+            })
+    })
 }

@@ -25,6 +25,7 @@ pub fn icap_config(gw: &Gateway) -> IcapConfig {
         preview_bytes: c.icap.preview_bytes,
         max_connections: c.icap.max_connections,
         spool_threshold: c.icap.spool_threshold_bytes,
+        spool_dir: c.icap.spool_dir.clone().unwrap_or_else(std::env::temp_dir),
         max_body: c.icap.max_body_bytes,
         idle_timeout: std::time::Duration::from_secs(c.icap.idle_timeout_secs),
         inspect_timeout: std::time::Duration::from_secs(c.icap.inspect_timeout_secs),

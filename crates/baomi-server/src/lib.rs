@@ -136,9 +136,11 @@ pub async fn serve_app(
                 config.milter.postfix_config_dir.clone(),
             ),
         )));
+        let stats = Arc::new(baomi_milter::MilterStats::default());
+        let _ = gateway.metrics.milter.set(stats.clone());
         let mut stop = stop_rx.clone();
         doors.spawn(async move {
-            baomi_milter::serve(listener, milter_config, inspector, async move {
+            baomi_milter::serve_with_stats(listener, milter_config, inspector, stats, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await

@@ -818,11 +818,16 @@ impl Store {
             return Ok(None);
         }
         if now - last_seen > SESSION_TOUCH_MS {
-            sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
+            // Best effort, like a token's last use: with the disk full the console must
+            // still open (read-only) for the administrator who is fixing it.
+            if let Err(e) = sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id_hash = $2")
                 .bind(now)
                 .bind(&id_hash)
                 .execute(self.pool())
-                .await?;
+                .await
+            {
+                tracing::warn!("session of account {account_id}: last use not recorded: {e}");
+            }
         }
         Ok(Some(acc))
     }

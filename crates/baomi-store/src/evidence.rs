@@ -108,6 +108,11 @@ impl EvidenceVault {
         })
     }
 
+    /// The directory the encrypted files are in (`DATA_DIR/evidence`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn path_of(&self, hash: &str) -> Result<PathBuf> {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::Invalid(format!(
@@ -164,8 +169,16 @@ impl EvidenceVault {
         let hash = hasher.finalize().to_hex().to_string();
         let path = self.path_of(&hash)?;
         if !path.exists() {
-            fs::create_dir_all(path.parent().expect("evidence path has a parent"))?;
+            let parent = path.parent().expect("evidence path has a parent");
+            let new_dir = !parent.exists();
+            fs::create_dir_all(parent)?;
             tmp.persist(&path).map_err(|e| StoreError::Io(e.error))?;
+            // The new name (and a new fan-out directory's) must be durable too, or power
+            // loss could keep the file's blocks but lose the entry that names it.
+            fs::File::open(parent)?.sync_all()?;
+            if new_dir {
+                fs::File::open(&self.dir)?.sync_all()?;
+            }
         }
         Ok(EvidenceRef {
             hash,

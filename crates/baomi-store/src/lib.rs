@@ -82,6 +82,27 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl StoreError {
+    /// The disk under the data directory (or the database's) is full: the write can
+    /// succeed again once space returns, without a restart. SQLite says `SQLITE_FULL`
+    /// (code 13), PostgreSQL `disk_full` (53100), the file system `ENOSPC`.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Io(e) => io_is_full(e),
+            StoreError::Db(sqlx::Error::Io(e)) => io_is_full(e),
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("13") | Some("53100"))
+                    || d.message().contains("No space left on device")
+            }
+            _ => false,
+        }
+    }
+}
+
+fn io_is_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

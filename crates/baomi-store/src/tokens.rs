@@ -143,11 +143,16 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let info = row_to_token(&row)?;
-        sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
+        // Bookkeeping only: a token must keep working when the write cannot be made (a
+        // full disk), or /metrics, which reports the full disk, could not be read.
+        if let Err(e) = sqlx::query("UPDATE api_tokens SET last_used_ms = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(info.id)
             .execute(self.pool())
-            .await?;
+            .await
+        {
+            tracing::warn!("token {}: last use not recorded: {e}", info.name);
+        }
         Ok(Some(info))
     }
 

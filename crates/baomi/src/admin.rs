@@ -202,16 +202,41 @@ pub fn restore(src: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
                 String::new()
             }
         );
+        let mut code = 0;
         if report.ok() {
             println!("audit log intact: {} entries", report.entries);
-            Ok(0)
         } else {
             println!(
                 "AUDIT LOG OR INCIDENTS ALTERED in the backup: {} problem(s)",
                 report.problems.len()
             );
-            Ok(1)
+            code = 1;
         }
+        // The vault was copied after the database snapshot; every file the snapshot names
+        // must have come with it, and decrypt with the restored keys.
+        let vault = baomi_store::EvidenceVault::open(data_dir)?;
+        let options = baomi_store::CheckOptions {
+            verify: true,
+            ..Default::default()
+        };
+        let check = store.check(&vault, &options, &console_actor()).await?;
+        if check.missing.is_empty() && check.unreadable.is_empty() {
+            println!(
+                "evidence complete: {} files, all {} referenced decrypt",
+                check.files, check.referenced
+            );
+        } else {
+            println!(
+                "BACKUP INCOMPLETE: {} referenced evidence file(s) missing, {} unreadable",
+                check.missing.len(),
+                check.unreadable.len()
+            );
+            for m in check.missing.iter().chain(&check.unreadable) {
+                println!("  {m}");
+            }
+            code = 1;
+        }
+        Ok(code)
     })
 }
 

@@ -97,6 +97,50 @@ fn evidence_of(http: u16, token: &str, number: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// A copy of the backup that lost one evidence file restores with exit 1 and names the
+/// incident whose evidence is gone.
+fn restore_of_a_damaged_copy_names_the_missing_evidence(backup: &Path, work: &Path, number: &str) {
+    let damaged = work.join("backup-damaged");
+    let out = Command::new("cp")
+        .args(["-a"])
+        .arg(backup)
+        .arg(&damaged)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut files = Vec::new();
+    for fan in std::fs::read_dir(damaged.join("evidence")).unwrap() {
+        for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            files.push(f.unwrap().path());
+        }
+    }
+    assert!(!files.is_empty());
+    for f in &files {
+        std::fs::remove_file(f).unwrap();
+    }
+    let data = work.join("restored-damaged");
+    let config = work.join("restored-damaged.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[listen]\nhttp = \"127.0.0.1:{}\"\nicap = \"off\"\nmilter = \"off\"\n",
+            data.display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = baomi(&[
+        "--config",
+        config.to_str().unwrap(),
+        "restore",
+        damaged.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", out_text(&out));
+    let text = out_text(&out);
+    assert!(text.contains("BACKUP INCOMPLETE"), "{text}");
+    assert!(text.contains(&format!("incident {number}")), "{text}");
+}
+
 /// Back up a running server, restore into a fresh store; the backup's directory.
 fn round_trip(db_line: &str, restore_db_line: &str, work: &Path) -> std::path::PathBuf {
     let s = Serve::start(db_line, None);
@@ -162,6 +206,14 @@ fn round_trip(db_line: &str, restore_db_line: &str, work: &Path) -> std::path::P
         "{}",
         out_text(&out)
     );
+    assert!(
+        out_text(&out).contains("evidence complete"),
+        "{}",
+        out_text(&out)
+    );
+    if restore_db_line.is_empty() {
+        restore_of_a_damaged_copy_names_the_missing_evidence(&dest, work, &number);
+    }
     let out = baomi(&["--config", rcfg, "audit", "verify"]);
     assert!(out.status.success(), "{}", out_text(&out));
     // A second restore over it is refused.

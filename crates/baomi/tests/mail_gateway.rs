@@ -262,3 +262,178 @@ fn find_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// 200 messages with attachments sent at once by the sender's MTA (a relay Postfix) into
+/// the gateway Postfix; `baomi serve` is killed with SIGKILL once it has body chunks of
+/// messages in flight. The gateway tempfails what was in flight, the relay keeps it and
+/// retries, and after the restart every message arrives exactly once, each one inspected
+/// (its `X-Baomi-Verdict` header: every message carries one resident ID, policy `audit`).
+#[test]
+fn two_hundred_sessions_killed_mid_body_lose_nothing_and_deliver_nothing_uninspected() {
+    const MESSAGES: usize = 200;
+    let mut serve = Serve::start("", None);
+    // Beyond Postfix's defaults: 300 processes, no per-client connection limit (anvil).
+    // Each session pauses 5 s at DATA (as slow senders do), so the relay's sessions, which
+    // it opens over a few seconds, are all open at once when their bodies come.
+    let gateway = Postfix::gateway(
+        serve.milter,
+        "default_process_limit = 300\nsmtpd_client_connection_count_limit = 0\n\
+         smtpd_client_connection_rate_limit = 0\nsmtpd_client_message_rate_limit = 0\n\
+         smtpd_data_restrictions = sleep 5, permit\n",
+    );
+    let relay = Postfix::relay(
+        gateway.smtp_port,
+        "default_process_limit = 300\ndefault_destination_concurrency_limit = 250\n\
+         initial_destination_concurrency = 250\nsmtp_destination_concurrency_limit = 250\n\
+         smtp_connection_cache_on_demand = no\n",
+    );
+    let work = tempfile::tempdir().unwrap();
+    // A 600 KB attachment each (a blank disk image: no text, cheap to inspect), so the
+    // bodies take ten or more 64 KiB chunks and are in flight for a while.
+    let attachment = base64_lines(&vec![0u8; 600_000]);
+    for i in 0..MESSAGES {
+        let file = work.path().join(format!("m{i}.eml"));
+        std::fs::write(
+            &file,
+            format!(
+                "From: alice@example.test\r\nTo: bob@example.test\r\nSubject: report {i}\r\n\
+                 Message-ID: <load-{i}@example.test>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 第{i}份报表，联系人身份证号：{}\r\n\
+                 --b\r\nContent-Type: application/octet-stream; name=\"data{i}.bin\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\
+                 Content-Disposition: attachment; filename=\"data{i}.bin\"\r\n\r\n\
+                 {attachment}--b--\r\n",
+                resident_id(i as u32)
+            ),
+        )
+        .unwrap();
+        relay.sendmail(&file);
+    }
+    // Held: every message reaches the relay's deferred queue (defer_transports).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let q = relay.queue();
+        let deferred = q.iter().filter(|(name, _)| name == "deferred").count();
+        if deferred == MESSAGES && q.len() == MESSAGES {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the relay holds {deferred} of {MESSAGES} ({} listed)",
+            q.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // All at once; kill when many sessions are open and bodies are arriving.
+    relay.release();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (active, chunks, answered, peak) = loop {
+        let m = milter_metrics(&serve);
+        if m.0 >= 190 && m.1 > 0 {
+            serve.kill();
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never 190 sessions with bodies in flight (active, chunks, answered, peak) = {m:?}\n{}\n{}",
+            warnings(&relay.log()),
+            warnings(&gateway.log())
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        (answered as usize) < MESSAGES,
+        "every message was answered before the kill: not mid-body"
+    );
+    eprintln!(
+        "milter kill: {active} sessions open, {chunks} body chunks in, {answered} messages \
+         answered, peak {peak} sessions at the kill"
+    );
+
+    // The relay is told 4xx for what was in flight and keeps it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !relay.log().contains("status=deferred") {
+        assert!(
+            Instant::now() < deadline,
+            "nothing deferred:\n{}",
+            relay.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    serve.restart();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if gateway.delivered().len() >= MESSAGES && relay.queue().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {MESSAGES} delivered; relay queue {}; gateway log:\n{}",
+            gateway.delivered().len(),
+            relay.queue().len(),
+            tail_lines(&gateway.log(), 30)
+        );
+        relay.flush();
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let delivered = gateway.delivered();
+    let mut ids: Vec<String> = delivered
+        .iter()
+        .map(|m| {
+            let text = String::from_utf8_lossy(m);
+            assert!(
+                text.contains("X-Baomi-Verdict: audit"),
+                "delivered without inspection:\n{}",
+                &text[..text.len().min(600)]
+            );
+            let at = text.find("<load-").expect("Message-ID");
+            text[at..at + text[at..].find('>').unwrap()].to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), MESSAGES, "every message once");
+    assert_eq!(delivered.len(), MESSAGES, "no message twice");
+}
+
+/// (active sessions, body chunks, messages answered, peak sessions) from `/metrics`.
+fn milter_metrics(serve: &Serve) -> (u64, u64, u64, u64) {
+    let (_, body) = serve.metrics();
+    let text = String::from_utf8_lossy(&body);
+    let get = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        get("baomi_milter_active_connections"),
+        get("baomi_milter_body_chunks_total"),
+        get("baomi_milter_messages_total"),
+        get("baomi_milter_peak_connections"),
+    )
+}
+
+/// Base64 in 76-character lines, as mail clients write attachments.
+fn base64_lines(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::new();
+    for line in b64.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn warnings(log: &str) -> String {
+    let w: Vec<&str> = log.lines().filter(|l| l.contains("warning")).collect();
+    w[..w.len().min(10)].join("\n")
+}
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

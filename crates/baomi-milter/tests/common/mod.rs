@@ -52,6 +52,40 @@ pub struct Postfix {
 impl Postfix {
     /// Starts Postfix with `smtpd_milters = inet:127.0.0.1:MILTER_PORT`, fail-closed.
     pub fn start(milter_port: u16) -> Postfix {
+        Postfix::gateway(milter_port, "")
+    }
+
+    /// The gateway with `extra` lines appended to main.cf (limits, for load tests).
+    pub fn gateway(milter_port: u16, extra: &str) -> Postfix {
+        Postfix::boot(&format!(
+            "virtual_mailbox_domains = example.test
+virtual_mailbox_maps = static:inbox/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_minimum_uid = 1
+virtual_mailbox_limit = 0
+smtpd_milters = inet:127.0.0.1:{milter_port}
+milter_default_action = tempfail
+milter_protocol = 6
+{extra}"
+        ))
+    }
+
+    /// A sending MTA (no milter) that relays all mail to `next_hop_port` on loopback and
+    /// retries deferred mail every second or two, as the sender's own server would.
+    /// It starts holding its mail (`defer_transports = smtp`) until [`Postfix::release`].
+    pub fn relay(next_hop_port: u16, extra: &str) -> Postfix {
+        Postfix::boot(&format!(
+            "relayhost = [127.0.0.1]:{next_hop_port}
+defer_transports = smtp
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+{extra}"
+        ))
+    }
+
+    fn boot(role_lines: &str) -> Postfix {
         require_tools(&["postfix", "postqueue", "postsuper", "swaks"]);
         let root = tempfile::Builder::new()
             .prefix("baomi-postfix-")
@@ -86,12 +120,7 @@ mydestination =
 mynetworks = 127.0.0.0/8
 relay_domains =
 smtpd_recipient_restrictions = permit_mynetworks, reject
-virtual_mailbox_domains = example.test
 virtual_mailbox_base = {d}/mail
-virtual_mailbox_maps = static:inbox/
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-virtual_minimum_uid = 1
 alias_maps =
 alias_database =
 biff = no
@@ -99,10 +128,7 @@ smtputf8_enable = no
 disable_dns_lookups = yes
 smtp_dns_support_level = disabled
 message_size_limit = 209715200
-virtual_mailbox_limit = 0
-smtpd_milters = inet:127.0.0.1:{milter_port}
-milter_default_action = tempfail
-milter_protocol = 6
+{role_lines}
 "
             ),
         )
@@ -134,6 +160,32 @@ milter_protocol = 6
             std::thread::sleep(Duration::from_millis(100));
         }
         postfix
+    }
+
+    /// Submit FILE as a message from the local machine (`sendmail -t`: recipients from its
+    /// headers), into this instance's queue.
+    pub fn sendmail(&self, file: &Path) {
+        let out = Command::new("/usr/sbin/sendmail")
+            .args(["-C", path(&self.conf), "-t", "-f", "alice@example.test"])
+            .stdin(std::fs::File::open(file).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sendmail: {}", transcript(&out));
+    }
+
+    /// A relay's held mail goes out at once (all of it in parallel, up to the limits).
+    pub fn release(&self) {
+        run(
+            "postconf",
+            &["-c", path(&self.conf), "-e", "defer_transports ="],
+        );
+        run("postfix", &["-c", path(&self.conf), "reload"]);
+        self.flush();
+    }
+
+    /// `postqueue -f`: try every deferred message now.
+    pub fn flush(&self) {
+        run("postqueue", &["-c", path(&self.conf), "-f"]);
     }
 
     pub fn log(&self) -> String {

@@ -65,11 +65,20 @@ impl Serve {
     }
 
     pub fn start_with_milter_port(extra: &str, policy: Option<&str>, milter: u16) -> Serve {
+        Serve::start_with(extra, policy, milter, None)
+    }
+
+    /// Start with DATA as the data directory (a small file system of its own, say).
+    pub fn start_on(data: &Path, extra: &str) -> Serve {
+        Serve::start_with(extra, None, free_port(), Some(data.to_owned()))
+    }
+
+    fn start_with(extra: &str, policy: Option<&str>, milter: u16, data: Option<PathBuf>) -> Serve {
         let dir = tempfile::Builder::new()
             .prefix("baomi-serve-")
             .tempdir()
             .unwrap();
-        let data = dir.path().join("data");
+        let data = data.unwrap_or_else(|| dir.path().join("data"));
         std::fs::create_dir_all(&data).unwrap();
         if let Some(p) = policy {
             std::fs::write(data.join("policy.toml"), p).unwrap();
