@@ -21,9 +21,10 @@ if [ "$what" = test ]; then
          imagemagick img2pdf)
   # exiftool writes the EXIF/XMP text fields (XPComment, UserComment…) of the test photos.
   pkgs+=(libimage-exiftool-perl)
-  # The gateways' tests run against the real servers: Squid and c-icap-client for ICAP,
+  # The gateways' tests run against the real servers: Squid (the OpenSSL flavour, for
+  # ssl-bump; it replaces Debian's GnuTLS `squid`) and c-icap-client for ICAP,
   # Postfix, swaks and miltertest for the milter, PostgreSQL for the second store backend.
-  pkgs+=(squid c-icap postfix swaks miltertest postgresql curl iproute2)
+  pkgs+=(squid-openssl c-icap postfix swaks miltertest postgresql curl iproute2 openssl)
   # The console's browser tests: Debian's Chromium driven through chromedriver.
   pkgs+=(chromium chromium-driver)
   # The API fuzzing (scripts/api-fuzz.sh) installs schemathesis from PyPI into a venv.

@@ -11,7 +11,7 @@ mod support {
 
 use std::process::Command;
 
-use icap::{Squid, curl, make_docx, upstream};
+use icap::{HttpsUpstream, Squid, TestTls, curl, make_docx, upstream};
 use support::serve::{Serve, incident_number, resident_id};
 
 #[test]
@@ -144,4 +144,99 @@ fn squid_blocks_marked_uploads_with_an_incident_and_passes_clean_ones() {
     let (code, out) = serve.audit_verify();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&number), "{out}");
+}
+
+/// HTTPS through Squid's ssl-bump (squid-openssl): a marked .docx uploaded over HTTPS gets
+/// Baomi's block page inside the TLS session (the browser trusts the interception CA) and
+/// never reaches the upstream; a clean one arrives byte-identical; the incident records the
+/// https URL. A host on the splice list is tunnelled untouched: curl succeeds only with the
+/// upstream's own CA, and Baomi sees nothing of it.
+#[test]
+fn https_uploads_are_inspected_through_ssl_bump_and_spliced_hosts_are_not() {
+    let serve = Serve::start("", None);
+    let tls = TestTls::make(&["upload.test", "bank.test"]);
+    let up = HttpsUpstream::start(&tls);
+    let squid = Squid::start_bump(
+        serve.icap,
+        &tls,
+        &["bank.test"],
+        &["upload.test", "bank.test"],
+    );
+    let proxy = format!("http://127.0.0.1:{}", squid.port);
+    let ca = tls.ca_crt.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    let secret = work.path().join("绝密方案.docx");
+    make_docx(
+        &secret,
+        &["绝密★长期", "关于某工程的实施方案", "一、总体安排。"],
+    );
+    let url = format!("https://upload.test:{}/drive/upload", up.port);
+    let (code, page) = curl(&[
+        "-x",
+        &proxy,
+        "--cacert",
+        ca,
+        "-F",
+        &format!("file=@{}", secret.display()),
+        &url,
+    ]);
+    assert_eq!(code, 403, "{page}\n{}\n{}", squid.log(), serve.log());
+    assert!(page.contains("事件编号"), "{page}");
+    let number = incident_number(&page).expect("incident number on the block page");
+    assert!(
+        up.requests().is_empty(),
+        "the upstream got {:?}",
+        up.requests()
+    );
+    let inc = serve.api(&format!("/api/v1/incidents/{number}"));
+    assert_eq!(inc["object_name"], "绝密方案.docx");
+    let dest = inc["destination"].as_str().unwrap();
+    assert!(dest.contains(&url), "{dest}");
+
+    // A clean upload over HTTPS: byte-identical at the upstream.
+    let clean = work.path().join("menu.bin");
+    let bytes = "本周食堂菜单：周一米饭，周二面条。\n"
+        .repeat(3000)
+        .into_bytes();
+    std::fs::write(&clean, &bytes).unwrap();
+    let (code, body) = curl(&[
+        "-x",
+        &proxy,
+        "--cacert",
+        ca,
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", clean.display()),
+        &format!("https://upload.test:{}/clean", up.port),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    let got = up.requests();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "POST /clean");
+    assert_eq!(got[0].1, bytes, "the clean upload was changed on the way");
+
+    // The spliced host: the upstream's own certificate reaches curl (the interception CA
+    // does not verify it), and the marked upload passes Baomi unseen — that is what a
+    // splice list means, and why it must stay short.
+    let bank = format!("https://bank.test:{}/pay", up.port);
+    let seen_before = serve.api("/api/v1/incidents")["total"].clone();
+    let (code, _) = curl(&["-x", &proxy, "--cacert", ca, &bank]);
+    assert_eq!(
+        code, 0,
+        "a spliced host verified against the interception CA"
+    );
+    let (code, body) = curl(&[
+        "-x",
+        &proxy,
+        "--cacert",
+        tls.upstream_ca.to_str().unwrap(),
+        "-F",
+        &format!("file=@{}", secret.display()),
+        &bank,
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(up.requests().len(), 2);
+    assert_eq!(serve.api("/api/v1/incidents")["total"], seen_before);
 }

@@ -512,6 +512,100 @@ impl Squid {
              adaptation_access baomi_req allow via_icap\n\
              adaptation_access baomi_req deny all\n"
         );
+        Squid::run(squid, dir, conf, port, plain_port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("cache.log")).unwrap_or_default()
+    }
+
+    /// Squid (OpenSSL flavour) intercepting HTTPS with ssl-bump, configured as README
+    /// "HTTPS" says: peek at step 1, splice the hosts in `splice`, bump the rest with
+    /// certificates signed by `tls.ca_pem`; the upstream is trusted through `tls.upstream_ca`;
+    /// `hosts` resolve to loopback. CONNECT itself is not sent to ICAP.
+    pub fn start_bump(icap_port: u16, tls: &TestTls, splice: &[&str], hosts: &[&str]) -> Squid {
+        use std::os::unix::fs::PermissionsExt;
+        let squid = require_tool("squid", "squid-openssl");
+        let certgen = std::path::Path::new("/usr/lib/squid/security_file_certgen");
+        assert!(
+            certgen.exists(),
+            "security_file_certgen missing: install squid-openssl (scripts/deps.sh test)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let db = dir.path().join("ssl_db");
+        let out = std::process::Command::new(certgen)
+            .args(["-c", "-s"])
+            .arg(&db)
+            .args(["-M", "4MB"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let chown = std::process::Command::new("chown")
+            .args(["-R", "proxy:proxy"])
+            .arg(&db)
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        let hosts_file = dir.path().join("hosts");
+        std::fs::write(&hosts_file, format!("127.0.0.1 {}\n", hosts.join(" "))).unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        let splice_acl = if splice.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "acl no_bump ssl::server_name {}\nssl_bump splice no_bump\n",
+                splice.join(" ")
+            )
+        };
+        let conf = format!(
+            "http_port 127.0.0.1:{port} ssl-bump tls-cert={ca} generate-host-certificates=on dynamic_cert_mem_cache_size=4MB\n\
+             sslcrtd_program {certgen} -s {db} -M 4MB\n\
+             sslcrtd_children 3 startup=1 idle=1\n\
+             acl step1 at_step SslBump1\n\
+             ssl_bump peek step1\n\
+             {splice_acl}\
+             ssl_bump bump all\n\
+             tls_outgoing_options cafile={upstream_ca}\n\
+             hosts_file {hosts}\n\
+             pid_filename {d}/squid.pid\n\
+             cache_log {d}/cache.log\n\
+             access_log stdio:{d}/access.log\n\
+             cache_store_log none\n\
+             coredump_dir {d}\n\
+             cache deny all\n\
+             cache_mem 8 MB\n\
+             shutdown_lifetime 0 seconds\n\
+             http_access allow all\n\
+             acl CONNECT method CONNECT\n\
+             icap_enable on\n\
+             icap_send_client_ip on\n\
+             icap_preview_enable on\n\
+             icap_persistent_connections on\n\
+             icap_service baomi_req reqmod_precache bypass=0 icap://127.0.0.1:{icap_port}/reqmod\n\
+             adaptation_access baomi_req deny CONNECT\n\
+             adaptation_access baomi_req allow all\n",
+            ca = tls.ca_pem.display(),
+            certgen = certgen.display(),
+            db = db.display(),
+            upstream_ca = tls.upstream_ca.display(),
+            hosts = hosts_file.display(),
+        );
+        Squid::run(squid, dir, conf, port, port)
+    }
+
+    fn run(
+        squid: std::path::PathBuf,
+        dir: tempfile::TempDir,
+        conf: String,
+        port: u16,
+        plain_port: u16,
+    ) -> Squid {
         let conf_path = dir.path().join("squid.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let child = std::process::Command::new(squid)
@@ -542,9 +636,188 @@ impl Squid {
         }
         s
     }
+}
 
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("cache.log")).unwrap_or_default()
+/// The certificates of an HTTPS test: the interception CA (made by
+/// `scripts/make-interception-ca.sh`), and an upstream CA with a server certificate for
+/// `names`, as a site's own PKI would be.
+pub struct TestTls {
+    pub dir: tempfile::TempDir,
+    /// Key and certificate, for Squid's `tls-cert=`.
+    pub ca_pem: std::path::PathBuf,
+    /// The interception CA's certificate, what office browsers trust.
+    pub ca_crt: std::path::PathBuf,
+    pub upstream_ca: std::path::PathBuf,
+    pub server_crt: std::path::PathBuf,
+    pub server_key: std::path::PathBuf,
+}
+
+impl TestTls {
+    pub fn make(names: &[&str]) -> TestTls {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/make-interception-ca.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(d)
+            .args(["2", "Baomi test interception CA"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(d)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509", "-new", "-sha256", "-days", "2"];
+        ca.extend(ec);
+        ca.extend([
+            "-subj",
+            "/CN=upstream test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+            "-keyout",
+            "up-ca.key",
+            "-out",
+            "up-ca.crt",
+        ]);
+        openssl(&ca);
+        let mut csr = vec!["req", "-new"];
+        csr.extend(ec);
+        csr.extend([
+            "-subj",
+            "/CN=upstream",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        openssl(&csr);
+        let sans: Vec<String> = names.iter().map(|n| format!("DNS:{n}")).collect();
+        std::fs::write(
+            d.join("ext.cnf"),
+            format!(
+                "subjectAltName={},IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+                sans.join(",")
+            ),
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "up-ca.crt",
+            "-CAkey",
+            "up-ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-sha256",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
+        ]);
+        // Squid reads the CA as the proxy user after dropping root.
+        let _ = Command::new("chmod")
+            .args(["644"])
+            .arg(d.join("baomi-interception-ca.pem"))
+            .status();
+        TestTls {
+            ca_pem: d.join("baomi-interception-ca.pem"),
+            ca_crt: d.join("baomi-interception-ca.crt"),
+            upstream_ca: d.join("up-ca.crt"),
+            server_crt: d.join("server.crt"),
+            server_key: d.join("server.key"),
+            dir,
+        }
+    }
+}
+
+/// The HTTPS upstream (`tests/data/https_upstream.py`): its port, and the directory where
+/// each request it received is a file (request line, then body). Killed when dropped.
+pub struct HttpsUpstream {
+    pub port: u16,
+    pub received: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl HttpsUpstream {
+    pub fn start(tls: &TestTls) -> HttpsUpstream {
+        use std::io::BufRead;
+        let received = tempfile::tempdir().unwrap();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../baomi-icap/tests/data/https_upstream.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&tls.server_crt)
+            .arg(&tls.server_key)
+            .arg(received.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("upstream port");
+        HttpsUpstream {
+            port,
+            received,
+            child,
+        }
+    }
+
+    /// (request line, body) of every request received, in order.
+    pub fn requests(&self) -> Vec<(String, Vec<u8>)> {
+        let mut names: Vec<_> = std::fs::read_dir(self.received.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_none())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                let data = std::fs::read(p).unwrap();
+                let nl = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+                (
+                    String::from_utf8_lossy(&data[..nl]).into_owned(),
+                    data.get(nl + 1..).unwrap_or_default().to_vec(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for HttpsUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
