@@ -16,6 +16,7 @@ bin=$(realpath "${2:?baomi binary of that revision}")
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$here/crates/baomi/tests/fixtures/release-$rev
 work=$(mktemp -d /tmp/baomi-fixture.XXXXXX)
+chmod 755 "$work"   # the PostgreSQL server runs as postgres
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
 mkdir -p "$out/uploads"
