@@ -16,11 +16,13 @@ mod body;
 mod chunked;
 mod objects;
 mod page;
+mod pieces;
 mod proto;
 mod server;
 mod stats;
 
 pub use page::render_block_page;
+pub use pieces::PieceLimits;
 pub use server::{IcapState, IcapStream, serve, serve_connection, serve_with_state};
 pub use stats::{IcapStats, IcapStatsSnapshot};
 
@@ -53,6 +55,8 @@ pub struct IcapConfig {
     pub fail_open: bool,
     /// Whom the user should contact, shown on the block page.
     pub contact: String,
+    /// Bounds on the pieces of uploads sent in several requests (see `pieces.rs`).
+    pub pieces: PieceLimits,
 }
 
 impl Default for IcapConfig {
@@ -70,6 +74,7 @@ impl Default for IcapConfig {
             inspect_timeout: Duration::from_secs(90),
             fail_open: false,
             contact: "保密办 / Security Office".into(),
+            pieces: PieceLimits::default(),
         }
     }
 }

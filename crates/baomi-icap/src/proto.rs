@@ -291,7 +291,7 @@ pub(crate) fn parse_encapsulated(v: &str) -> Result<Encapsulated, ConnError> {
 }
 
 /// The parts of an encapsulated HTTP header block the door needs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct HttpHead {
     /// Request: method; response: empty.
     pub method: String,

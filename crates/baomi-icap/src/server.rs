@@ -17,28 +17,38 @@ use tokio::task::JoinSet;
 use crate::body::AsyncSpool;
 use crate::chunked::{ChunkedReader, Piece};
 use crate::objects::{BodyInfo, split_body};
+use crate::pieces::{Outcome, PieceRequest, Uploads};
 use crate::proto::{
     BodyOf, ConnError, HttpHead, IcapHead, bad, parse_encapsulated, parse_http_request,
     parse_http_response, read_head,
 };
 use crate::{
-    BlockNotice, Decision, Exchange, IcapConfig, IcapStats, Inspector, Mode, render_block_page,
+    BlockNotice, Decision, Exchange, IcapConfig, IcapStats, Inspector, Mode, ObjectKind,
+    render_block_page,
 };
 
 /// What the running door shares with its owner: counters, and the ISTag, which the owner
 /// changes when the policy changes.
 #[derive(Debug)]
 pub struct IcapState {
-    pub stats: IcapStats,
+    /// Shared with the blocking threads that keep upload pieces.
+    pub stats: Arc<IcapStats>,
     istag: RwLock<String>,
+    uploads: Arc<Uploads>,
 }
 
 impl IcapState {
     pub fn new(config: &IcapConfig) -> IcapState {
         IcapState {
-            stats: IcapStats::default(),
+            stats: Arc::new(IcapStats::default()),
             istag: RwLock::new(config.istag.clone()),
+            uploads: Arc::new(Uploads::default()),
         }
+    }
+
+    /// Uploads in pieces in progress, and the bytes held for them.
+    pub fn uploads_held(&self) -> (usize, u64) {
+        self.uploads.held()
     }
 
     pub fn istag(&self) -> String {
@@ -421,20 +431,58 @@ async fn modify<S: IcapStream, I: Inspector>(
         Some(Early::Limit(reason)) => fail_mode(config, reason, state, false),
         None => {
             let objects = match body {
-                None => Ok(Vec::new()),
+                None => Ok(Ok(Vec::new())),
                 Some(b) => {
                     let (info, cfg) = (info.clone(), config.clone());
-                    tokio::task::spawn_blocking(move || split_body(b, &info, &cfg))
-                        .await
-                        .unwrap_or_else(|e| Err(format!("body parser failed: {e}")))
+                    let (uploads, stats) = (state.uploads.clone(), state.stats.clone());
+                    let req = req.clone().filter(|_| mode == Mode::Reqmod);
+                    let client = head
+                        .header("X-Authenticated-User")
+                        .and_then(decode_user)
+                        .or_else(|| head.header("X-Client-IP").map(|v| v.trim().to_owned()))
+                        .unwrap_or_else(|| "-".into());
+                    tokio::task::spawn_blocking(move || {
+                        let raw = b.clone();
+                        let objects = split_body(b, &info, &cfg)?;
+                        let Some(req) = req else {
+                            return Ok(Ok(objects));
+                        };
+                        // A piece's bytes are the body as sent, unless it was compressed
+                        // for the transfer: then the decoded body the parser made.
+                        let decoded = info.content_encoding.is_some().then(|| {
+                            objects
+                                .iter()
+                                .find(|o| o.kind == ObjectKind::Raw)
+                                .map(|o| &o.blob)
+                        });
+                        let body = match decoded {
+                            Some(d) => d.cloned(),
+                            None => Some(raw),
+                        };
+                        let r = PieceRequest {
+                            req: &req,
+                            url: &info.url,
+                            client,
+                            body: body.as_ref(),
+                            content_type: info.content_type.as_deref(),
+                        };
+                        Ok(match uploads.handle(&r, objects, &cfg, &stats) {
+                            Outcome::Inspect(objects) => Ok(objects),
+                            Outcome::Limit(reason) => Err(reason),
+                        })
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("body parser failed: {e}")))
                 }
             };
+            // Err: the body parser's limit; Ok(Err): a bound on upload pieces.
             match objects {
                 Err(reason) => {
                     IcapStats::bump(&state.stats.over_limit);
                     fail_mode(config, reason, state, false)
                 }
-                Ok(objects) => {
+                Ok(Err(reason)) => fail_mode(config, reason, state, false),
+                Ok(Ok(objects)) => {
                     let exchange = Exchange {
                         mode,
                         method: req.as_ref().map(|r| r.method.clone()).unwrap_or_default(),

@@ -27,6 +27,12 @@ pub struct IcapStats {
     pub over_limit: AtomicU64,
     /// HTTP body bytes received.
     pub body_bytes: AtomicU64,
+    /// Pieces of uploads sent in several requests, kept on the spool.
+    pub pieces: AtomicU64,
+    /// Uploads in pieces put together whole and inspected.
+    pub pieces_assembled: AtomicU64,
+    /// Uploads in pieces dropped unfinished after their idle age.
+    pub pieces_expired: AtomicU64,
 }
 
 impl IcapStats {
@@ -56,6 +62,9 @@ impl IcapStats {
             inspector_failures: g(&self.inspector_failures),
             over_limit: g(&self.over_limit),
             body_bytes: g(&self.body_bytes),
+            pieces: g(&self.pieces),
+            pieces_assembled: g(&self.pieces_assembled),
+            pieces_expired: g(&self.pieces_expired),
         }
     }
 }
@@ -76,4 +85,7 @@ pub struct IcapStatsSnapshot {
     pub inspector_failures: u64,
     pub over_limit: u64,
     pub body_bytes: u64,
+    pub pieces: u64,
+    pub pieces_assembled: u64,
+    pub pieces_expired: u64,
 }

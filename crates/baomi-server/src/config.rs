@@ -110,6 +110,11 @@ pub struct Icap {
     pub spool_threshold_bytes: u64,
     /// Where spooled bodies go; the system temp dir when unset.
     pub spool_dir: Option<PathBuf>,
+    /// Uploads sent in pieces (Content-Range, tus, slice uploads): bytes held on the spool
+    /// for all uploads in progress, how many at once, and how long one may sit idle.
+    pub pieces_max_bytes: u64,
+    pub pieces_max_uploads: usize,
+    pub pieces_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +174,9 @@ impl Default for Icap {
             max_body_bytes: 4 << 30,
             spool_threshold_bytes: 16 << 20,
             spool_dir: None,
+            pieces_max_bytes: 2 << 30,
+            pieces_max_uploads: 1024,
+            pieces_max_age_secs: 3600,
         }
     }
 }

@@ -31,6 +31,11 @@ pub fn icap_config(gw: &Gateway) -> IcapConfig {
         inspect_timeout: std::time::Duration::from_secs(c.icap.inspect_timeout_secs),
         fail_open: c.gateway.fail_open,
         contact: c.gateway.contact.clone(),
+        pieces: baomi_icap::PieceLimits {
+            max_bytes: c.icap.pieces_max_bytes,
+            max_uploads: c.icap.pieces_max_uploads,
+            max_age: std::time::Duration::from_secs(c.icap.pieces_max_age_secs),
+        },
         ..IcapConfig::default()
     }
 }

@@ -163,6 +163,21 @@ impl Metrics {
                         "HTTP body bytes received over ICAP",
                         s.body_bytes,
                     ),
+                    (
+                        "icap_upload_pieces",
+                        "Pieces of uploads sent in several requests, kept until whole",
+                        s.pieces,
+                    ),
+                    (
+                        "icap_uploads_assembled",
+                        "Uploads in pieces put together and inspected whole",
+                        s.pieces_assembled,
+                    ),
+                    (
+                        "icap_uploads_expired",
+                        "Uploads in pieces dropped unfinished after their idle age",
+                        s.pieces_expired,
+                    ),
                 ],
             );
             gauges(
@@ -177,6 +192,16 @@ impl Metrics {
                         "icap_peak_connections",
                         "The most ICAP connections open at once since start",
                         s.peak_connections,
+                    ),
+                    (
+                        "icap_uploads_in_pieces",
+                        "Uploads in pieces in progress now",
+                        state.uploads_held().0 as u64,
+                    ),
+                    (
+                        "icap_upload_pieces_bytes",
+                        "Bytes held on the spool for uploads in pieces",
+                        state.uploads_held().1,
                     ),
                 ],
             );

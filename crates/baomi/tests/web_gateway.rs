@@ -240,3 +240,150 @@ fn https_uploads_are_inspected_through_ssl_bump_and_spliced_hosts_are_not() {
     assert_eq!(up.requests().len(), 2);
     assert_eq!(serve.api("/api/v1/incidents")["total"], seen_before);
 }
+
+/// A cloud drive sends a large file as several requests. A marked .docx sent in three
+/// `Content-Range` pieces to one upload URL passes the first two (neither holds the whole
+/// document) and gets the block page on the third: the upstream never holds the whole file.
+/// The same for a WebUploader-style slice upload (multipart, `chunk`/`chunks` fields, pieces
+/// out of order). A clean file in pieces passes whole.
+#[test]
+fn uploads_in_pieces_are_inspected_whole_and_the_last_piece_is_blocked() {
+    let serve = Serve::start("", None);
+    let squid = Squid::start(serve.icap);
+    let (up, received) = upstream();
+    let proxy = format!("http://127.0.0.1:{}", squid.port);
+    let work = tempfile::tempdir().unwrap();
+
+    let secret = work.path().join("年度计划.docx");
+    // Enough text that each third of the zip is a few kilobytes of deflate.
+    let filler: Vec<String> = (0..200)
+        .map(|i| format!("第{i}项：推进重点工作，落实责任分工，按期完成目标任务。"))
+        .collect();
+    let mut lines = vec!["机密★5年", "2027年度重点工作计划"];
+    lines.extend(filler.iter().map(String::as_str));
+    make_docx(&secret, &lines);
+    let bytes = std::fs::read(&secret).unwrap();
+    let total = bytes.len();
+    let cuts = [0, total / 3, 2 * total / 3, total];
+    let url = format!("http://127.0.0.1:{up}/drive/session/8f3a/年度计划.docx");
+    let put = |i: usize, url: &str| {
+        let piece = work.path().join(format!("piece{i}"));
+        std::fs::write(&piece, &bytes[cuts[i]..cuts[i + 1]]).unwrap();
+        curl(&[
+            "-x",
+            &proxy,
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "-H",
+            &format!(
+                "Content-Range: bytes {}-{}/{total}",
+                cuts[i],
+                cuts[i + 1] - 1
+            ),
+            "--data-binary",
+            &format!("@{}", piece.display()),
+            url,
+        ])
+    };
+    for i in 0..2 {
+        let (code, body) = put(i, &url);
+        assert_eq!(
+            code,
+            200,
+            "piece {i} of the marked file: {body}\n{}",
+            serve.log()
+        );
+    }
+    let (code, page) = put(2, &url);
+    assert_eq!(code, 403, "the completing piece: {page}\n{}", serve.log());
+    assert!(page.contains("机密") && page.contains("事件编号"), "{page}");
+    let number = incident_number(&page).expect("incident number");
+    let got = received.lock().unwrap();
+    let pieces: Vec<_> = got.iter().filter(|r| r.1.starts_with("/drive/")).collect();
+    assert_eq!(
+        pieces.len(),
+        2,
+        "the upstream got exactly the first two pieces"
+    );
+    let held: usize = pieces.iter().map(|r| r.3.len()).sum();
+    assert!(held < total, "the upstream holds the whole file");
+    drop(got);
+    let inc = serve.api(&format!("/api/v1/incidents/{number}"));
+    assert_eq!(inc["channel"], "web");
+    assert_eq!(inc["object_type"], "docx", "{inc}");
+    assert_eq!(
+        serve.evidence(&number),
+        bytes,
+        "the evidence is the whole file"
+    );
+
+    // The same file as WebUploader slices, last piece first: blocked when the set is whole.
+    let slice = |i: usize| {
+        let piece = work.path().join(format!("slice{i}"));
+        std::fs::write(&piece, &bytes[cuts[i]..cuts[i + 1]]).unwrap();
+        curl(&[
+            "-x",
+            &proxy,
+            "-F",
+            "id=WU_FILE_0",
+            "-F",
+            "name=年度计划.docx",
+            "-F",
+            "chunks=3",
+            "-F",
+            &format!("chunk={i}"),
+            "-F",
+            &format!("file=@{};filename=blob", piece.display()),
+            &format!("http://127.0.0.1:{up}/oa/fileupload.do"),
+        ])
+    };
+    for i in [2, 0] {
+        let (code, body) = slice(i);
+        assert_eq!(code, 200, "slice {i}: {body}\n{}", serve.log());
+    }
+    let (code, page) = slice(1);
+    assert_eq!(code, 403, "the completing slice: {page}\n{}", serve.log());
+    let n2 = incident_number(&page).expect("incident number");
+    let inc = serve.api(&format!("/api/v1/incidents/{n2}"));
+    assert_eq!(inc["object_name"], "年度计划.docx", "{inc}");
+
+    // A clean file in pieces passes, each piece unchanged.
+    let clean: Vec<u8> = "食堂本周菜单与开放时间安排。\n".repeat(3000).into_bytes();
+    let half = clean.len() / 2;
+    let curl_range = |a: usize, b: usize| {
+        let piece = work.path().join(format!("clean{a}"));
+        std::fs::write(&piece, &clean[a..b]).unwrap();
+        curl(&[
+            "-x",
+            &proxy,
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Range: bytes {a}-{}/{}", b - 1, clean.len()),
+            "--data-binary",
+            &format!("@{}", piece.display()),
+            &format!("http://127.0.0.1:{up}/drive/session/c1/menu.txt"),
+        ])
+    };
+    assert_eq!(curl_range(0, half).0, 200);
+    assert_eq!(curl_range(half, clean.len()).0, 200);
+    let got = received.lock().unwrap();
+    let menu: Vec<u8> = got
+        .iter()
+        .filter(|r| r.1.ends_with("/menu.txt"))
+        .flat_map(|r| r.3.clone())
+        .collect();
+    assert_eq!(menu, clean, "the clean pieces arrived unchanged");
+    drop(got);
+
+    let (_, m) = serve.metrics();
+    let m = String::from_utf8_lossy(&m);
+    let assembled: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("baomi_icap_uploads_assembled_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no assembled counter in /metrics:\n{m}"));
+    assert_eq!(assembled, 3, "{m}");
+}
