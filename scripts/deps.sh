@@ -7,7 +7,8 @@
 #   build    runtime + what building with the `ocr` feature needs (Tesseract/Leptonica
 #            headers, clang for bindgen).
 #   test     build + the real tools the tests make their files with (LibreOffice, zip,
-#            7-Zip, compressors, python-docx, CJK fonts, qpdf, ImageMagick, img2pdf).
+#            7-Zip, compressors, python-docx, CJK fonts, qpdf, ImageMagick, img2pdf), and
+#            Synapse from PyPI in /opt/baomi-synapse-venv for the chat door's test.
 set -euo pipefail
 what=${1:-runtime}
 pkgs=(poppler-utils poppler-data libtesseract5 tesseract-ocr-chi-sim tesseract-ocr-chi-tra
@@ -39,4 +40,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ "$what" = test ]; then
+  # The chat door's test (crates/baomi/tests/chat_gateway.rs) runs a real Matrix homeserver:
+  # Synapse from PyPI, pinned, in a venv of Debian's Python. The test puts our module
+  # (integrations/matrix-synapse) on its PYTHONPATH, so the venv holds Synapse only.
+  SYNAPSE_VERSION=1.163.2
+  SYNAPSE_VENV=${BAOMI_SYNAPSE_VENV:-/opt/baomi-synapse-venv}
+  if ! "$SYNAPSE_VENV/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo /usr/bin/python3 -m venv "$SYNAPSE_VENV"
+    $sudo "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse==$SYNAPSE_VERSION"
+  fi
 fi

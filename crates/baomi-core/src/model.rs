@@ -420,6 +420,9 @@ pub enum Channel {
     Api,
     /// The publication secrecy review: a text or file before it is published.
     Publish,
+    /// A chat server's messages and uploads (the Matrix Synapse module calls the REST API
+    /// with `channel=chat`).
+    Chat,
 }
 
 impl Channel {
@@ -430,6 +433,7 @@ impl Channel {
             Channel::Mail => "mail",
             Channel::Api => "api",
             Channel::Publish => "publish",
+            Channel::Chat => "chat",
         }
     }
 }

@@ -78,12 +78,13 @@ const ROLES: [PartRole; 6] = [
     PartRole::Metadata,
     PartRole::Annotation,
 ];
-const CHANNELS: [Channel; 5] = [
+const CHANNELS: [Channel; 6] = [
     Channel::Scan,
     Channel::Web,
     Channel::Mail,
     Channel::Api,
     Channel::Publish,
+    Channel::Chat,
 ];
 
 /// The normaliser, every detector, line numbering, masking and the decision. The first

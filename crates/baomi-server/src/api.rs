@@ -239,6 +239,9 @@ struct ScanParams {
     /// Where the content was going (a chat group, a URL).
     #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     destination: Option<String>,
+    /// Where it came from (the chat server, an application); `api` when not given.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
+    source: Option<String>,
 }
 
 /// Collect a request body, in memory up to the spool threshold and in a temporary file
@@ -281,8 +284,15 @@ fn parse_channel(s: Option<&str>) -> Result<Channel, ApiError> {
         "web" => Channel::Web,
         "mail" => Channel::Mail,
         "scan" => Channel::Scan,
+        "chat" => Channel::Chat,
         other => return Err(bad_request(format!("unknown channel {other:?}"))),
     })
+}
+
+/// The local part of a Matrix user ID (`@zhangsan:unit.cn` → `zhangsan`).
+fn matrix_localpart(user: &str) -> Option<&str> {
+    let (local, server) = user.strip_prefix('@')?.split_once(':')?;
+    (!local.is_empty() && !server.is_empty()).then_some(local)
 }
 
 /// `POST /api/v1/scan`: a raw body is one object; a multipart body gives one object per
@@ -346,11 +356,20 @@ async fn scan(
                 .user
                 .as_deref()
                 .and_then(|u| gw.directory.mail_user(u))
+        })
+        .or_else(|| {
+            // A Matrix ID `@zhangsan:unit.cn` is listed as it is, or by its local part
+            // (the login the proxy knows too).
+            params
+                .user
+                .as_deref()
+                .and_then(matrix_localpart)
+                .and_then(|u| gw.directory.web_user(Some(u), None))
         });
     let who = Who {
         user: person.map(|p| p.name.clone()).or(params.user.clone()),
         department: person.map(|p| p.department.clone()),
-        source: Some("api".into()),
+        source: Some(params.source.clone().unwrap_or_else(|| "api".into())),
         destination: params.destination.clone(),
         queue_id: None,
     };
@@ -757,5 +776,17 @@ mod tests {
             1_795_192_200_000
         );
         assert!(parse_time("21/11/2026", false).is_err());
+    }
+
+    #[test]
+    fn chat_is_a_channel_and_matrix_ids_have_a_local_part() {
+        assert_eq!(parse_channel(Some("chat")).unwrap(), Channel::Chat);
+        assert_eq!(parse_channel(None).unwrap(), Channel::Api);
+        assert!(parse_channel(Some("usb")).is_err());
+        assert_eq!(matrix_localpart("@zhangsan:unit.cn"), Some("zhangsan"));
+        assert_eq!(matrix_localpart("@li:matrix.unit.cn:8448"), Some("li"));
+        assert_eq!(matrix_localpart("zhangsan"), None);
+        assert_eq!(matrix_localpart("@:unit.cn"), None);
+        assert_eq!(matrix_localpart("zhangsan@unit.cn"), None);
     }
 }

@@ -178,7 +178,7 @@ pub fn level_opts(t: Tr, current: &Option<String>) -> Vec<Opt> {
 }
 
 fn channel_opts(t: Tr, current: &Option<String>) -> Vec<Opt> {
-    let values: Vec<(&str, String)> = ["web", "mail", "api", "scan"]
+    let values: Vec<(&str, String)> = ["web", "mail", "chat", "api", "scan"]
         .iter()
         .map(|c| (*c, t.channel(c).to_owned()))
         .collect();
@@ -492,6 +492,7 @@ fn channel_of(s: &str) -> Channel {
         "web" => Channel::Web,
         "mail" => Channel::Mail,
         "scan" => Channel::Scan,
+        "chat" => Channel::Chat,
         _ => Channel::Api,
     }
 }
