@@ -54,3 +54,14 @@ if [ "$what" = test ]; then
     $sudo "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse==$SYNAPSE_VERSION"
   fi
 fi
+if [ "$what" = test ]; then
+  # The password-bank tests (crates/baomi-extract/tests/passwords.rs) encrypt OOXML with
+  # msoffcrypto-tool from PyPI (Debian's 5.0 cannot encrypt), in a venv of Debian's Python.
+  MSOFFCRYPTO_VENV=${BAOMI_MSOFFCRYPTO_VENV:-/opt/baomi-msoffcrypto-venv}
+  if ! "$MSOFFCRYPTO_VENV/bin/python" -c "import msoffcrypto" 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo /usr/bin/python3 -m venv "$MSOFFCRYPTO_VENV"
+    $sudo "$MSOFFCRYPTO_VENV/bin/pip" install -q "msoffcrypto-tool==6.1.0"
+  fi
+fi

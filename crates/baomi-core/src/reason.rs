@@ -109,6 +109,56 @@ const CLAUSES: &[(&str, &str)] = &[
         "7z 压缩包已加密",
     ),
     (r"^RAR entry encrypted$", "RAR 条目已加密"),
+    (
+        r"^RAR archive with encrypted headers$",
+        "RAR 压缩包已加密（含文件列表）",
+    ),
+    (
+        r"^7z archive with encrypted headers$",
+        "7z 压缩包已加密（含文件列表）",
+    ),
+    // The password bank (baomi-extract/src/passwords.rs): a clause after the encrypted one.
+    (
+        r"^opened with bank password #(\d+)$",
+        "已用密码库第 $1 号密码打开",
+    ),
+    (
+        r"^none of the (\d+) bank passwords opened it$",
+        "密码库的 $1 个密码均未能打开",
+    ),
+    (
+        r"^the one bank password did not open it$",
+        "密码库中的 1 个密码未能打开",
+    ),
+    (
+        r"^none of the (\d+) bank passwords tried \(of (\d+)\) opened it before the time limit$",
+        "时限内试了密码库 $2 个密码中的 $1 个，均未能打开",
+    ),
+    (
+        r"^bank passwords are not tried on Office 97-2003 encryption$",
+        "密码库不适用于 Office 97-2003 加密",
+    ),
+    (r"^bank passwords not tried: (.+)$", "未试密码库：$1"),
+    (
+        r"^password-protected (Word|Excel|PowerPoint) 97-2003 (?:document|workbook|presentation) \((.+)\)$",
+        "$1 97-2003 文件已加密（$2）",
+    ),
+    (
+        r"^password-protected (Word|Excel|PowerPoint) 97-2003 (?:document|workbook|presentation)$",
+        "$1 97-2003 文件已加密",
+    ),
+    (
+        r"^password-protected Office document \(EncryptionInfo\)$",
+        "Office 文档已加密（EncryptionInfo）",
+    ),
+    (r"^agile encryption$", "Agile 加密"),
+    (r"^standard encryption$", "Standard 加密"),
+    (r"^text extracted$", "已提取文字"),
+    (r"^no text extracted$", "未能提取文字"),
+    (
+        r"^PDF encrypted \(text extracted without its password\)$",
+        "PDF 已加密（无需密码即提取了文字）",
+    ),
     (r"^RAR archive encrypted.*$", "RAR 压缩包已加密"),
     (
         r"^PDF encrypted \(opened with the empty user password, text extracted\)$",

@@ -70,11 +70,37 @@ fn extraction_reasons_translate() {
         "zip entry encrypted (AES)",
         "PDF encrypted (password required, no text extracted)",
         "image-only page, OCR found no text",
+        // The password bank.
+        "zip entry encrypted (ZipCrypto), opened with bank password #3",
+        "7z archive with encrypted headers, none of the 4 bank passwords opened it",
+        "RAR archive with encrypted headers, the one bank password did not open it",
+        "RAR entry encrypted, none of the 3 bank passwords tried (of 200) opened it before the time limit",
+        "PDF encrypted, opened with bank password #1, text extracted",
+        "PDF encrypted (password required, no text extracted), none of the 2 bank passwords opened it",
+        "password-protected Office document (EncryptionInfo), agile encryption, opened with bank password #2",
+        "password-protected Word 97-2003 document (RC4 CryptoAPI), bank passwords are not tried on Office 97-2003 encryption",
     ] {
         let zh = baomi_core::reason::zh(reason);
         let words: Vec<String> = english_words(&zh)
             .into_iter()
-            .filter(|w| !["docx", "zip", "pdf", "AES", "PDF", "OCR"].contains(&w.as_str()))
+            .filter(|w| {
+                ![
+                    "docx",
+                    "zip",
+                    "pdf",
+                    "AES",
+                    "PDF",
+                    "OCR",
+                    "ZipCrypto",
+                    "RAR",
+                    "Office",
+                    "EncryptionInfo",
+                    "Agile",
+                    "Word",
+                    "CryptoAPI",
+                ]
+                .contains(&w.as_str())
+            })
             .collect();
         assert!(words.is_empty(), "{reason} → {zh}");
     }

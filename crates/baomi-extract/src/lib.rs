@@ -8,6 +8,7 @@ mod blob;
 mod filetype;
 pub mod helper;
 mod limits;
+mod passwords;
 pub mod sniff;
 mod walker;
 
@@ -16,4 +17,5 @@ pub mod formats;
 pub use blob::Blob;
 pub use filetype::FileType;
 pub use limits::Limits;
+pub use passwords::{Attempt, PasswordBank};
 pub use walker::{Ctx, ExtractSummary, FormatResult, Sink, extract, extract_as};

@@ -1,4 +1,7 @@
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::PasswordBank;
 
 /// Extraction limits (defaults from DESIGN.md). Hitting one is a `limit` finding, never a
 /// silent skip.
@@ -31,6 +34,9 @@ pub struct Limits {
     /// [`Limits::max_time`] (a single-threaded helper cannot use more CPU than wall time
     /// anyway, so the CPU limit only matters when it is set lower).
     pub helper_cpu: Option<Duration>,
+    /// Passwords tried on encrypted zip entries, 7z, RAR, PDF and encrypted OOXML, within
+    /// [`Limits::max_time`] (see `passwords.rs`). Empty by default: nothing is tried.
+    pub passwords: Arc<PasswordBank>,
 }
 
 impl Limits {
@@ -53,6 +59,7 @@ impl Default for Limits {
             max_object_memory: 64 << 20,
             helper_memory: 512 << 20,
             helper_cpu: None,
+            passwords: Arc::new(PasswordBank::empty()),
         }
     }
 }

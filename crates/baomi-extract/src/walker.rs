@@ -210,8 +210,25 @@ impl Ctx<'_, '_> {
         reader: &mut dyn Read,
         declared_size: Option<u64>,
     ) -> io::Result<()> {
+        if let Some(blob) = self.read_blob(name, reader, declared_size)? {
+            self.child(name, blob);
+        }
+        Ok(())
+    }
+
+    /// The reading half of [`Ctx::read_child`]: the nested object `name` read from
+    /// `reader` within the remaining budget (spooled when large), not yet opened. `None`
+    /// when it does not fit (the limit is reported) or extraction has stopped. For readers
+    /// whose last bytes decide whether the content is right at all (a decryption checked
+    /// by the entry's CRC), so nothing is opened before that is known.
+    pub fn read_blob(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        declared_size: Option<u64>,
+    ) -> io::Result<Option<Blob>> {
         if self.should_stop() {
-            return Ok(());
+            return Ok(None);
         }
         let budget = self.remaining_budget();
         if let Some(size) = declared_size
@@ -219,21 +236,19 @@ impl Ctx<'_, '_> {
         {
             let why = self.budget_reason(self.w.expanded + size);
             self.limit(format!("{why} ({name} declares {size} bytes)"));
-            return Ok(());
+            return Ok(None);
         }
-        let blob = match self.read_bounded(reader, budget)? {
-            Some(blob) => blob,
+        match self.read_bounded(reader, budget)? {
+            Some(blob) => Ok(Some(blob)),
             None => {
                 let why = self.budget_reason(self.w.expanded + budget + 1);
                 let declared = declared_size.map_or(String::new(), |d| format!(", declares {d}"));
                 self.limit(format!(
                     "{why} ({name} inflates past {budget} bytes{declared})"
                 ));
-                return Ok(());
+                Ok(None)
             }
-        };
-        self.child(name, blob);
-        Ok(())
+        }
     }
 
     /// An `encrypted` finding at `sub` inside this object.

@@ -21,6 +21,16 @@ pub struct ServerConfig {
     pub console: Console,
     pub http: Http,
     pub records: Records,
+    pub scan: Scan,
+}
+
+/// `[scan]`: how objects are opened, for every door alike.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scan {
+    /// The password bank (one password per line, UTF-8) tried on encrypted archives and
+    /// documents. Default: DATA_DIR/passwords.txt if present.
+    pub passwords: Option<PathBuf>,
 }
 
 /// `[records]`: what the forms say about the unit itself.

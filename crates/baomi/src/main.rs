@@ -160,6 +160,11 @@ struct ScanArgs {
     /// Maximum nesting depth of containers.
     #[arg(long, value_name = "N")]
     max_depth: Option<u32>,
+    /// Password bank: one password per line (UTF-8, verbatim, blank lines skipped, no
+    /// comments), tried on encrypted zip/7z/RAR/PDF/Office files. Default:
+    /// DATA_DIR/passwords.txt if present.
+    #[arg(long, value_name = "FILE")]
+    passwords: Option<PathBuf>,
     #[command(flatten)]
     report: records::ReportArgs,
 }
@@ -213,7 +218,12 @@ fn run(cli: Cli) -> Result<i32> {
     let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
     let url = config.database.url.clone();
     match cli.command {
-        Command::Scan(args) => scan(*args, &data_dir, url.as_deref()),
+        Command::Scan(mut args) => {
+            if args.passwords.is_none() {
+                args.passwords = config.scan.passwords.clone();
+            }
+            scan(*args, &data_dir, url.as_deref())
+        }
         Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
@@ -280,6 +290,7 @@ fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
+    limits.passwords = setup::passwords(args.passwords.as_deref(), data_dir)?;
     let fingerprints = fingerprint::load_index(data_dir, url)?;
     let engine = setup::engine(policy, dictionaries, limits, fingerprints)?;
 

@@ -39,6 +39,10 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
     config.check()?;
     let policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
     let dictionaries = crate::setup::dictionaries(&[], data_dir)?;
+    let limits = baomi_engine::Limits {
+        passwords: crate::setup::passwords(config.scan.passwords.as_deref(), data_dir)?,
+        ..baomi_engine::Limits::default()
+    };
     crate::admin::runtime()?.block_on(async move {
         let store = Store::open(data_dir, config.database.url.as_deref()).await?;
         // The registry is read once at start; restart after registering documents.
@@ -46,7 +50,7 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
         let engine = Arc::new(crate::setup::engine(
             policy,
             dictionaries,
-            baomi_engine::Limits::default(),
+            limits,
             fingerprints,
         )?);
         if store.account_count().await? == 0 {

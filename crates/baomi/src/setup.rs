@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use baomi_core::fingerprint::FingerprintIndex;
 use baomi_core::policy::Policy;
 use baomi_engine::{Engine, EngineConfig, Limits};
+use baomi_extract::PasswordBank;
 
 pub fn load_policy(path: &Path) -> Result<Policy> {
     let text =
@@ -54,6 +55,32 @@ pub fn dictionaries(extra: &[PathBuf], data_dir: &Path) -> Result<Vec<(String, S
         out.push((name, text));
     }
     Ok(out)
+}
+
+/// The password bank: `explicit` (`--passwords`, `scan.passwords`) if given, else
+/// DATA_DIR/passwords.txt if present, else none. Only the count is ever printed.
+pub fn passwords(explicit: Option<&Path>, data_dir: &Path) -> Result<Arc<PasswordBank>> {
+    let default = data_dir.join("passwords.txt");
+    let path = match explicit {
+        Some(p) => p,
+        None if default.is_file() => &default,
+        None => return Ok(Arc::new(PasswordBank::empty())),
+    };
+    let bank = PasswordBank::load(path)
+        .with_context(|| format!("reading password bank {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            eprintln!(
+                "baomi: warning: the password bank {} is readable by every user (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+    Ok(Arc::new(bank))
 }
 
 pub fn engine(

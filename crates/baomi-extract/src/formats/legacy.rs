@@ -21,7 +21,8 @@ use crate::{Blob, Ctx, FileType, FormatResult};
 /// Open `blob` as a legacy Word, Excel or PowerPoint file.
 pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     if let Some(reason) = encryption(ty, blob) {
-        cx.encrypted("", reason);
+        let note = bank_not_tried(cx);
+        cx.encrypted("", format!("{reason}{note}"));
         return Ok(());
     }
     match ty {
@@ -29,6 +30,17 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult 
         FileType::Xls => xls(blob, cx),
         FileType::Ppt => ppt(blob, cx),
         other => Err(format!("{other} is not a legacy Office type").into()),
+    }
+}
+
+/// The password bank is not tried on the RC4 / RC4 CryptoAPI encryption of Office 97-2003
+/// files (not implemented: it would mean decrypting the streams and rebuilding the file
+/// for the reader), and the finding says so rather than "none opened it".
+fn bank_not_tried(cx: &Ctx<'_, '_>) -> &'static str {
+    if cx.passwords().is_empty() {
+        ""
+    } else {
+        ", bank passwords are not tried on Office 97-2003 encryption"
     }
 }
 
@@ -96,7 +108,13 @@ fn doc(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let document = match parsed {
         Ok(d) => d,
         Err(ParseFailure::Error(DocError::Encrypted)) => {
-            cx.encrypted("", "password-protected Word 97-2003 document");
+            {
+                let note = bank_not_tried(cx);
+                cx.encrypted(
+                    "",
+                    format!("password-protected Word 97-2003 document{note}"),
+                );
+            }
             return Ok(());
         }
         Err(ParseFailure::Error(e)) => {
@@ -133,7 +151,13 @@ fn xls(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let workbook = match parsed {
         Ok(w) => w,
         Err(ParseFailure::Error(XlsError::Encrypted | XlsError::EncryptionNotSupported(_))) => {
-            cx.encrypted("", "password-protected Excel 97-2003 workbook");
+            {
+                let note = bank_not_tried(cx);
+                cx.encrypted(
+                    "",
+                    format!("password-protected Excel 97-2003 workbook{note}"),
+                );
+            }
             return Ok(());
         }
         Err(ParseFailure::Error(e)) => {
@@ -209,7 +233,13 @@ fn ppt(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let deck = match parsed {
         Ok(d) => d,
         Err(ParseFailure::Error(PptError::Encrypted)) => {
-            cx.encrypted("", "password-protected PowerPoint 97-2003 presentation");
+            {
+                let note = bank_not_tried(cx);
+                cx.encrypted(
+                    "",
+                    format!("password-protected PowerPoint 97-2003 presentation{note}"),
+                );
+            }
             return Ok(());
         }
         Err(ParseFailure::Error(e)) => {

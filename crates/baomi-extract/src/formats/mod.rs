@@ -4,6 +4,7 @@
 use crate::{Blob, Ctx, FileType, FormatResult};
 
 // Documents and text.
+pub mod encrypted_ooxml;
 pub mod exif;
 pub mod html;
 #[cfg(feature = "ocr")]
@@ -46,10 +47,7 @@ pub fn dispatch(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult
         Gzip | Bzip2 | Xz | Zstd => compress::extract(ty, blob, cx),
         SevenZ => sevenz::extract(blob, cx),
         Rar => rar::extract(blob, cx),
-        EncryptedOoxml => {
-            cx.encrypted("", "password-protected Office document (EncryptionInfo)");
-            Ok(())
-        }
+        EncryptedOoxml => encrypted_ooxml::extract(blob, cx),
         Doc | Xls | Ppt => legacy::extract(ty, blob, cx),
         Ole => legacy::extract_ole(blob, cx),
         Msg => msg::extract(blob, cx),

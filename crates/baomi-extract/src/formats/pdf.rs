@@ -20,7 +20,7 @@ use pdf_oxide::PdfDocument;
 use pdf_oxide::object::Object;
 
 use crate::helper::{self, HelperError};
-use crate::{Blob, Ctx, FormatResult};
+use crate::{Attempt, Blob, Ctx, FormatResult};
 
 /// Info dictionary keys worth scanning, in output order. Title is also the Subject part.
 const INFO_KEYS: &[&str] = &[
@@ -75,8 +75,12 @@ struct OxideText {
     /// Text of the document's XMP metadata packet.
     xmp: String,
     encrypted: bool,
-    /// False when encrypted and the empty user password did not open it.
+    /// False when encrypted and neither the empty user password nor the bank opened it.
     authenticated: bool,
+    /// The bank password (its number, itself) that opened it, for pdftotext too.
+    bank: Option<(usize, String)>,
+    /// What trying the bank gave, for the `encrypted` finding (empty: not tried).
+    bank_note: String,
 }
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
@@ -142,6 +146,11 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     };
 
     let encrypted = raw_encrypt || oxide.as_ref().is_ok_and(|o| o.encrypted);
+    let mut bank: Option<(usize, String)> = oxide.as_ref().ok().and_then(|o| o.bank.clone());
+    let mut bank_note = oxide
+        .as_ref()
+        .map(|o| o.bank_note.clone())
+        .unwrap_or_default();
 
     // Decide whether pdf_oxide's text can be trusted page by page.
     let oxide_good = match &oxide {
@@ -169,7 +178,32 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
         // A page too heavy for pdf_oxide is read in content order (`-raw`): `-layout`
         // sorts words by position and takes minutes on pages of 20,000 scattered words.
         let raw = too_heavy || oversized;
-        match pdftotext(blob, cx, raw) {
+        let first = pdftotext(blob, cx, raw, bank.as_ref().map(|(_, p)| p.as_str()));
+        // pdf_oxide could not try the bank (too heavy, damaged) or none of its passwords
+        // opened the file there (pdf_oxide 0.3 fails some owner passwords of RC4 files
+        // that poppler accepts): poppler tries the bank.
+        let first = match first {
+            Err(e) if encrypted && bank.is_none() && !e.is_limit() => {
+                let attempt = cx.try_passwords(|cx, password| {
+                    pdftotext(blob, cx, raw, Some(password))
+                        .ok()
+                        .map(|pages| (password.to_owned(), pages))
+                });
+                bank_note = attempt.note();
+                match attempt {
+                    Attempt::Opened {
+                        index,
+                        value: (password, pages),
+                    } => {
+                        bank = Some((index, password));
+                        Ok(pages)
+                    }
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        };
+        match first {
             Ok(fallback) => {
                 let fallback_has_text = fallback.iter().any(|t| !t.trim().is_empty());
                 if fallback_has_text || !oxide_has_text {
@@ -187,7 +221,10 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             Err(e) => {
                 let oxide_err = oxide.err().unwrap_or_default();
                 if encrypted {
-                    cx.encrypted("", "PDF encrypted (password required, no text extracted)");
+                    cx.encrypted(
+                        "",
+                        format!("PDF encrypted (password required, no text extracted){bank_note}"),
+                    );
                     return Ok(());
                 }
                 return Err(format!("PDF does not parse ({oxide_err}; pdftotext: {e})").into());
@@ -196,10 +233,19 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     };
 
     if encrypted {
-        let how = if pages.iter().any(|t| !t.trim().is_empty()) {
-            "PDF encrypted (opened with the empty user password, text extracted)"
-        } else {
-            "PDF encrypted (password required, no text extracted)"
+        let text = pages.iter().any(|t| !t.trim().is_empty());
+        let how = match &bank {
+            Some((index, _)) if text => {
+                format!("PDF encrypted, opened with bank password #{index}, text extracted")
+            }
+            Some((index, _)) => {
+                format!("PDF encrypted, opened with bank password #{index}, no text extracted")
+            }
+            None if text && bank_note.is_empty() => {
+                "PDF encrypted (opened with the empty user password, text extracted)".to_owned()
+            }
+            None if text => "PDF encrypted (text extracted without its password)".to_owned(),
+            None => format!("PDF encrypted (password required, no text extracted){bank_note}"),
         };
         cx.encrypted("", how);
     }
@@ -307,13 +353,28 @@ fn clean(text: &str) -> String {
 fn oxide_extract(bytes: Vec<u8>, cx: &mut Ctx<'_, '_>) -> Result<OxideText, String> {
     let doc = PdfDocument::from_bytes(bytes).map_err(|e| e.to_string())?;
     let encrypted = doc.is_encrypted();
-    let authenticated = if encrypted {
+    let mut authenticated = if encrypted {
         // Most "protected" office PDFs only restrict printing/copying: the user password
         // is empty and the text is readable.
         doc.authenticate(b"").unwrap_or(false) && doc.is_authenticated()
     } else {
         true
     };
+    let mut bank = None;
+    let mut bank_note = String::new();
+    if !authenticated {
+        // The bank: each password as the user password, then as the owner password
+        // (pdf_oxide tries both), which opens the document too.
+        let attempt = cx.try_passwords(|_, password| {
+            (doc.authenticate(password.as_bytes()).unwrap_or(false) && doc.is_authenticated())
+                .then(|| password.to_owned())
+        });
+        bank_note = attempt.note();
+        if let Attempt::Opened { index, value } = attempt {
+            authenticated = true;
+            bank = Some((index, value));
+        }
+    }
     let info = if authenticated {
         read_info(&doc)
     } else {
@@ -374,6 +435,8 @@ fn oxide_extract(bytes: Vec<u8>, cx: &mut Ctx<'_, '_>) -> Result<OxideText, Stri
         xmp: hidden.xmp,
         encrypted,
         authenticated,
+        bank,
+        bank_note,
     })
 }
 
@@ -743,20 +806,34 @@ fn looks_right(text: &str) -> bool {
 }
 
 /// Text per page from `pdftotext -layout -enc UTF-8` (pages end with form feeds), or
-/// `-raw` (content-stream order), run under the helper limits of `cx`.
-fn pdftotext(blob: &Blob, cx: &Ctx<'_, '_>, raw: bool) -> Result<Vec<String>, HelperError> {
+/// `-raw` (content-stream order), run under the helper limits of `cx`. A bank `password`
+/// goes as both `-opw` and `-upw` (poppler takes no password any other way, so it is in
+/// the helper's command line while it runs).
+fn pdftotext(
+    blob: &Blob,
+    cx: &Ctx<'_, '_>,
+    raw: bool,
+    password: Option<&str>,
+) -> Result<Vec<String>, HelperError> {
     let (path, _guard) = blob.on_disk().map_err(|e| HelperError::Spawn {
         helper: "pdftotext".into(),
         error: format!("spool: {e}"),
     })?;
-    let args: [&OsStr; 6] = [
+    let mut args: Vec<&OsStr> = vec![
         if raw { "-raw" } else { "-layout" }.as_ref(),
         "-enc".as_ref(),
         "UTF-8".as_ref(),
         "-q".as_ref(),
-        path.as_os_str(),
-        "-".as_ref(),
     ];
+    if let Some(password) = password {
+        args.extend::<[&OsStr; 4]>([
+            "-opw".as_ref(),
+            password.as_ref(),
+            "-upw".as_ref(),
+            password.as_ref(),
+        ]);
+    }
+    args.extend::<[&OsStr; 2]>([path.as_os_str(), "-".as_ref()]);
     let out = helper::run("pdftotext", "pdftotext", &args, &cx.helper_limits())?;
     let text = String::from_utf8_lossy(&out);
     let mut pages: Vec<String> = text.split('\u{c}').map(layout_trim).collect();

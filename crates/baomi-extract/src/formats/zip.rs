@@ -2,7 +2,11 @@
 //!
 //! Chinese Windows tools write entry names in GBK without the UTF-8 flag, so names that are
 //! not valid UTF-8 are decoded as GBK rather than the CP437 of the zip specification.
-//! Encrypted entries are reported, never opened.
+//! Encrypted entries are reported; with a password bank each password is tried on them
+//! (ZipCrypto and WinZip AES), and an entry that opens is inspected like any other. A
+//! ZipCrypto header check passes one wrong password in 256 (AES: one in 65,536), so an
+//! entry counts as opened only once it has been read whole and its CRC (AES: its HMAC)
+//! agrees.
 
 use std::borrow::Cow;
 
@@ -11,7 +15,7 @@ use zip::read::ZipFile;
 
 use baomi_core::PartRole;
 
-use crate::{Blob, Ctx, FormatResult};
+use crate::{Attempt, Blob, Ctx, FormatResult};
 
 pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let mut archive = zip::ZipArchive::new(blob.open()?)?;
@@ -47,7 +51,23 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
             };
             // The entry's name is still text to check (`机密文件.docx`).
             cx.text(&name, PartRole::Name, name.clone());
-            cx.encrypted(&name, format!("zip entry encrypted ({method})"));
+            let attempt = cx.try_passwords(|cx, password| {
+                let mut entry = archive.by_index_decrypt(index, password.as_bytes()).ok()?;
+                // A read error here is a wrong password past the header check (bad CRC
+                // or HMAC), or a damaged entry: either way not opened with this one.
+                cx.read_blob(&name, &mut entry, Some(size)).ok()
+            });
+            cx.encrypted(
+                &name,
+                format!("zip entry encrypted ({method}){}", attempt.note()),
+            );
+            // `None`: opened, but it did not fit the budget (the limit is reported).
+            if let Attempt::Opened {
+                value: Some(blob), ..
+            } = attempt
+            {
+                cx.child(&name, blob);
+            }
             continue;
         }
         match archive.by_index(index) {
