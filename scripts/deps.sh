@@ -41,27 +41,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# A venv of Debian's Python holding one pinned PyPI package, made when CHECK fails in it.
+pypi_venv() {  # DIR CHECK SPEC
+  local dir=$1 check=$2 spec=$3 sudo=""
+  "$dir/bin/python" -c "$check" 2>/dev/null && return 0
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo /usr/bin/python3 -m venv "$dir"
+  $sudo "$dir/bin/pip" install -q "$spec"
+}
 if [ "$what" = test ]; then
   # The chat door's test (crates/baomi/tests/chat_gateway.rs) runs a real Matrix homeserver:
-  # Synapse from PyPI, pinned, in a venv of Debian's Python. The test puts our module
-  # (integrations/matrix-synapse) on its PYTHONPATH, so the venv holds Synapse only.
+  # Synapse from PyPI, pinned. The test puts our module (integrations/matrix-synapse) on its
+  # PYTHONPATH, so the venv holds Synapse only.
   SYNAPSE_VERSION=1.163.2
-  SYNAPSE_VENV=${BAOMI_SYNAPSE_VENV:-/opt/baomi-synapse-venv}
-  if ! "$SYNAPSE_VENV/bin/python" -c "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" 2>/dev/null; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo /usr/bin/python3 -m venv "$SYNAPSE_VENV"
-    $sudo "$SYNAPSE_VENV/bin/pip" install -q "matrix-synapse==$SYNAPSE_VERSION"
-  fi
-fi
-if [ "$what" = test ]; then
+  pypi_venv "${BAOMI_SYNAPSE_VENV:-/opt/baomi-synapse-venv}" \
+    "import synapse, sys; sys.exit(synapse.__version__ != '$SYNAPSE_VERSION')" \
+    "matrix-synapse==$SYNAPSE_VERSION"
   # The password-bank tests (crates/baomi-extract/tests/passwords.rs) encrypt OOXML with
-  # msoffcrypto-tool from PyPI (Debian's 5.0 cannot encrypt), in a venv of Debian's Python.
-  MSOFFCRYPTO_VENV=${BAOMI_MSOFFCRYPTO_VENV:-/opt/baomi-msoffcrypto-venv}
-  if ! "$MSOFFCRYPTO_VENV/bin/python" -c "import msoffcrypto" 2>/dev/null; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo /usr/bin/python3 -m venv "$MSOFFCRYPTO_VENV"
-    $sudo "$MSOFFCRYPTO_VENV/bin/pip" install -q "msoffcrypto-tool==6.1.0"
-  fi
+  # msoffcrypto-tool from PyPI (Debian's 5.0 cannot encrypt).
+  pypi_venv "${BAOMI_MSOFFCRYPTO_VENV:-/opt/baomi-msoffcrypto-venv}" "import msoffcrypto" \
+    "msoffcrypto-tool==6.1.0"
 fi

@@ -14,7 +14,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::serve::{Serve, free_port, incident_number, resident_id};
+use support::serve::{Serve, free_port, incident_number, resident_id, stop_child};
 
 const VENV: &str = "/opt/baomi-synapse-venv";
 const SERVER_NAME: &str = "baomi.test";
@@ -307,18 +307,7 @@ modules:
 
 impl Drop for Synapse {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
 }
 

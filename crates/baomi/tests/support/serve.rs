@@ -283,22 +283,25 @@ fn spawn_serve(dir: &Path, config: &Path) -> Child {
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
+        stop_child(&mut self.child);
+    }
+}
+
+/// SIGTERM, up to 15 s to exit cleanly (a server flushes and removes its files), then SIGKILL.
+pub fn stop_child(child: &mut std::process::Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
             return;
         }
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The incident number in a text (`BM-YYYYMMDD-NNNNNN`).
