@@ -28,6 +28,9 @@ if [ "$what" = test ]; then
   pkgs+=(squid-openssl c-icap postfix swaks miltertest postgresql curl iproute2 openssl)
   # The console's browser tests: Debian's Chromium driven through chromedriver.
   pkgs+=(chromium chromium-driver)
+  # `baomi traces`' tests build Windows hives with hivexregedit (libhivex-bin, and the Perl
+  # module it runs on) and browser history databases with the sqlite3 CLI.
+  pkgs+=(libhivex-bin libwin-hivex-perl sqlite3)
   # The API fuzzing (scripts/api-fuzz.sh) installs schemathesis from PyPI into a venv.
   pkgs+=(python3-venv)
 fi

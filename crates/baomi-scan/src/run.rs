@@ -317,6 +317,20 @@ impl RunWriter {
         self.line(&json!({ "file": v }))
     }
 
+    /// Add an entry that is not a scanned file but has a file's shape (`path`, `type`,
+    /// `verdict`, masked `findings`, …): `baomi traces` sends each trace this way, so the
+    /// server records it as it records a file, without a second format.
+    pub fn entry(&mut self, mut v: Value, alerts: bool) -> io::Result<()> {
+        self.seq += 1;
+        self.files += 1;
+        v["seq"] = json!(self.seq);
+        v["alerts"] = json!(alerts);
+        if v.get("level").is_none() {
+            v["level"] = Value::Null;
+        }
+        self.line(&json!({ "file": v }))
+    }
+
     pub fn walk_error(&mut self, error: &WalkError) -> io::Result<()> {
         self.walk_errors += 1;
         self.line(&json!({"walk_error": {"path": error.path, "message": error.message}}))
