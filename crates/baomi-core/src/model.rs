@@ -445,4 +445,7 @@ pub struct Verdict {
     pub severity: Severity,
     /// Names of the policy rules that matched, strongest first.
     pub rules: Vec<String>,
+    /// Names of the policy's exceptions that lowered the action (every use is recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<String>,
 }

@@ -15,10 +15,11 @@ use baomi_core::detect::regex_rule::RegexDetector;
 use baomi_core::detect::{Detector, PartView};
 use baomi_core::fingerprint::{FingerprintIndex, MIN_REPORT_CHARS};
 use baomi_core::normalise::Normalizer;
-use baomi_core::policy::Policy;
-use baomi_core::{Action, Channel, Finding, Part, Verdict};
+pub use baomi_core::policy::Context;
+use baomi_core::policy::{Attachment, Explanation, Policy};
+use baomi_core::{Action, Channel, Finding, FindingKind, Part, Verdict};
 pub use baomi_extract::Limits;
-use baomi_extract::{Blob, Sink};
+use baomi_extract::{Blob, FileType, Sink};
 
 pub mod register;
 mod report;
@@ -102,7 +103,27 @@ impl Engine {
 
     /// Inspect one object named `name` (its file, attachment or upload name).
     pub fn inspect(&self, blob: Blob, name: &str, channel: Channel) -> ObjectReport {
-        self.inspect_inner(blob, name, channel, None).0
+        self.inspect_inner(blob, name, &Context::channel(channel), None)
+            .0
+    }
+
+    /// Like [`Engine::inspect_in`], with the rules and exceptions behind the verdict
+    /// (`baomi policy test`).
+    pub fn inspect_explained(
+        &self,
+        blob: Blob,
+        name: &str,
+        ctx: &Context,
+    ) -> (ObjectReport, Explanation) {
+        let (report, _, why) = self.inspect_inner(blob, name, ctx, None);
+        (report, why)
+    }
+
+    /// Inspect one object with what its door knows about it (person, department,
+    /// destinations, time) for the policy's conditions. A mail's attachments are added to
+    /// the context here, from what extraction found.
+    pub fn inspect_in(&self, blob: Blob, name: &str, ctx: &Context) -> ObjectReport {
+        self.inspect_inner(blob, name, ctx, None).0
     }
 
     /// Like [`Engine::inspect`], keeping for every finding the text around it (up to
@@ -116,7 +137,8 @@ impl Engine {
         channel: Channel,
         chars: usize,
     ) -> (ObjectReport, Explained) {
-        let (report, explained) = self.inspect_inner(blob, name, channel, Some(chars));
+        let (report, explained, _) =
+            self.inspect_inner(blob, name, &Context::channel(channel), Some(chars));
         (report, explained.unwrap_or_default())
     }
 
@@ -124,18 +146,26 @@ impl Engine {
         &self,
         blob: Blob,
         name: &str,
-        channel: Channel,
+        ctx: &Context,
         context: Option<usize>,
-    ) -> (ObjectReport, Option<Explained>) {
+    ) -> (ObjectReport, Option<Explained>, Explanation) {
         let mut sink = DetectSink {
             engine: self,
             findings: Vec::new(),
             dropped: 0,
             text_bytes: 0,
             context: context.map(|chars| (chars, Explained::default())),
+            children: Vec::new(),
         };
         let summary = baomi_extract::extract(blob, name, &self.limits, &mut sink);
-        let verdict = self.decide(&sink.findings, channel);
+        let why = if matches!(summary.true_type, FileType::Eml | FileType::Msg) {
+            let mut ctx = ctx.clone();
+            ctx.attachments = attachments(&sink.children, &sink.findings);
+            self.policy.explain(&sink.findings, &ctx)
+        } else {
+            self.policy.explain(&sink.findings, ctx)
+        };
+        let verdict = why.verdict.clone();
         let explained = sink.context.take().map(|(_, mut e)| {
             e.contexts.resize(sink.findings.len(), None);
             e
@@ -152,7 +182,7 @@ impl Engine {
             complete: summary.complete,
             text_bytes: sink.text_bytes,
         };
-        (report, explained)
+        (report, explained, why)
     }
 
     /// Inspect a file on disk. I/O errors become `errors[]` (a scan that could not read a
@@ -176,6 +206,11 @@ impl Engine {
     /// Apply the policy to a finished list of findings.
     pub fn decide(&self, findings: &[Finding], channel: Channel) -> Verdict {
         self.policy.evaluate(findings, channel)
+    }
+
+    /// Apply the policy with everything the door knows (for `baomi policy test`).
+    pub fn decide_in(&self, findings: &[Finding], ctx: &Context) -> Verdict {
+        self.policy.evaluate_in(findings, ctx)
     }
 
     /// True when a verdict reaches the policy's alert threshold (exit code 1 for `scan`).
@@ -247,6 +282,27 @@ struct DetectSink<'e> {
     text_bytes: u64,
     /// Snippet width and what is kept, for [`Engine::inspect_with_context`].
     context: Option<(usize, Explained)>,
+    /// The top-level object's direct children (path, true type, size): a mail's attachments.
+    children: Vec<(String, String, u64)>,
+}
+
+/// Attachments counted for the policy; a mail with more is reported by its parts limit.
+const MAX_ATTACHMENTS: usize = 10_000;
+
+/// A mail's attachments with the facts the policy's conditions ask about.
+fn attachments(children: &[(String, String, u64)], findings: &[Finding]) -> Vec<Attachment> {
+    children
+        .iter()
+        .map(|(path, true_type, size)| Attachment {
+            name: path.rsplit('/').next().unwrap_or(path).to_owned(),
+            true_type: true_type.clone(),
+            size: *size,
+            encrypted: findings.iter().any(|f| {
+                f.kind == FindingKind::Encrypted
+                    && (f.part == *path || f.part.starts_with(&format!("{path}/")))
+            }),
+        })
+        .collect()
 }
 
 impl DetectSink<'_> {
@@ -345,7 +401,15 @@ impl Sink for DetectSink<'_> {
         self.keep(vec![finding]);
     }
 
-    fn object(&mut self, path: &str, _depth: u32, blob: &Blob) {
+    fn object(&mut self, path: &str, depth: u32, blob: &Blob) {
+        // A mail's attachments, for the policy's attachment conditions.
+        if depth == 1 && self.children.len() < MAX_ATTACHMENTS {
+            self.children.push((
+                path.to_owned(),
+                baomi_extract::sniff::sniff(blob).as_str().to_owned(),
+                blob.len(),
+            ));
+        }
         if let Some((_, explained)) = &mut self.context {
             explained.parts.push(path.to_owned());
         }

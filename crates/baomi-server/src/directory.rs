@@ -33,6 +33,11 @@ pub struct Person {
     /// Host names of the person's computers (self-inspection coverage: 不漏一机).
     #[serde(default)]
     pub machines: Vec<String>,
+    /// Groups for the policy's `groups` condition (涉密人员, 项目组 …). The department is a
+    /// path from the top (`市局/办公室/保密科`), so a rule naming a department also covers
+    /// its sub-departments.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +47,7 @@ pub struct Directory {
     by_machine: HashMap<String, usize>,
     by_mail: HashMap<String, usize>,
     by_proxy_user: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +68,8 @@ struct CsvRow {
     proxy_users: String,
     #[serde(default)]
     machines: String,
+    #[serde(default)]
+    groups: String,
 }
 
 fn cells(s: &str) -> impl Iterator<Item = &str> {
@@ -106,6 +114,7 @@ impl Directory {
                 mails: cells(&row.mails).map(str::to_owned).collect(),
                 proxy_users: cells(&row.proxy_users).map(str::to_owned).collect(),
                 machines: cells(&row.machines).map(str::to_owned).collect(),
+                groups: cells(&row.groups).map(str::to_owned).collect(),
             });
         }
         Ok(out)
@@ -114,6 +123,7 @@ impl Directory {
     pub fn new(people: Vec<Person>) -> Directory {
         let mut d = Directory::default();
         for (i, p) in people.iter().enumerate() {
+            d.by_name.entry(p.name.clone()).or_insert(i);
             for ip in &p.ips {
                 d.by_ip.insert(*ip, i);
             }
@@ -129,6 +139,11 @@ impl Directory {
         }
         d.people = people;
         d
+    }
+
+    /// The person of this name, if listed (for their groups).
+    pub fn person(&self, name: &str) -> Option<&Person> {
+        self.by_name.get(name).map(|&i| &self.people[i])
     }
 
     pub fn len(&self) -> usize {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baomi_core::{Action, Channel, Level};
-use baomi_engine::{Engine, ObjectReport};
+use baomi_engine::{Context, Engine, ObjectReport};
 use baomi_extract::Blob;
 use baomi_store::{EvidenceVault, Incident, NewIncident, Store};
 use serde_json::Value;
@@ -75,6 +75,7 @@ impl Gateway {
         who: &Who,
         cap: Option<Action>,
     ) -> anyhow::Result<Outcome> {
+        let ctx = self.policy_context(channel, who, None);
         let started = Instant::now();
         let label = Metrics::channel(channel.as_str());
         self.metrics.objects.get_or_create(&label).inc();
@@ -83,7 +84,7 @@ impl Gateway {
         let (report, blob) = {
             let name = name.to_owned();
             tokio::task::spawn_blocking(move || {
-                let r = engine.inspect(blob.clone(), &name, channel);
+                let r = engine.inspect_in(blob.clone(), &name, &ctx);
                 (r, blob)
             })
             .await?
@@ -115,6 +116,36 @@ impl Gateway {
             }
         }
         Ok(outcome)
+    }
+
+    /// What the policy's conditions may ask about an object: the person (and their groups,
+    /// from the directory), their department, where it was going, and when.
+    fn policy_context(&self, channel: Channel, who: &Who, at: Option<i64>) -> Context {
+        let groups = who
+            .user
+            .as_deref()
+            .and_then(|u| self.directory.person(u))
+            .map(|p| p.groups.clone())
+            .unwrap_or_default();
+        let destinations = match (&who.destination, channel) {
+            // The milter's recipients, `a@x.cn, b@y.cn`.
+            (Some(d), Channel::Mail) => d
+                .split(',')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            (Some(d), _) => vec![d.clone()],
+            (None, _) => Vec::new(),
+        };
+        Context {
+            channel,
+            person: who.user.clone(),
+            department: who.department.clone(),
+            groups,
+            destinations,
+            attachments: Vec::new(),
+            at,
+        }
     }
 
     /// An incident that cannot be recorded is never let through unrecorded: the error goes
@@ -183,7 +214,19 @@ impl Gateway {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             level: outcome.level().map(|l| l.as_str().to_owned()),
-            rules: r.verdict.rules.clone(),
+            // Every use of an exception is on the incident, beside the rules it lowered.
+            rules: r
+                .verdict
+                .rules
+                .iter()
+                .cloned()
+                .chain(
+                    r.verdict
+                        .exceptions
+                        .iter()
+                        .map(|e| format!("exception:{e}")),
+                )
+                .collect(),
             findings: json.get("findings").cloned().unwrap_or(Value::Null),
             evidence,
             quarantine_id: if outcome.action == Action::Quarantine {

@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod fingerprint;
+mod policy_test;
 mod records;
 mod redact;
 mod serve;
@@ -119,6 +120,9 @@ enum PolicyCommand {
     Default,
     /// Check a policy file and print its rules.
     Check { file: PathBuf },
+    /// What the policy decides for a file sent by someone to somewhere, and which rules and
+    /// exceptions decided it.
+    Test(policy_test::PolicyTestArgs),
 }
 
 #[derive(Args)]
@@ -244,6 +248,9 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Policy {
+            command: PolicyCommand::Test(args),
+        } => policy_test::run(args, &data_dir, url.as_deref()),
+        Command::Policy {
             command: PolicyCommand::Check { file },
         } => {
             let policy = setup::load_policy(&file)?;
@@ -255,6 +262,10 @@ fn run(cli: Cli) -> Result<i32> {
             );
             for name in policy.rule_names() {
                 println!("  {name}");
+            }
+            for ex in &policy.exceptions {
+                let until = ex.expires.as_deref().unwrap_or("no expiry");
+                println!("  exception {}: {} (until {until})", ex.name, ex.reason);
             }
             Ok(0)
         }

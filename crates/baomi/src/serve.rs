@@ -37,7 +37,11 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
         config.listen.milter = a;
     }
     config.check()?;
-    let policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
+    let mut policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
+    // The unit's own mail domains are what the policy's `internal` host list means too.
+    policy
+        .extend_internal(&config.milter.internal_domains)
+        .map_err(|e| anyhow::anyhow!("milter.internal_domains: {e}"))?;
     let dictionaries = crate::setup::dictionaries(&[], data_dir)?;
     let limits = baomi_engine::Limits {
         passwords: crate::setup::passwords(config.scan.passwords.as_deref(), data_dir)?,

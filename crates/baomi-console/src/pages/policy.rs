@@ -30,6 +30,17 @@ pub struct RuleRow {
     pub severity: &'static str,
 }
 
+/// An `[[exception]]` as the officer reads it: where it applies, why, until when.
+pub struct ExceptionRow {
+    pub name: String,
+    pub reason: String,
+    pub condition: String,
+    pub rules: String,
+    pub action: &'static str,
+    pub expires: String,
+    pub expired: bool,
+}
+
 pub struct TestFinding {
     pub kind: &'static str,
     pub level: String,
@@ -54,6 +65,7 @@ pub struct TestResult {
 struct PolicyPage {
     c: Chrome,
     rules: Vec<RuleRow>,
+    exceptions: Vec<ExceptionRow>,
     source: String,
     max_mb: u64,
     result: Option<TestResult>,
@@ -83,6 +95,7 @@ fn rule_rows(state: &ApiState, t: Tr) -> Vec<RuleRow> {
             if let Some(c) = &r.categories {
                 cond.push(c.join(", "));
             }
+            cond.extend(condition_texts(&r.conditions, t));
             RuleRow {
                 name: r.name.clone(),
                 kinds: r
@@ -96,6 +109,7 @@ fn rule_rows(state: &ApiState, t: Tr) -> Vec<RuleRow> {
                     .join("、"),
                 condition: cond.join("; "),
                 channels: r
+                    .conditions
                     .channels
                     .as_ref()
                     .map(|cs| {
@@ -121,6 +135,73 @@ fn rule_rows(state: &ApiState, t: Tr) -> Vec<RuleRow> {
         .collect()
 }
 
+fn exception_rows(state: &ApiState, t: Tr) -> Vec<ExceptionRow> {
+    let now = baomi_core::policy::Context::default();
+    state
+        .gateway
+        .engine
+        .policy()
+        .exceptions
+        .iter()
+        .map(|x| {
+            let mut cond = condition_texts(&x.conditions, t);
+            if let Some(chs) = &x.conditions.channels {
+                let names: Vec<&str> = chs.iter().map(|c| t.channel(c.as_str())).collect();
+                cond.push(format!("{}: {}", t.t("inc.channel"), names.join("、")));
+            }
+            ExceptionRow {
+                name: x.name.clone(),
+                reason: x.reason.clone(),
+                condition: cond.join("; "),
+                rules: x
+                    .rules
+                    .as_ref()
+                    .map(|r| r.join(", "))
+                    .unwrap_or_else(|| t.t("common.all").to_owned()),
+                action: t.action(x.action.as_str()),
+                expires: x.expires.clone().unwrap_or_else(|| "-".into()),
+                expired: x.expired(&now),
+            }
+        })
+        .collect()
+}
+
+/// A rule's conditions on who, where and when, one short text each (`部门: 办公室`).
+fn condition_texts(c: &baomi_core::policy::Conditions, t: Tr) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut list = |key: &str, values: &Option<Vec<String>>| {
+        if let Some(v) = values {
+            out.push(format!("{}: {}", t.t(key), v.join("、")));
+        }
+    };
+    list("policy.cond.people", &c.people);
+    list("policy.cond.departments", &c.departments);
+    list("policy.cond.groups", &c.groups);
+    list("policy.cond.destinations", &c.destinations);
+    list("policy.cond.not_destinations", &c.not_destinations);
+    list("policy.cond.attachments", &c.attachment_types);
+    list("policy.cond.hours", &c.hours);
+    list("policy.cond.days", &c.days);
+    if let Some(n) = c.min_attachments {
+        out.push(format!("{} ≥ {n}", t.t("policy.cond.attachments")));
+    }
+    if let Some(n) = c.min_attachment_bytes {
+        out.push(format!(
+            "{} ≥ {} MB",
+            t.t("policy.cond.attachments"),
+            n as f64 / 1e6
+        ));
+    }
+    if let Some(e) = c.encrypted_attachment {
+        out.push(format!(
+            "{}: {}",
+            t.t("policy.cond.attachments"),
+            if e { t.kind("encrypted") } else { "-" }
+        ));
+    }
+    out
+}
+
 fn policy_source(state: &ApiState) -> String {
     let local = state.gateway.store.data_dir().join("policy.toml");
     std::fs::read_to_string(local)
@@ -139,6 +220,7 @@ fn policy_page(
     let t = c.t;
     Ok(crate::render(&PolicyPage {
         rules: rule_rows(state, t),
+        exceptions: exception_rows(state, t),
         source: policy_source(state),
         max_mb: state.gateway.config.console.test_max_bytes >> 20,
         result,
