@@ -423,6 +423,10 @@ pub enum Channel {
     /// A chat server's messages and uploads (the Matrix Synapse module calls the REST API
     /// with `channel=chat`).
     Chat,
+    /// Files written to removable media on an office computer (`baomi agent`).
+    Usb,
+    /// Documents printed on an office computer (the CUPS backend of `baomi agent`).
+    Print,
 }
 
 impl Channel {
@@ -434,6 +438,8 @@ impl Channel {
             Channel::Api => "api",
             Channel::Publish => "publish",
             Channel::Chat => "chat",
+            Channel::Usb => "usb",
+            Channel::Print => "print",
         }
     }
 }

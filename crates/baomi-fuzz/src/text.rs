@@ -78,13 +78,15 @@ const ROLES: [PartRole; 6] = [
     PartRole::Metadata,
     PartRole::Annotation,
 ];
-const CHANNELS: [Channel; 6] = [
+const CHANNELS: [Channel; 8] = [
     Channel::Scan,
     Channel::Web,
     Channel::Mail,
     Channel::Api,
     Channel::Publish,
     Channel::Chat,
+    Channel::Usb,
+    Channel::Print,
 ];
 
 /// The normaliser, every detector, line numbering, masking and the decision. The first

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::authz::{self, Permission, Principal, RouteEntry, Routes};
-use crate::gateway::{Gateway, Who};
+use crate::gateway::{AgentEvent, AgentEventAnswer, Gateway, Who};
 use crate::metrics::RouteLabel;
 
 /// Releases and deletes held mail (implemented by the milter door over `postsuper`).
@@ -242,6 +242,61 @@ struct ScanParams {
     /// Where it came from (the chat server, an application); `api` when not given.
     #[serde(default, deserialize_with = "crate::api::empty_as_none")]
     source: Option<String>,
+    /// `baomi agent`'s id for the event: recorded once, a repeated delivery gets the first
+    /// answer (`already: true`) without being inspected or recorded again.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
+    event_id: Option<String>,
+    /// When the event happened (RFC 3339 or milliseconds): the incident's time.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
+    at: Option<String>,
+    /// What the agent did on its own verdict: `blocked`, `held`, `alerted`,
+    /// `uninspectable` or `none`; the incident's action is at least that.
+    #[serde(default, deserialize_with = "crate::api::empty_as_none")]
+    local_action: Option<String>,
+}
+
+/// An agent's event from the scan parameters, checked; `None` without `event_id`.
+fn agent_event(params: &ScanParams) -> Result<Option<AgentEvent>, ApiError> {
+    let Some(id) = &params.event_id else {
+        if params.at.is_some() || params.local_action.is_some() {
+            return Err(bad_request("at and local_action go with event_id"));
+        }
+        return Ok(None);
+    };
+    if !baomi_store::agent_events::valid_event_id(id) {
+        return Err(bad_request(
+            "event_id: 1 to 64 letters, digits and hyphens (a UUID)",
+        ));
+    }
+    let now = baomi_store::now_ms();
+    let at_ms = match &params.at {
+        None => now,
+        Some(at) => baomi_store::agent_events::parse_time_ms(at)
+            .filter(|ms| *ms >= 0)
+            .ok_or_else(|| {
+                bad_request("at: an RFC 3339 time (2026-12-03T10:15:00Z) or milliseconds")
+            })?
+            // A computer's clock ahead of the server's does not date incidents in the
+            // future: beyond five minutes ahead, the time of arrival is taken.
+            .min(now + 300_000),
+    };
+    let floor = match params.local_action.as_deref() {
+        None | Some("none") => None,
+        Some("blocked") => Some(Action::Block),
+        Some("held") => Some(Action::Quarantine),
+        Some("alerted") | Some("uninspectable") => Some(Action::Alert),
+        Some(_) => {
+            return Err(bad_request(
+                "local_action: blocked, held, alerted, uninspectable or none",
+            ));
+        }
+    };
+    Ok(Some(AgentEvent {
+        id: id.clone(),
+        at_ms,
+        local_action: params.local_action.clone(),
+        floor,
+    }))
 }
 
 /// Collect a request body, in memory up to the spool threshold and in a temporary file
@@ -285,6 +340,8 @@ fn parse_channel(s: Option<&str>) -> Result<Channel, ApiError> {
         "mail" => Channel::Mail,
         "scan" => Channel::Scan,
         "chat" => Channel::Chat,
+        "usb" => Channel::Usb,
+        "print" => Channel::Print,
         other => return Err(bad_request(format!("unknown channel {other:?}"))),
     })
 }
@@ -305,6 +362,7 @@ async fn scan(
 ) -> Result<Json<Value>, ApiError> {
     let gw = &state.gateway;
     let channel = parse_channel(params.channel.as_deref())?;
+    let event = agent_event(&params)?;
     let threshold = gw.config.icap.spool_threshold_bytes;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -373,6 +431,52 @@ async fn scan(
         destination: params.destination.clone(),
         queue_id: None,
     };
+    if let Some(event) = event {
+        if objects.len() != 1 {
+            return Err(bad_request(
+                "an event (event_id) carries exactly one object",
+            ));
+        }
+        let (name, blob) = objects.pop().expect("one object");
+        let event_id = event.id.clone();
+        return Ok(Json(
+            match gw
+                .inspect_agent_event(blob, &name, channel, &who, event)
+                .await?
+            {
+                AgentEventAnswer::Fresh(outcome) => {
+                    let mut j = outcome.report.to_json(false);
+                    let incidents: Vec<String> =
+                        outcome.incident.iter().map(|i| i.number.clone()).collect();
+                    if let Some(n) = incidents.first() {
+                        j["incident"] = json!(n);
+                    }
+                    json!({
+                        "action": outcome.action,
+                        "incidents": incidents,
+                        "objects": [j],
+                        "event_id": event_id,
+                        "already": false,
+                    })
+                }
+                AgentEventAnswer::Seen(seen) => {
+                    let mut j = seen.report.clone();
+                    if let Some(n) = &seen.incident_number
+                        && j.is_object()
+                    {
+                        j["incident"] = json!(n);
+                    }
+                    json!({
+                        "action": seen.action,
+                        "incidents": seen.incident_number.iter().collect::<Vec<_>>(),
+                        "objects": [j],
+                        "event_id": event_id,
+                        "already": true,
+                    })
+                }
+            },
+        ));
+    }
     let mut reports = Vec::new();
     let mut overall = Action::Allow;
     let mut incidents = Vec::new();

@@ -55,6 +55,27 @@ impl Outcome {
     }
 }
 
+/// What `baomi agent` says about an event beside its content (`POST /api/v1/scan` with
+/// `event_id`).
+#[derive(Debug, Clone)]
+pub struct AgentEvent {
+    /// The id the agent assigned; the server records each once.
+    pub id: String,
+    /// When it happened on the computer (milliseconds since the epoch).
+    pub at_ms: i64,
+    /// What the agent did on its own verdict (`blocked`, `alerted`, `uninspectable` …).
+    pub local_action: Option<String>,
+    /// The least action to record (from `local_action`).
+    pub floor: Option<Action>,
+}
+
+/// The answer to an agent's event: inspected and recorded now, or recorded before.
+#[derive(Debug)]
+pub enum AgentEventAnswer {
+    Fresh(Outcome),
+    Seen(baomi_store::AgentEventRecord),
+}
+
 pub struct Gateway {
     pub engine: Arc<Engine>,
     pub store: Store,
@@ -76,46 +97,62 @@ impl Gateway {
         cap: Option<Action>,
     ) -> anyhow::Result<Outcome> {
         let ctx = self.policy_context(channel, who, None);
-        let started = Instant::now();
-        let label = Metrics::channel(channel.as_str());
-        self.metrics.objects.get_or_create(&label).inc();
-        self.metrics.bytes.get_or_create(&label).inc_by(blob.len());
-        let engine = self.engine.clone();
-        let (report, blob) = {
-            let name = name.to_owned();
-            tokio::task::spawn_blocking(move || {
-                let r = engine.inspect_in(blob.clone(), &name, &ctx);
-                (r, blob)
-            })
-            .await?
-        };
-        let mut action = report.verdict.action;
-        if let Some(cap) = cap {
-            action = action.min(cap);
-        }
-        self.metrics
-            .scan_seconds
-            .get_or_create(&label)
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .verdicts
-            .get_or_create(&VerdictLabel {
-                channel: channel.as_str().into(),
-                action: action.as_str().into(),
-            })
-            .inc();
-        let mut outcome = Outcome {
-            report,
-            action,
-            incident: None,
-        };
-        if action != Action::Allow && action >= self.config.record_from() {
+        let (mut outcome, blob) = self.evaluate(blob, name, ctx, cap, None).await?;
+        if self.worth_recording(outcome.action) {
             match self.record(&outcome, blob, name, channel, who).await {
                 Ok(incident) => outcome.incident = Some(incident),
                 Err(e) => return Err(self.record_failed(channel, e)),
             }
         }
         Ok(outcome)
+    }
+
+    /// An event from `baomi agent` (a file written to removable media, a print job),
+    /// recorded exactly once by the id the agent assigned: a repeated delivery is answered
+    /// with the first result, without inspecting or recording again. The incident is dated
+    /// when the event happened; `floor` raises the action to what the agent already did on
+    /// its own verdict (a file it moved off a medium is recorded as blocked even where the
+    /// server's policy differs).
+    pub async fn inspect_agent_event(
+        &self,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        who: &Who,
+        event: AgentEvent,
+    ) -> anyhow::Result<AgentEventAnswer> {
+        if let Some(seen) = self.store.agent_event(&event.id).await? {
+            return Ok(AgentEventAnswer::Seen(seen));
+        }
+        let ctx = self.policy_context(channel, who, Some(event.at_ms.div_euclid(1000)));
+        let (outcome, blob) = self.evaluate(blob, name, ctx, None, event.floor).await?;
+        let incident = if self.worth_recording(outcome.action) {
+            match self.new_incident(&outcome, blob, name, channel, who).await {
+                Ok(new) => Some(new),
+                Err(e) => return Err(self.record_failed(channel, e)),
+            }
+        } else {
+            None
+        };
+        let new_event = baomi_store::NewAgentEvent {
+            event_id: event.id,
+            action: outcome.action.as_str().into(),
+            report: outcome.report.to_json(false),
+            local_action: event.local_action,
+            source: who.source.clone(),
+            happened_ms: event.at_ms,
+        };
+        let recorded = self
+            .store
+            .record_agent_event(new_event, incident, channel.as_str())
+            .await
+            .map_err(|e| self.record_failed(channel, e.into()))?;
+        if recorded.already {
+            return Ok(AgentEventAnswer::Seen(recorded.record));
+        }
+        let mut outcome = outcome;
+        outcome.incident = recorded.incident;
+        Ok(AgentEventAnswer::Fresh(outcome))
     }
 
     /// What the policy's conditions may ask about an object: the person (and their groups,
@@ -146,6 +183,62 @@ impl Gateway {
             attachments: Vec::new(),
             at,
         }
+    }
+
+    fn worth_recording(&self, action: Action) -> bool {
+        action != Action::Allow && action >= self.config.record_from()
+    }
+
+    /// The engine's verdict, counted in the metrics; `cap` lowers the action, `floor`
+    /// raises it.
+    async fn evaluate(
+        &self,
+        blob: Blob,
+        name: &str,
+        ctx: Context,
+        cap: Option<Action>,
+        floor: Option<Action>,
+    ) -> anyhow::Result<(Outcome, Blob)> {
+        let channel = ctx.channel;
+        let started = Instant::now();
+        let label = Metrics::channel(channel.as_str());
+        self.metrics.objects.get_or_create(&label).inc();
+        self.metrics.bytes.get_or_create(&label).inc_by(blob.len());
+        let engine = self.engine.clone();
+        let (report, blob) = {
+            let name = name.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let r = engine.inspect_in(blob.clone(), &name, &ctx);
+                (r, blob)
+            })
+            .await?
+        };
+        let mut action = report.verdict.action;
+        if let Some(cap) = cap {
+            action = action.min(cap);
+        }
+        if let Some(floor) = floor {
+            action = action.max(floor);
+        }
+        self.metrics
+            .scan_seconds
+            .get_or_create(&label)
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .verdicts
+            .get_or_create(&VerdictLabel {
+                channel: channel.as_str().into(),
+                action: action.as_str().into(),
+            })
+            .inc();
+        Ok((
+            Outcome {
+                report,
+                action,
+                incident: None,
+            },
+            blob,
+        ))
     }
 
     /// An incident that cannot be recorded is never let through unrecorded: the error goes
@@ -184,6 +277,20 @@ impl Gateway {
         channel: Channel,
         who: &Who,
     ) -> anyhow::Result<Incident> {
+        let new = self.new_incident(outcome, blob, name, channel, who).await?;
+        Ok(self.store.record_incident(new, channel.as_str()).await?)
+    }
+
+    /// The incident to record: the object kept as evidence (when configured and not too
+    /// large), the masked findings, who and where.
+    async fn new_incident(
+        &self,
+        outcome: &Outcome,
+        blob: Blob,
+        name: &str,
+        channel: Channel,
+        who: &Who,
+    ) -> anyhow::Result<NewIncident> {
         let r = &outcome.report;
         let evidence = if self.config.gateway.evidence
             && blob.len() <= self.config.gateway.evidence_max_bytes
@@ -220,12 +327,7 @@ impl Gateway {
                 .rules
                 .iter()
                 .cloned()
-                .chain(
-                    r.verdict
-                        .exceptions
-                        .iter()
-                        .map(|e| format!("exception:{e}")),
-                )
+                .chain(r.verdict.exceptions.iter().map(|e| format!("exception:{e}")))
                 .collect(),
             findings: json.get("findings").cloned().unwrap_or(Value::Null),
             evidence,
@@ -235,7 +337,7 @@ impl Gateway {
                 None
             },
         };
-        Ok(self.store.record_incident(new, channel.as_str()).await?)
+        Ok(new)
     }
 }
 

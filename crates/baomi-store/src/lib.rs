@@ -11,6 +11,7 @@
 //! - [`evidence`]: the object itself, content-addressed and encrypted at rest on disk;
 //! - [`audit`]: an append-only hash chain over every verdict and every change;
 //! - [`accounts`]: the console's accounts (三员分立), sessions and the two-person rule;
+//! - [`agent_events`]: events delivered by `baomi agent`, recorded once by their id;
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
@@ -25,6 +26,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 pub mod accounts;
+pub mod agent_events;
 pub mod audit;
 pub mod backup;
 pub mod casework;
@@ -40,6 +42,7 @@ pub mod testing;
 pub mod tokens;
 
 pub use accounts::{Account, AccountStatus, Login, NewAccount, Role};
+pub use agent_events::{AgentEventOutcome, AgentEventRecord, NewAgentEvent};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};

@@ -13,6 +13,7 @@ use baomi_scan::output::{self, Format};
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod agent;
 mod fingerprint;
 mod policy_test;
 mod records;
@@ -107,6 +108,10 @@ enum Command {
     /// Start a new evidence key; the old one is kept in DATA_DIR/evidence.keys/ so older
     /// evidence stays readable. Restart `baomi serve` afterwards, then make a backup.
     RotateKey,
+    /// The office computer's agent: inspects files written to removable media, keeps
+    /// blocked ones in an encrypted quarantine, reports to the server. `--config` names the
+    /// agent's config (default /etc/baomi/agent.toml, or $BAOMI_AGENT_CONFIG).
+    Agent(agent::AgentArgs),
     /// Restore a backup into an empty data directory (and empty PostgreSQL database).
     Restore {
         /// A directory made by `baomi backup`.
@@ -215,13 +220,18 @@ fn limit_openmp_threads() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    // `baomi agent --config FILE` names the agent's config, not the server's.
+    let command = match cli.command {
+        Command::Agent(args) => return agent::run(args, cli.config.as_deref(), cli.data_dir),
+        c => c,
+    };
     let config = match &cli.config {
         Some(f) => baomi_server::ServerConfig::load(f)?,
         None => baomi_server::ServerConfig::default(),
     };
     let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
     let url = config.database.url.clone();
-    match cli.command {
+    match command {
         Command::Scan(mut args) => {
             if args.passwords.is_none() {
                 args.passwords = config.scan.passwords.clone();
@@ -241,6 +251,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Backup { dest } => admin::backup(&dest, &data_dir, url.as_deref()),
         Command::Restore { src } => admin::restore(&src, &data_dir, url.as_deref()),
         Command::RotateKey => admin::rotate_key(&data_dir, url.as_deref()),
+        Command::Agent(_) => unreachable!("baomi agent is run before the server config is read"),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {

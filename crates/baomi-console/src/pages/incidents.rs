@@ -178,7 +178,7 @@ pub fn level_opts(t: Tr, current: &Option<String>) -> Vec<Opt> {
 }
 
 fn channel_opts(t: Tr, current: &Option<String>) -> Vec<Opt> {
-    let values: Vec<(&str, String)> = ["web", "mail", "chat", "api", "scan"]
+    let values: Vec<(&str, String)> = ["web", "mail", "chat", "usb", "print", "api", "scan"]
         .iter()
         .map(|c| (*c, t.channel(c).to_owned()))
         .collect();
@@ -493,6 +493,8 @@ fn channel_of(s: &str) -> Channel {
         "mail" => Channel::Mail,
         "scan" => Channel::Scan,
         "chat" => Channel::Chat,
+        "usb" => Channel::Usb,
+        "print" => Channel::Print,
         _ => Channel::Api,
     }
 }
