@@ -72,7 +72,7 @@ pub struct AgentEvent {
 /// The answer to an agent's event: inspected and recorded now, or recorded before.
 #[derive(Debug)]
 pub enum AgentEventAnswer {
-    Fresh(Outcome),
+    Fresh(Box<Outcome>),
     Seen(baomi_store::AgentEventRecord),
 }
 
@@ -152,7 +152,7 @@ impl Gateway {
         }
         let mut outcome = outcome;
         outcome.incident = recorded.incident;
-        Ok(AgentEventAnswer::Fresh(outcome))
+        Ok(AgentEventAnswer::Fresh(Box::new(outcome)))
     }
 
     /// What the policy's conditions may ask about an object: the person (and their groups,
