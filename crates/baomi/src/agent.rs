@@ -41,9 +41,11 @@ pub fn run(args: AgentArgs, config: Option<&Path>, data_dir: Option<PathBuf>) ->
         Some(path) => setup::policy(Some(Path::new(path)), &cfg.data_dir)?,
     };
     let dictionaries = setup::dictionaries(&[], &cfg.data_dir)?;
-    let mut limits = baomi_engine::Limits::default();
-    limits.max_time = Duration::from_secs(cfg.usb.inspect_timeout_secs.max(1));
-    limits.passwords = setup::passwords(None, &cfg.data_dir)?;
+    let limits = baomi_engine::Limits {
+        max_time: Duration::from_secs(cfg.usb.inspect_timeout_secs.max(1)),
+        passwords: setup::passwords(None, &cfg.data_dir)?,
+        ..Default::default()
+    };
     let fingerprints = fingerprint::load_index(&cfg.data_dir, None)?;
     let engine = Arc::new(setup::engine(policy, dictionaries, limits, fingerprints)?);
     let opts = baomi_agent::RunOptions {
