@@ -31,6 +31,10 @@ if [ "$what" = test ]; then
   pkgs+=(squid-openssl c-icap postfix swaks miltertest postgresql curl iproute2 openssl)
   # The console's browser tests: Debian's Chromium driven through chromedriver.
   pkgs+=(chromium chromium-driver)
+  # The print door's test (crates/baomi/tests/print.rs) runs a real cupsd and lp/lpadmin/
+  # lpstat against it, with cups-pdf's backend beside Baomi's; Ghostscript is what the
+  # backend reads PostScript jobs with (also installed on agents by install.sh --agent).
+  pkgs+=(cups-daemon cups-client cups-bsd printer-driver-cups-pdf ghostscript)
   # `baomi traces`' tests build Windows hives with hivexregedit (libhivex-bin, and the Perl
   # module it runs on) and browser history databases with the sqlite3 CLI.
   pkgs+=(libhivex-bin libwin-hivex-perl sqlite3)

@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod cups;
 pub mod deliver;
 pub mod fanotify;
 pub mod mounts;
