@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod admin;
 mod agent;
+mod cups_backend;
 mod fingerprint;
 mod policy_test;
 mod records;
@@ -112,6 +113,9 @@ enum Command {
     /// blocked ones in an encrypted quarantine, reports to the server. `--config` names the
     /// agent's config (default /etc/baomi/agent.toml, or $BAOMI_AGENT_CONFIG).
     Agent(agent::AgentArgs),
+    /// The CUPS backend for `baomi:/…` devices (run by /usr/lib/cups/backend/baomi).
+    #[command(hide = true)]
+    CupsBackend(cups_backend::CupsBackendArgs),
     /// Restore a backup into an empty data directory (and empty PostgreSQL database).
     Restore {
         /// A directory made by `baomi backup`.
@@ -190,7 +194,7 @@ fn main() -> ExitCode {
     // Malformed input must never print a panic trace at the user: the walker turns a parser
     // panic into an `unreadable` finding; keep the message for debugging only.
     std::panic::set_hook(Box::new(|info| tracing::debug!("parser panic: {info}")));
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cups_backend::argv());
     match run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
@@ -215,6 +219,8 @@ fn limit_openmp_threads() {
         let _ = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
             .env("OMP_THREAD_LIMIT", "1")
+            // CUPS passes the device URI as argv[0] (see `cups_backend::argv`).
+            .arg0(std::env::args_os().next().unwrap_or_default())
             .exec();
     }
 }
@@ -223,6 +229,9 @@ fn run(cli: Cli) -> Result<i32> {
     // `baomi agent --config FILE` names the agent's config, not the server's.
     let command = match cli.command {
         Command::Agent(args) => return agent::run(args, cli.config.as_deref(), cli.data_dir),
+        Command::CupsBackend(args) => {
+            return cups_backend::run(args, cli.config.as_deref(), cli.data_dir);
+        }
         c => c,
     };
     let config = match &cli.config {
@@ -252,6 +261,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Restore { src } => admin::restore(&src, &data_dir, url.as_deref()),
         Command::RotateKey => admin::rotate_key(&data_dir, url.as_deref()),
         Command::Agent(_) => unreachable!("baomi agent is run before the server config is read"),
+        Command::CupsBackend(_) => {
+            unreachable!("baomi cups-backend is run before the server config is read")
+        }
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
