@@ -16,6 +16,7 @@ pub mod fanotify;
 pub mod mounts;
 pub mod quarantine;
 pub mod queue;
+pub mod traces;
 pub mod usb;
 
 pub use agent::{RunOptions, Summary, run};

@@ -21,6 +21,7 @@ mod records;
 mod redact;
 mod serve;
 mod setup;
+mod traces;
 
 /// Every scanned file allocates a few buffers of its own size (bytes, text, normalised text);
 /// glibc's allocator serves those with mmap/munmap and the page faults and mm-lock
@@ -116,6 +117,11 @@ enum Command {
     /// The CUPS backend for `baomi:/…` devices (run by /usr/lib/cups/backend/baomi).
     #[command(hide = true)]
     CupsBackend(cups_backend::CupsBackendArgs),
+    /// The traces a secrecy inspection looks for (保密检查): USB storage ever attached and, on
+    /// a classified machine, internet use; on this Linux machine, a mounted image (--root),
+    /// or Windows hives and browser profiles collected from one. `--config` names the
+    /// agent's config, as for `baomi agent`.
+    Traces(Box<traces::TracesArgs>),
     /// Restore a backup into an empty data directory (and empty PostgreSQL database).
     Restore {
         /// A directory made by `baomi backup`.
@@ -232,6 +238,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::CupsBackend(args) => {
             return cups_backend::run(args, cli.config.as_deref(), cli.data_dir);
         }
+        Command::Traces(args) => return traces::run(*args, cli.config.as_deref(), cli.data_dir),
         c => c,
     };
     let config = match &cli.config {
@@ -264,6 +271,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::CupsBackend(_) => {
             unreachable!("baomi cups-backend is run before the server config is read")
         }
+        Command::Traces(_) => unreachable!("baomi traces is run before the server config is read"),
         Command::Policy {
             command: PolicyCommand::Default,
         } => {
