@@ -327,7 +327,12 @@ impl Gateway {
                 .rules
                 .iter()
                 .cloned()
-                .chain(r.verdict.exceptions.iter().map(|e| format!("exception:{e}")))
+                .chain(
+                    r.verdict
+                        .exceptions
+                        .iter()
+                        .map(|e| format!("exception:{e}")),
+                )
                 .collect(),
             findings: json.get("findings").cloned().unwrap_or(Value::Null),
             evidence,
