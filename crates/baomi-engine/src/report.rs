@@ -89,6 +89,10 @@ impl ObjectReport {
         if self.findings_omitted > 0 {
             out["findings_omitted"] = json!(self.findings_omitted);
         }
+        // The policy's exceptions that lowered the verdict, only when one did.
+        if !self.verdict.exceptions.is_empty() {
+            out["exceptions"] = json!(self.verdict.exceptions);
+        }
         out
     }
 }

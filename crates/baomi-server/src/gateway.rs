@@ -98,7 +98,7 @@ impl Gateway {
     ) -> anyhow::Result<Outcome> {
         let ctx = self.policy_context(channel, who, None);
         let (mut outcome, blob) = self.evaluate(blob, name, ctx, cap, None).await?;
-        if self.worth_recording(outcome.action) {
+        if self.worth_recording(&outcome) {
             match self.record(&outcome, blob, name, channel, who).await {
                 Ok(incident) => outcome.incident = Some(incident),
                 Err(e) => return Err(self.record_failed(channel, e)),
@@ -126,7 +126,7 @@ impl Gateway {
         }
         let ctx = self.policy_context(channel, who, Some(event.at_ms.div_euclid(1000)));
         let (outcome, blob) = self.evaluate(blob, name, ctx, None, event.floor).await?;
-        let incident = if self.worth_recording(outcome.action) {
+        let incident = if self.worth_recording(&outcome) {
             match self.new_incident(&outcome, blob, name, channel, who).await {
                 Ok(new) => Some(new),
                 Err(e) => return Err(self.record_failed(channel, e)),
@@ -185,8 +185,13 @@ impl Gateway {
         }
     }
 
-    fn worth_recording(&self, action: Action) -> bool {
-        action != Action::Allow && action >= self.config.record_from()
+    /// Recorded: what reaches `record_from`, and every use of a policy exception (an
+    /// exception lets something through that a rule would have stopped; the officer must be
+    /// able to see each time it did).
+    fn worth_recording(&self, outcome: &Outcome) -> bool {
+        let action = outcome.action;
+        (action != Action::Allow && action >= self.config.record_from())
+            || !outcome.report.verdict.exceptions.is_empty()
     }
 
     /// The engine's verdict, counted in the metrics; `cap` lowers the action, `floor`

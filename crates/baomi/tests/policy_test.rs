@@ -3,8 +3,15 @@
 //! marked notice and a mail (.eml built with Python's email package) with a real ZipCrypto
 //! zip (zip -P) attached. The verdict and the rules and exceptions behind it are printed.
 
+#[allow(dead_code)] // each test uses part of the shared support
+mod support {
+    pub mod serve;
+}
+
 use std::path::Path;
 use std::process::Command;
+
+use support::serve::Serve;
 
 const POLICY: &str = r#"
 [hosts]
@@ -223,4 +230,72 @@ fn mistakes_in_the_command_are_clear() {
     let (code, _, err) = baomi(d, &["通知.txt"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown key `destination`"), "{err}");
+}
+
+/// The same policy in a running server: the REST door passes the person (from the
+/// directory: department and groups) and the destination, the verdict follows them, and the
+/// exception's use is on the incident.
+#[test]
+fn the_gateway_decides_by_department_and_destination_and_records_the_exception() {
+    let dir = tempfile::tempdir().unwrap();
+    let people = dir.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "name,department,mails,groups\n李明,市局/保密办/机要科,li@unit.gov.cn,涉密人员\n王芳,市局/办公室,wang@unit.gov.cn,\n",
+    )
+    .unwrap();
+    let extra = format!("[directory]\nfile = \"{}\"\n", people.display());
+    let s = Serve::start(&extra, Some(POLICY));
+    let url = |q: &str| format!("http://127.0.0.1:{}/api/v1/scan?{q}", s.http);
+    let notice = dir.path().join("通知.txt");
+    std::fs::write(
+        &notice,
+        "秘密★1年\n关于做好年度保密检查的通知\n各处室：请于月底前完成自查。\n",
+    )
+    .unwrap();
+    let internal = dir.path().join("内部.txt");
+    std::fs::write(&internal, "密级：内部\n关于调整值班安排的说明\n").unwrap();
+    let post = |file: &Path, q: &str| {
+        let (code, body) = s.curl(&["--data-binary", &format!("@{}", file.display()), &url(q)]);
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+
+    // 李明 of the secrecy office mails the bureau: the exception applies.
+    let v = post(
+        &notice,
+        "channel=mail&user=li@unit.gov.cn&destination=chu@bureau.gov.cn&name=n.txt",
+    );
+    assert_eq!(v["action"], "audit", "{v}");
+    assert_eq!(
+        v["objects"][0]["exceptions"],
+        serde_json::json!(["bmb-to-bureau"])
+    );
+    let number = v["incidents"][0]
+        .as_str()
+        .expect("an incident is recorded")
+        .to_owned();
+    let inc = s.api(&format!("/api/v1/incidents/{number}"));
+    let rules = inc["rules"].to_string();
+    assert!(rules.contains("exception:bmb-to-bureau"), "{inc}");
+    assert_eq!(inc["department"], "市局/保密办/机要科");
+
+    // 王芳 of the office, same destination: blocked.
+    let v = post(
+        &notice,
+        "channel=mail&user=wang@unit.gov.cn&destination=chu@bureau.gov.cn&name=n.txt",
+    );
+    assert_eq!(v["action"], "block", "{v}");
+
+    // 内部 to a cloud drive is blocked, to the unit's OA it passes.
+    let v = post(
+        &internal,
+        "channel=web&user=wang@unit.gov.cn&destination=PUT%20https://d.pcs.baidu.com/file&name=i.txt",
+    );
+    assert_eq!(v["action"], "block", "{v}");
+    let v = post(
+        &internal,
+        "channel=web&user=wang@unit.gov.cn&destination=https://oa.unit.gov.cn/up&name=i.txt",
+    );
+    assert_eq!(v["action"], "allow", "{v}");
 }
