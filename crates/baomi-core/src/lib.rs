@@ -5,6 +5,7 @@
 //! This crate holds the three middle stages and the model they share. It knows nothing of
 //! file formats (`baomi-extract`) or of protocols (the doors); it sees text parts only.
 
+pub mod civil;
 pub mod detect;
 pub mod fingerprint;
 pub mod mask;

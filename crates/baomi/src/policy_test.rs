@@ -83,14 +83,7 @@ fn beijing_time(s: &str) -> Result<i64> {
     {
         return Err(bad());
     }
-    // Days from the civil date (Howard Hinnant's algorithm), then UTC+8.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = baomi_core::civil::days_from_civil(y, m as u32, day as u32);
     Ok(days * 86_400 + h * 3600 + min * 60 - 8 * 3600)
 }
 

@@ -11,8 +11,6 @@
 //! Weak kinds (USCC, passport/permit, plate, e-mail, legacy IDs) need context words near them
 //! to be believed; a valid 18-character ID is strong on its own.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use super::{Detector, PartView};
@@ -898,19 +896,7 @@ fn is_plate_serial(s: &str) -> bool {
 
 /// The current calendar year (UTC), for the upper bound of birth years.
 fn current_year() -> u32 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    // Civil-from-days (H. Hinnant), year part only.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, _, _) = crate::civil::civil_from_days(crate::civil::now_unix().div_euclid(86_400));
     u32::try_from(year).unwrap_or(2026).max(2026)
 }
 

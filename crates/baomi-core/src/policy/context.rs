@@ -40,12 +40,7 @@ impl Context {
     }
 
     fn unix_time(&self) -> i64 {
-        self.at.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
-        })
+        self.at.unwrap_or_else(crate::civil::now_unix)
     }
 
     /// Beijing time (UTC+8, no daylight saving): (weekday 0 = Monday, minute of the day).
@@ -61,7 +56,7 @@ impl Context {
     /// The date in Beijing as `YYYY-MM-DD` (for exceptions' expiry).
     pub(crate) fn beijing_date(&self) -> String {
         let days = (self.unix_time() + 8 * 3600).div_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = crate::civil::civil_from_days(days);
         format!("{y:04}-{m:02}-{d:02}")
     }
 }
@@ -656,19 +651,6 @@ impl Matcher {
         }
         true
     }
-}
-
-/// The civil date of a Unix day number (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
