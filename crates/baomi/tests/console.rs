@@ -115,6 +115,22 @@ name = "personal-data"
 kinds = ["pii.resident_id"]
 action = "audit"
 severity = "low"
+[[rule]]
+name = "marking-to-cloud-drive"
+kinds = ["marking"]
+min_level = "internal"
+destinations = ["cloud_drives", "webmail"]
+action = "block"
+severity = "high"
+[[exception]]
+name = "bmb-to-bureau"
+reason = "保密办向上级机关报送，王局长批准"
+departments = ["市局/保密办"]
+destinations = ["@bureau.gov.cn"]
+channels = ["mail"]
+rules = ["hold-marked-mail"]
+action = "audit"
+expires = "2099-12-31"
 "#
     .to_owned();
     let milter_port = free_port();
@@ -342,6 +358,24 @@ severity = "low"
         serve.api(&format!("/api/v1/incidents/{mail_incident}"))["quarantine_state"],
         "released"
     );
+
+    // The rules with their conditions and the exceptions, as the officer reads them.
+    c.goto(&format!("{base}/policy")).await.unwrap();
+    let page = text(&c).await;
+    for expected in [
+        "发往: 网盘、网页邮箱",
+        "例外",
+        "bmb-to-bureau",
+        "保密办向上级机关报送，王局长批准",
+        "部门: 市局/保密办",
+        "2099-12-31",
+    ] {
+        assert!(
+            page.contains(expected),
+            "{expected:?} not on the policy page"
+        );
+    }
+    shot(&c, "08a-policy-rules").await;
 
     // Test a file: findings and verdict, no incident.
     c.goto(&format!("{base}/policy")).await.unwrap();

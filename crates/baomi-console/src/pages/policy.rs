@@ -171,7 +171,17 @@ fn condition_texts(c: &baomi_core::policy::Conditions, t: Tr) -> Vec<String> {
     let mut out = Vec::new();
     let mut list = |key: &str, values: &Option<Vec<String>>| {
         if let Some(v) = values {
-            out.push(format!("{}: {}", t.t(key), v.join("、")));
+            // The shipped host lists by their Chinese names; hosts and people as written.
+            let named: Vec<&str> = v
+                .iter()
+                .map(|x| match x.as_str() {
+                    "cloud_drives" | "webmail" | "forums" | "internal" => {
+                        t.t(&format!("policy.hosts.{x}"))
+                    }
+                    other => other,
+                })
+                .collect();
+            out.push(format!("{}: {}", t.t(key), named.join("、")));
         }
     };
     list("policy.cond.people", &c.people);
