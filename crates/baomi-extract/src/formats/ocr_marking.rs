@@ -568,24 +568,16 @@ impl Engine {
                         starts_paragraph: at_start(tess::TessPageIteratorLevel_RIL_PARA),
                     });
                 }
-                let raw_symbol = tess::TessResultIteratorGetUTF8Text(
+                let text = owned_text(tess::TessResultIteratorGetUTF8Text(
                     results.0,
                     tess::TessPageIteratorLevel_RIL_SYMBOL,
-                );
-                // Null where the iterator stands on no word (an empty block): there Tesseract's
-                // ChoiceIterator asserts and aborts the process, so no choices are asked for.
-                let has_word = !raw_symbol.is_null();
-                let text = owned_text(raw_symbol);
+                ));
                 let confidence = tess::TessResultIteratorConfidence(
                     results.0,
                     tess::TessPageIteratorLevel_RIL_SYMBOL,
                 );
                 let mut choices = Vec::new();
-                let choice = if has_word {
-                    tess::TessResultIteratorGetChoiceIterator(results.0)
-                } else {
-                    ptr::null_mut()
-                };
+                let choice = tess::TessResultIteratorGetChoiceIterator(results.0);
                 if !choice.is_null() {
                     loop {
                         let raw = tess::TessChoiceIteratorGetUTF8Text(choice);
