@@ -886,7 +886,9 @@ mod tests {
     fn chat_is_a_channel_and_matrix_ids_have_a_local_part() {
         assert_eq!(parse_channel(Some("chat")).unwrap(), Channel::Chat);
         assert_eq!(parse_channel(None).unwrap(), Channel::Api);
-        assert!(parse_channel(Some("usb")).is_err());
+        assert_eq!(parse_channel(Some("usb")).unwrap(), Channel::Usb);
+        assert_eq!(parse_channel(Some("print")).unwrap(), Channel::Print);
+        assert!(parse_channel(Some("fax")).is_err());
         assert_eq!(matrix_localpart("@zhangsan:unit.cn"), Some("zhangsan"));
         assert_eq!(matrix_localpart("@li:matrix.unit.cn:8448"), Some("li"));
         assert_eq!(matrix_localpart("zhangsan"), None);
