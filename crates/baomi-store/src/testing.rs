@@ -113,6 +113,18 @@ impl TempPostgres {
         })
     }
 
+    /// A store on this server with its files in `dir`, retried for up to 10 s while the
+    /// server finishes starting (it accepts connections a moment after its port opens).
+    pub async fn open_store(&self, dir: &std::path::Path) -> crate::Store {
+        for _ in 0..50 {
+            match crate::Store::open(dir, Some(&self.url)).await {
+                Ok(s) => return s,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+        panic!("PostgreSQL accepts no connections at {}", self.url);
+    }
+
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
     }

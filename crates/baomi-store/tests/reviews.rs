@@ -368,17 +368,7 @@ async fn reviews_sqlite() {
 async fn reviews_postgres() {
     let pg = TempPostgres::start().expect("a PostgreSQL server for the test");
     let dir = tempfile::tempdir().unwrap();
-    let mut store = None;
-    for _ in 0..50 {
-        match Store::open(dir.path(), Some(&pg.url)).await {
-            Ok(s) => {
-                store = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-        }
-    }
-    exercise(&store.expect("PostgreSQL accepts connections")).await;
+    exercise(&pg.open_store(dir.path()).await).await;
 }
 
 /// A SQLite database from before the business roles (migrations 0001–0004 only) keeps its
