@@ -588,11 +588,15 @@ impl Matcher {
         {
             return false;
         }
-        let dests: Vec<Dest> = ctx
-            .destinations
-            .iter()
-            .map(|d| parse_destination(d))
-            .collect();
+        // Destinations are parsed only for rules that ask about them (most rules don't).
+        let dests: Vec<Dest> = if self.destinations.is_some() || self.not_destinations.is_some() {
+            ctx.destinations
+                .iter()
+                .map(|d| parse_destination(d))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let hit = |terms: &[DestTerm], d: &Dest| {
             terms.iter().any(|t| match t {
                 DestTerm::Pattern(p) => p.matches(d),
