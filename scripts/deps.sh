@@ -20,6 +20,9 @@ if [ "$what" = test ]; then
   pkgs+=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
          7zip zip unzip zstd xz-utils bzip2 tar gzip python3-docx qpdf
          imagemagick img2pdf)
+  # The OCR held-out trials (crates/baomi-extract/tests/ocr_heldout.rs) render in fonts the
+  # tuning set does not use: AR PL Kaiti and Mingti, WenQuanYi Zen Hei, cwTeX 仿宋.
+  pkgs+=(fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-cwtex-fs)
   # exiftool writes the EXIF/XMP text fields (XPComment, UserComment…) of the test photos.
   pkgs+=(libimage-exiftool-perl)
   # The gateways' tests run against the real servers: Squid (the OpenSSL flavour, for

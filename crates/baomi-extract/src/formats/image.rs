@@ -117,6 +117,7 @@ pub(crate) fn decode(bytes: &[u8], max_bytes: u64) -> Result<Option<DynamicImage
 pub(crate) fn prepare(image: DynamicImage) -> GrayImage {
     // Consumed, so the decoded frame is freed as soon as the gray copy exists.
     let mut gray = image.into_luma8();
+    flatten_lighting(&mut gray);
     if let Some(degrees) = skew_degrees(&gray) {
         gray = rotate_about_centre(&gray, -degrees);
     }
@@ -272,6 +273,81 @@ pub(crate) fn rotate_about_centre(gray: &GrayImage, degrees: f32) -> GrayImage {
     })
 }
 
+/// Side of the blocks the paper's brightness is estimated on: larger than a character at
+/// 100–300 dpi, so every block holds some bare paper.
+const LIGHT_BLOCK: u32 = 48;
+
+/// Undo uneven light (a photo lit from one side, a shadow across the page): estimate the
+/// paper's brightness per block (the brightest pixels of the block: paper, not ink),
+/// smooth it, and divide each pixel by it, so the paper is white everywhere and ink stays
+/// dark. Without this, the contrast stretch below turned the dark corner of a sparsely
+/// printed page black (its 1st percentile was paper in the shadow, not ink) and Tesseract
+/// read nothing.
+pub(crate) fn flatten_lighting(gray: &mut GrayImage) {
+    let (width, height) = gray.dimensions();
+    if width < LIGHT_BLOCK * 2 || height < LIGHT_BLOCK * 2 {
+        return;
+    }
+    let (columns, rows) = (width.div_ceil(LIGHT_BLOCK), height.div_ceil(LIGHT_BLOCK));
+    // The 95th percentile of each block: its paper, robust to a few bright noise pixels.
+    let mut paper = vec![0f32; (columns * rows) as usize];
+    for row in 0..rows {
+        for column in 0..columns {
+            let mut histogram = [0u32; 256];
+            let mut count = 0u32;
+            for y in row * LIGHT_BLOCK..((row + 1) * LIGHT_BLOCK).min(height) {
+                for x in column * LIGHT_BLOCK..((column + 1) * LIGHT_BLOCK).min(width) {
+                    histogram[usize::from(gray.get_pixel(x, y).0[0])] += 1;
+                    count += 1;
+                }
+            }
+            let mut seen = 0;
+            let mut level = 255;
+            for (value, &n) in histogram.iter().enumerate().rev() {
+                seen += n;
+                if seen * 20 >= count {
+                    level = value;
+                    break;
+                }
+            }
+            paper[(row * columns + column) as usize] = level as f32;
+        }
+    }
+    // A block inside a large dark area (a photo, a thick rule) is not paper: take the
+    // brightest neighbour of each block, which also smooths the estimate.
+    let at = |c: i64, r: i64| {
+        let c = c.clamp(0, i64::from(columns) - 1) as u32;
+        let r = r.clamp(0, i64::from(rows) - 1) as u32;
+        paper[(r * columns + c) as usize]
+    };
+    let smooth: Vec<f32> = (0..rows)
+        .flat_map(|r| (0..columns).map(move |c| (c, r)))
+        .map(|(c, r)| {
+            let (c, r) = (i64::from(c), i64::from(r));
+            let brightest = (-1..=1)
+                .flat_map(|dr| (-1..=1).map(move |dc| (dc, dr)))
+                .map(|(dc, dr)| at(c + dc, r + dr))
+                .fold(0f32, f32::max);
+            brightest.max(32.0)
+        })
+        .collect();
+    let block = LIGHT_BLOCK as f32;
+    for (x, y, pixel) in gray.enumerate_pixels_mut() {
+        // Bilinear between the centres of the four nearest blocks.
+        let fx = ((x as f32 + 0.5) / block - 0.5).clamp(0.0, (columns - 1) as f32);
+        let fy = ((y as f32 + 0.5) / block - 0.5).clamp(0.0, (rows - 1) as f32);
+        let (c0, r0) = (fx.floor() as u32, fy.floor() as u32);
+        let (c1, r1) = ((c0 + 1).min(columns - 1), (r0 + 1).min(rows - 1));
+        let (tx, ty) = (fx - c0 as f32, fy - r0 as f32);
+        let value = |c: u32, r: u32| smooth[(r * columns + c) as usize];
+        let top = value(c0, r0) * (1.0 - tx) + value(c1, r0) * tx;
+        let bottom = value(c0, r1) * (1.0 - tx) + value(c1, r1) * tx;
+        let paper = top * (1.0 - ty) + bottom * ty;
+        let flat = f32::from(pixel.0[0]) * 255.0 / paper;
+        pixel.0[0] = flat.min(255.0).round() as u8;
+    }
+}
+
 fn stretch_contrast(gray: &mut GrayImage) {
     let mut histogram = [0u64; 256];
     for pixel in gray.pixels() {
@@ -302,105 +378,52 @@ fn stretch_contrast(gray: &mut GrayImage) {
     }
 }
 
-/// Run Tesseract on a prepared grayscale image and return its text.
+/// Run Tesseract on a prepared grayscale image and return its text, with the marking lines
+/// among its head lines put back in their canonical form (see [`super::ocr_marking`]).
 pub(crate) fn recognise(gray: &GrayImage) -> Result<String, String> {
-    let width = i32::try_from(gray.width()).map_err(|_| "image too wide".to_owned())?;
-    let height = i32::try_from(gray.height()).map_err(|_| "image too high".to_owned())?;
-    // One instance per image: it is neither Send nor cheap to share, and initialisation
+    // One engine per image: it is neither Send nor cheap to share, and initialisation
     // (loading the language data) is small next to recognition.
-    let tess = tesseract::Tesseract::new(None, Some(LANGUAGES))
-        .map_err(|e| format!("Tesseract with {LANGUAGES} is not available ({e})"))?;
-    let mut tess = tess
-        .set_frame(gray.as_raw(), width, height, 1, width)
-        .map_err(|e| e.to_string())?
-        // The true resolution is unknown; 300 dpi is what Tesseract is tuned for and
-        // silences its "invalid resolution" guess.
-        .set_source_resolution(300)
-        .recognize()
-        .map_err(|e| e.to_string())?;
-    let text = tess.get_text().map_err(|e| e.to_string())?;
-    let confidence = tess.mean_text_conf();
-    if confidence < MIN_CONFIDENCE {
+    let mut engine = super::ocr_marking::Engine::new(LANGUAGES)?;
+    let mut page = engine.read(gray)?;
+    if page.mean_confidence < MIN_CONFIDENCE {
         // A pattern image came out as runs of Latin capitals at 25 %; the rendered notice
         // reads at 90 %, its noisy rotated JPEG "photo" at 63 %.
-        tracing::debug!(confidence, "OCR text dropped as noise: {text:?}");
+        let text = page.text();
+        tracing::debug!(
+            confidence = page.mean_confidence,
+            "OCR text dropped as noise: {text:?}"
+        );
         return Ok(String::new());
     }
-    Ok(repair_stars(&text))
-}
-
-/// Glyphs Tesseract's Chinese model reads a `★` as (it has no star in its character set):
-/// seen on rendered and photographed notices, plus the shape-alikes the detector does not
-/// already accept as stars.
-const STAR_MISREADS: &[char] = &[
-    '广', '友', '太', '大', '女', '妇', '妈', '雪', '文', '犬', '火', '食', '贪', 'x', 'X', '※',
-    '码', '云',
-];
-
-/// Glyphs `chi_sim` reads for the digits of a period right after a misread star (measured
-/// on the trial pages of tests/ocr_trials.rs: `5` → 吕/D/口, `6` → G/O/虽, `10` → 1O/TO).
-const DIGIT_MISREADS: &[char] = &[
-    '吕', 'D', '口', 'G', 'O', 'o', '虽', 'T', 'l', 'I', '|', 'S', 's', 'B', 'Z', 'z', '〇', '日',
-    '@',
-];
-
-/// Put back the `★` of a marking whose star was misread: a level word (`绝密`, `机密`,
-/// `秘密`), one misread glyph, then a period (`10年`, `6个月`, `长期`). Only this exact shape is
-/// rewritten, so prose such as `机密大事` is left alone.
-pub(crate) fn repair_stars(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let c = chars[index];
-        out.push(c);
-        index += 1;
-        let after_level = c == '密' && index >= 2 && matches!(chars[index - 2], '绝' | '机' | '秘');
-        if !after_level {
-            continue;
-        }
-        let mut glyph = index;
-        while chars.get(glyph) == Some(&' ') {
-            glyph += 1;
-        }
-        let Some(&misread) = chars.get(glyph) else {
-            continue;
-        };
-        let mut period = glyph + 1;
-        while chars.get(period) == Some(&' ') {
-            period += 1;
-        }
-        let period_follows = if chars.get(period) == Some(&'长') {
-            // 期 is sometimes read as 其.
-            matches!(chars.get(period + 1), Some('期' | '其'))
-        } else {
-            // Digits (Tesseract spaces them out, and after a misread star reads some of them
-            // as letters or glyphs, or drops them), then 年 or 月 (`6个月`): at most three.
-            let mut end = period;
-            let mut glyphs = 0;
-            while let Some(&c) = chars.get(end) {
-                if c == ' ' {
-                    end += 1;
-                } else if (c.is_ascii_digit() || DIGIT_MISREADS.contains(&c)) && glyphs < 3 {
-                    glyphs += 1;
-                    end += 1;
-                } else {
-                    break;
-                }
-            }
-            matches!(chars.get(end), Some('年' | '月' | '个'))
-        };
-        if STAR_MISREADS.contains(&misread) && period_follows {
-            out.push('★');
-            index = glyph + 1;
-        }
-    }
-    out
+    page.repair_markings(&mut engine, gray)?;
+    Ok(page.text())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uneven_light_is_flattened_and_ink_stays_dark() {
+        // Paper from 250 (left) to 140 (right), with dark "ink" marks every 100 px.
+        let mut gray = GrayImage::from_fn(800, 400, |x, y| {
+            let paper = 250.0 - 110.0 * x as f32 / 799.0;
+            let ink = x % 100 < 6 && (100..300).contains(&y);
+            image::Luma([if ink {
+                (paper * 0.2) as u8
+            } else {
+                paper as u8
+            }])
+        });
+        flatten_lighting(&mut gray);
+        for x in [20, 400, 780] {
+            // Within a few levels of white: each block is divided by its brightest neighbour.
+            assert!(gray.get_pixel(x, 50).0[0] >= 235, "paper at x={x} is white");
+        }
+        for x in [2, 402, 702] {
+            assert!(gray.get_pixel(x, 200).0[0] <= 70, "ink at x={x} stays dark");
+        }
+    }
 
     #[test]
     fn contrast_stretch_spreads_gray_on_gray() {
@@ -410,33 +433,6 @@ mod tests {
         stretch_contrast(&mut gray);
         assert_eq!(gray.get_pixel(0, 0).0[0], 0);
         assert_eq!(gray.get_pixel(99, 0).0[0], 255);
-    }
-
-    #[test]
-    fn misread_stars_after_a_level_word_are_repaired() {
-        assert_eq!(repair_stars("机密广1 0 年"), "机密★1 0 年");
-        assert_eq!(repair_stars("绝密 太 长期"), "绝密★ 长期");
-        assert_eq!(repair_stars("秘密x5年\n"), "秘密★5年\n");
-        // A whole A4 page of the corpus notice rendered at 150 dpi reads the star as 友.
-        assert_eq!(repair_stars("机密友10 年"), "机密★10 年");
-        // Photographed pages: digits after the misread star read as glyphs, 期 as 其.
-        assert_eq!(repair_stars("秘密女吕年"), "秘密★吕年");
-        assert_eq!(repair_stars("秘密妇G个月"), "秘密★G个月");
-        assert_eq!(repair_stars("机密友1O年"), "机密★1O年");
-        assert_eq!(repair_stars("机密码0 年"), "机密★0 年");
-        assert_eq!(repair_stars("绝密太长其"), "绝密★长其");
-        // Still only that shape: four glyphs, or no period, are left alone.
-        assert_eq!(repair_stars("机密文GOOD年"), "机密文GOOD年");
-        assert_eq!(repair_stars("机密女工作"), "机密女工作");
-        assert_eq!(repair_stars("秘密女 年"), "秘密★ 年");
-        assert_eq!(repair_stars("秘密友@ 个月"), "秘密★@ 个月");
-        // A table of secrecy periods is prose, not a marking: 级 is no misread star.
-        assert_eq!(repair_stars("绝密级30年"), "绝密级30年");
-        // Prose and other glyphs stay as they are.
-        assert_eq!(repair_stars("机密大事"), "机密大事");
-        assert_eq!(repair_stars("机密的3年"), "机密的3年");
-        assert_eq!(repair_stars("机密文3份"), "机密文3份");
-        assert_eq!(repair_stars("秘书大10岁"), "秘书大10岁");
     }
 
     /// A page of dark text-like bars on white: lines of "words" with gaps between.

@@ -13,6 +13,8 @@ pub mod json;
 pub mod legacy;
 pub mod mail;
 pub mod msg;
+#[cfg(feature = "ocr")]
+pub(crate) mod ocr_marking;
 pub mod odf;
 pub mod ofd;
 pub mod ooxml;
