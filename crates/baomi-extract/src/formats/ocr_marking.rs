@@ -122,10 +122,20 @@ impl OcrPage {
         if candidates.is_empty() {
             return Ok(0);
         }
-        engine.restrict_to_marking_line()?;
+        let mut restricted = false;
         let mut repaired = 0;
         for index in candidates {
             let line = &mut self.lines[index];
+            if let Some(text) = confirmed_alone(&line.glyphs) {
+                tracing::debug!(read = %line.text, repaired = %text, "OCR marking line repaired");
+                line.text = text;
+                repaired += 1;
+                continue;
+            }
+            if !restricted {
+                engine.restrict_to_marking_line()?;
+                restricted = true;
+            }
             let Some(crop) = crop_line(gray, line.bounds) else {
                 continue;
             };
@@ -462,6 +472,77 @@ pub(crate) fn confirmed(first: &[Glyph], second: &[Glyph]) -> Option<String> {
     ))
 }
 
+/// Below this confidence (0–100) a symbol the first reading read is not taken as read by
+/// [`confirmed_alone`].
+const SURE_CONFIDENCE: f32 = 60.0;
+
+/// The canonical text of a marking line the first reading alone shows whole: the level word
+/// read as such (its own characters, 密 as 密, each at [`SURE_CONFIDENCE`] or more), one glyph
+/// in the star position that is no prose joiner, digit or punctuation, and right after it a
+/// period form read from the symbols' own text (no alternatives), with at most an urgency
+/// word after it. Nothing but the star is then in doubt, and the star is the one glyph the
+/// models cannot read; a second reading restricted to the marking's characters adds nothing
+/// there (and on such lines it was seen to lose the level word or a digit).
+pub(crate) fn confirmed_alone(first: &[Glyph]) -> Option<String> {
+    // Only what was read: alternatives are dropped, so every digit is a digit's shape.
+    let read: Vec<Glyph> = visible(first)
+        .into_iter()
+        .map(|g| Glyph {
+            text: g.text.clone(),
+            confidence: g.confidence,
+            choices: Vec::new(),
+        })
+        .collect();
+    let glyphs: Vec<&Glyph> = read.iter().collect();
+    let (start, level) = level_word_at(&glyphs)?;
+    let (word, mi, slot) = (glyphs[start], glyphs[start + 1], glyphs.get(start + 2)?);
+    let sure = |g: &Glyph| g.confidence >= SURE_CONFIDENCE;
+    if !sure(word) || !sure(mi) || !one_of(&mi.text, &['密']) {
+        return None;
+    }
+    let slot_char = {
+        let mut chars = slot.text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => c,
+            _ => return None,
+        }
+    };
+    if PROSE_JOINERS.contains(&slot_char)
+        || digit_of(slot).is_some()
+        || slot_char.is_ascii_punctuation()
+        || !(slot_char.is_alphanumeric() || is_star_shape(slot_char))
+    {
+        return None;
+    }
+    let (period, period_len) = read_period(&glyphs[start + 3..])?;
+    let end = start + 3 + period_len;
+    if glyphs[start + 3..end].iter().any(|g| !sure(g)) {
+        return None;
+    }
+    let condition = period.starts_with("解密");
+    if !condition && glyphs.len() - end > MAX_TRAILING_GLYPHS {
+        return None;
+    }
+    let text = |glyphs: &[&Glyph]| glyphs.iter().map(|g| g.text.as_str()).collect::<String>();
+    let before = text(&glyphs[..start]);
+    let after = if condition {
+        let from = glyphs[start..]
+            .iter()
+            .position(|g| one_of(&g.text, &['件', '间', '間']))
+            .map_or(glyphs.len(), |p| start + p + 1);
+        text(&glyphs[from..])
+    } else {
+        text(&glyphs[end..])
+    };
+    let space = |s: &str| if s.is_empty() || condition { "" } else { " " };
+    Some(format!(
+        "{before}{}{}★{period}{}{after}",
+        if before.is_empty() { "" } else { " " },
+        level.canonical,
+        space(&after)
+    ))
+}
+
 /// Tesseract's engine, freed when dropped.
 pub(crate) struct Engine(*mut tess::TessBaseAPI);
 
@@ -769,6 +850,45 @@ mod tests {
                 "{first} / {second}"
             );
         }
+    }
+
+    #[test]
+    fn a_first_reading_that_shows_the_whole_marking_confirms_alone() {
+        for (read, canonical) in [
+            ("秘密太2 5 年", "秘密★25年"),
+            ("机密妇5 年", "机密★5年"),
+            ("绝密友长期", "绝密★长期"),
+            ("機密犬6個月", "机密★6个月"),
+            ("机密广10年特急", "机密★10年 特急"),
+            ("000123绝密妇启用前", "000123 绝密★启用前"),
+        ] {
+            assert_eq!(
+                confirmed_alone(&plain(read)).as_deref(),
+                Some(canonical),
+                "{read}"
+            );
+        }
+        for read in [
+            // Prose: a joiner or a word in the star position, no period right after it.
+            "绝密级30年",
+            "机密为10年",
+            "秘密载体管理5年规划",
+            "机密文件保存10年，到期后按规定程序解密。",
+            "秘密文件借阅登记（6个月）",
+            "机密广10年以上的文件一律不得复印",
+            // Digits only by their alternatives, or 密 only by its shape: not read whole.
+            "秘密女吕年",
+            "机宿广5年",
+            // No glyph in the star position, or a digit there.
+            "机密10年",
+            "机密110年",
+        ] {
+            assert_eq!(confirmed_alone(&plain(read)), None, "{read}");
+        }
+        // Read with low confidence: the second reading decides.
+        let mut unsure = plain("秘密太25年");
+        unsure[4].confidence = 30.0;
+        assert_eq!(confirmed_alone(&unsure), None);
     }
 
     #[test]
