@@ -40,6 +40,9 @@ if [ "$what" = test ]; then
   pkgs+=(libhivex-bin libwin-hivex-perl sqlite3)
   # The API fuzzing (scripts/api-fuzz.sh) installs schemathesis from PyPI into a venv.
   pkgs+=(python3-venv)
+  # The directory from LDAP (crates/baomi-server/tests/ldap.rs) runs a real OpenLDAP:
+  # slapd in a temp dir, filled with ldapadd/ldapmodrdn (ldap-utils).
+  pkgs+=(slapd ldap-utils)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

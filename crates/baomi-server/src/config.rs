@@ -147,8 +147,16 @@ pub struct Milter {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Directory {
-    /// Users and departments: a `.toml` or `.csv` file (see `directory.rs`).
+    /// Users and departments: a `.toml` or `.csv` file (see `directory.rs`). With `[directory.ldap]`
+    /// its people are kept beside LDAP's (their IPs, machines and logins added to LDAP's
+    /// person of the same name or account).
     pub file: Option<PathBuf>,
+    /// The directory from LDAP / Active Directory (`directory/ldap.rs`).
+    pub ldap: Option<crate::directory::ldap::LdapConfig>,
+    /// Host table: `ip,machine,person` CSV (`directory/hosts.rs`).
+    pub hosts: Option<PathBuf>,
+    /// DHCP leases files (ISC dhcpd.leases or dnsmasq), re-read at every sync.
+    pub dhcp_leases: Vec<PathBuf>,
 }
 
 impl Default for Listen {
@@ -232,6 +240,9 @@ impl ServerConfig {
                     "{what}: unknown action {v:?} (allow, audit, alert, quarantine, block)"
                 );
             }
+        }
+        if let Some(l) = &self.directory.ldap {
+            l.check()?;
         }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             anyhow::bail!("http.tls_cert and http.tls_key go together: set both or neither");

@@ -13,6 +13,13 @@
 //! ```
 //! CSV with a header row: `name,department,ips,mails,proxy_users[,machines]`, several values in a cell
 //! separated by `;`.
+//!
+//! Larger units read it from LDAP / Active Directory instead ([`ldap`]: synced at start and
+//! every few minutes, replacing the gateway's directory whole); addresses can come from a
+//! host table and DHCP leases ([`hosts`]).
+
+pub mod hosts;
+pub mod ldap;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -48,6 +55,8 @@ pub struct Directory {
     by_mail: HashMap<String, usize>,
     by_proxy_user: HashMap<String, usize>,
     by_name: HashMap<String, usize>,
+    /// Every department known (the OU tree from LDAP, and every person's), as paths.
+    departments: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +148,28 @@ impl Directory {
         }
         d.people = people;
         d
+    }
+
+    /// With the departments known beside the people's own (the OU tree).
+    pub fn with_departments(mut self, departments: Vec<String>) -> Directory {
+        self.departments = departments;
+        self
+    }
+
+    /// The departments: those given by [`Directory::with_departments`], else the people's.
+    pub fn departments(&self) -> Vec<String> {
+        if !self.departments.is_empty() {
+            return self.departments.clone();
+        }
+        let mut d: Vec<String> = self.people.iter().map(|p| p.department.clone()).collect();
+        d.sort();
+        d.dedup();
+        d
+    }
+
+    /// The person with this account (proxy login), if listed.
+    pub fn account(&self, account: &str) -> Option<&Person> {
+        self.web_user(Some(account), None)
     }
 
     /// The person of this name, if listed (for their groups).
