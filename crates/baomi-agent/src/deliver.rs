@@ -4,7 +4,10 @@
 //!
 //! Outcomes per event:
 //! - 2xx: the server has it (`already: true` when an earlier delivery's answer was lost —
-//!   the server de-duplicates by the event id): removed from the queue;
+//!   the server de-duplicates by the event id): removed from the queue; the incident number
+//!   the server gave it (`BM-YYYYMMDD-NNNNNN`) is noted in `DATA_DIR/incident-numbers.jsonl`
+//!   and written into the notice left on the medium, if it is still there
+//!   ([`crate::usb::note_incident_number`]), so the user can quote the server's number;
 //! - 4xx other than 408 and 429: the server will never take it as it is (a bad token is a
 //!   401 though, and that is the unit's configuration, not the event): 401/403 keep it
 //!   waiting like a server fault; any other 4xx moves it to `bad/` with the reason logged;
@@ -27,6 +30,7 @@ pub struct Deliverer {
     base: String,
     token: Option<String>,
     machine: String,
+    data_dir: PathBuf,
 }
 
 /// What one pass over the queue did.
@@ -82,6 +86,7 @@ impl Deliverer {
             base: server.trim_end_matches('/').to_owned(),
             token: cfg.token()?,
             machine: cfg.machine_name(),
+            data_dir: cfg.data_dir.clone(),
         }))
     }
 
@@ -100,6 +105,9 @@ impl Deliverer {
                         incidents = %incidents.join(","),
                         "delivered to the server"
                     );
+                    if let Some(number) = incidents.first() {
+                        crate::usb::note_incident_number(&self.data_dir, &ev, number);
+                    }
                     queue.done(&ev)?;
                     pass.delivered += 1;
                 }

@@ -22,11 +22,20 @@
 //!   verdict was already in, it is acted on with the copy (quarantine and event), and the
 //!   removal failure is in the event;
 //! - **inspection too slow** (`usb.inspect_timeout_secs`): an `uninspectable` event
-//!   (`timed_out`); the file stays. The agent never holds up a write: it learns of it after
+//!   (`timed_out: true` in its details); the file stays. The agent never holds up a write: it learns of it after
 //!   the fact (fanotify notification, not permission).
-//! - **the agent's disk full**: the quarantine or the queue cannot take the file: nothing
-//!   is removed (the file is never deleted without a kept copy), the error is logged, and
-//!   the file — not in the index — is tried again at the next rescan.
+//! - **the agent's disk full**: the quarantine cannot take the file: nothing is removed
+//!   (the file is never deleted without a kept copy), the error is logged, and the file —
+//!   not in the index — is tried again at the next rescan. **The queue's disk full** (the
+//!   copy is safe in the quarantine): the block goes ahead, the event stays in the journal
+//!   and the next rescan or start queues it, under the id the notice names;
+//! - **kill -9 between quarantine and queue**: every block is journalled
+//!   (`DATA_DIR/usb-journal/ID.json`, the event and its id written before the file is
+//!   touched); the next start or scan of the medium completes it with the same id (file
+//!   still there: nothing was queued, it is inspected afresh; file gone: notice, index line
+//!   and event once), so a file is neither recorded twice nor lost;
+//! - **delivered**: the server's incident number is written into the notice
+//!   (`事件编号：BM-…（终端事件 ID）`) and noted in `DATA_DIR/incident-numbers.jsonl`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -137,6 +146,42 @@ struct Seen {
     blake3: String,
 }
 
+/// One block in progress (`DATA_DIR/usb-journal/ID.json`), see [`Inspector::replay_journal`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct JournalEntry {
+    stage: Stage,
+    /// The event with the id it is queued under.
+    event: Event,
+    path: PathBuf,
+    mount_point: PathBuf,
+    /// `Medium::label`.
+    medium: String,
+    /// The quarantined copy: hash and size.
+    kept: Option<(String, u64)>,
+    reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Stage {
+    /// Quarantined; the file may or may not be off the medium yet.
+    Moving,
+    /// Off the medium (or its removal failed); the event is being queued.
+    Acted,
+}
+
+/// Test hook: `BAOMI_AGENT_TEST_CRASH=STAGE` kills the process with SIGKILL at that point of
+/// a block (`before-move`, `after-move`, `after-queue`), as a kill -9 or a power cut would.
+fn crash_point(stage: &str) {
+    if std::env::var("BAOMI_AGENT_TEST_CRASH").is_ok_and(|s| s == stage) {
+        tracing::warn!(stage, "BAOMI_AGENT_TEST_CRASH: killing the agent here");
+        // SAFETY: kill(2) on our own pid.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
 /// Inspects files on media and acts on the verdicts. One per agent; used from one thread.
 pub struct Inspector {
     engine: Arc<Engine>,
@@ -177,7 +222,7 @@ impl Inspector {
                 let _ = fs::remove_file(e.path());
             }
         }
-        Ok(Inspector {
+        let mut inspector = Inspector {
             engine,
             machine: cfg.machine_name(),
             cfg,
@@ -186,7 +231,9 @@ impl Inspector {
             index_path,
             index,
             spool,
-        })
+        };
+        inspector.replay_journal(None);
+        Ok(inspector)
     }
 
     pub fn queue(&self) -> &Queue {
@@ -196,6 +243,7 @@ impl Inspector {
     /// Inspect the files of `medium` not yet inspected as they are (the startup scan, a
     /// rescan after an overflow, the periodic rescan).
     pub fn scan_medium(&mut self, medium: &Medium) -> ScanCount {
+        self.replay_journal(Some(medium));
         let mut count = ScanCount::default();
         let mut stack = vec![medium.mount_point.clone()];
         let mut present = std::collections::HashSet::new();
@@ -408,7 +456,15 @@ impl Inspector {
                     "inspection took longer than {} s",
                     self.cfg.usb.inspect_timeout_secs
                 );
-                return self.uninspectable(medium, path, person, Some(blob.len()), &why, false);
+                return self.uninspectable_with(
+                    medium,
+                    path,
+                    person,
+                    Some(blob.len()),
+                    &why,
+                    false,
+                    serde_json::json!({ "timed_out": true }),
+                );
             }
         };
         let action = report.verdict.action;
@@ -447,6 +503,11 @@ impl Inspector {
     }
 
     /// Move a blocked file off the medium (see the module doc for the order and why).
+    ///
+    /// The steps are journalled (`DATA_DIR/usb-journal/ID.json`, the event with its id,
+    /// written before the file is touched): a kill -9 anywhere between the quarantine and
+    /// the queue leaves an entry that [`Inspector::replay_journal`] completes with the same
+    /// event id, so the file is neither recorded twice nor lost.
     fn block(
         &mut self,
         medium: &Medium,
@@ -457,6 +518,7 @@ impl Inspector {
         blob: Blob,
     ) -> FileOutcome {
         let mut ev = self.event(medium, path, name, person, report);
+        ev.local_action = "blocked".into();
         let keep = blob.len() <= self.cfg.usb.quarantine_max_bytes && blob.path() != Some(path);
         let kept = if keep {
             let put = blob
@@ -479,20 +541,32 @@ impl Inspector {
             ));
             None
         };
+        let mut entry = JournalEntry {
+            stage: Stage::Moving,
+            event: ev,
+            path: path.to_owned(),
+            mount_point: medium.mount_point.clone(),
+            medium: medium.label(),
+            kept: kept.as_ref().map(|r| (r.hash.clone(), r.size as u64)),
+            reasons: reasons(report),
+        };
+        if let Err(e) = self.journal_write(&entry) {
+            tracing::error!(file = %path.display(), %e, "cannot write the journal (disk full?); left on the medium, tried again at the next rescan");
+            return FileOutcome::NotActed {
+                why: format!("agent disk full: {e}"),
+            };
+        }
+        crash_point("before-move");
         let notice_path = notice_path(path);
-        let reasons = reasons(report);
         match fs::remove_file(path) {
             Ok(()) => {
-                ev.local_action = "blocked".into();
-                let text = notice_text(name, &reasons, &ev.id, &self.cfg.contact, &ev.at);
-                if let Err(e) = fs::write(&notice_path, text) {
-                    tracing::warn!(file = %notice_path.display(), %e, "cannot leave the notice on the medium");
-                    ev.details["notice_failed"] = serde_json::json!(e.to_string());
-                }
+                crash_point("after-move");
+                self.leave_notice(&mut entry);
             }
             Err(e) => {
                 let removed = medium_gone(medium);
                 tracing::error!(file = %path.display(), %e, medium_removed = removed, "blocked file could not be removed from the medium");
+                let ev = &mut entry.event;
                 ev.local_action = "alerted".into();
                 ev.details["removal_failed"] = serde_json::json!(e.to_string());
                 if removed {
@@ -500,41 +574,21 @@ impl Inspector {
                 }
             }
         }
-        if let Some(r) = &kept {
-            let entry = quarantine::Entry {
-                at: ev.at.clone(),
-                event_id: ev.id.clone(),
-                hash: r.hash.clone(),
-                size: r.size as u64,
-                path: path.to_owned(),
-                medium: medium.label(),
-            };
-            if let Err(e) = self.quarantine.note(&entry) {
-                tracing::error!(%e, "cannot note the quarantined file in the index");
-            }
+        entry.stage = Stage::Acted;
+        if let Err(e) = self.journal_write(&entry) {
+            tracing::warn!(%e, "cannot update the journal");
         }
-        let pushed = if keep {
-            match blob.open() {
-                Ok(mut r) => self.queue.push(&mut ev, Some(&mut r)),
-                Err(e) => {
-                    ev.details["content_unreadable"] = serde_json::json!(e.to_string());
-                    self.queue.push(&mut ev, None)
-                }
-            }
-        } else {
-            self.queue.push(&mut ev, None)
-        };
-        if let Err(e) = pushed {
-            tracing::error!(event = %ev.id, %e, "cannot queue the incident (disk full?); the quarantine index keeps the file's record");
-        }
+        let mut content = if keep { blob.open().ok() } else { None };
+        self.finish(&entry, content.as_mut().map(|r| r as &mut dyn Read));
         self.remember(medium, path, None);
+        let ev = entry.event;
         if ev.local_action == "blocked" {
             tracing::warn!(file = %path.display(), event = %ev.id, "blocked: moved into the quarantine");
             notify_desktop(
                 "保密提示：文件已被拦截",
                 &format!(
                     "“{name}”含涉密或敏感内容，已从移动介质移除（{}）。如有疑问请联系{}。事件编号 {}",
-                    reasons.join("、"),
+                    entry.reasons.join("、"),
                     self.cfg.contact,
                     ev.id
                 ),
@@ -550,6 +604,161 @@ impl Inspector {
         }
     }
 
+    /// The notice in the removed file's place (a failure is noted in the event).
+    fn leave_notice(&self, entry: &mut JournalEntry) {
+        let notice = notice_path(&entry.path);
+        let name = entry.event.name.clone();
+        let text = notice_text(
+            &name,
+            &entry.reasons,
+            &entry.event.id,
+            &self.cfg.contact,
+            &entry.event.at,
+        );
+        if let Err(e) = fs::write(&notice, text) {
+            tracing::warn!(file = %notice.display(), %e, "cannot leave the notice on the medium");
+            entry.event.details["notice_failed"] = serde_json::json!(e.to_string());
+        }
+    }
+
+    /// The last steps of a block, also when replayed: the quarantine's index line (once per
+    /// event) and the queued event with its content; then the journal entry goes. When the
+    /// queue cannot take it (its disk full) the entry stays and is tried again at the next
+    /// rescan and start.
+    fn finish(&mut self, entry: &JournalEntry, content: Option<&mut dyn Read>) -> bool {
+        let ev = &entry.event;
+        if let Some((hash, size)) = &entry.kept {
+            let noted = self
+                .quarantine
+                .entries()
+                .map(|es| es.iter().any(|e| e.event_id == ev.id))
+                .unwrap_or(false);
+            if !noted {
+                let q = quarantine::Entry {
+                    at: ev.at.clone(),
+                    event_id: ev.id.clone(),
+                    hash: hash.clone(),
+                    size: *size,
+                    path: entry.path.clone(),
+                    medium: entry.medium.clone(),
+                };
+                if let Err(e) = self.quarantine.note(&q) {
+                    tracing::error!(%e, "cannot note the quarantined file in the index");
+                }
+            }
+        }
+        let mut ev = ev.clone();
+        let pushed = match content {
+            Some(r) => self.queue.push(&mut ev, Some(r)),
+            None if ev.content.is_some() => self.queue.push(&mut ev, None),
+            None => {
+                if entry.kept.is_some() {
+                    ev.details["content_unreadable"] =
+                        serde_json::json!("the inspection copy was gone");
+                }
+                self.queue.push(&mut ev, None)
+            }
+        };
+        match pushed {
+            Ok(()) => {
+                crash_point("after-queue");
+                let _ = fs::remove_file(self.journal_path(&ev.id));
+                true
+            }
+            Err(e) => {
+                tracing::error!(event = %ev.id, %e, "cannot queue the incident (disk full?); the journal keeps it and the next rescan queues it");
+                false
+            }
+        }
+    }
+
+    fn journal_dir(&self) -> PathBuf {
+        self.cfg.data_dir.join("usb-journal")
+    }
+
+    fn journal_path(&self, id: &str) -> PathBuf {
+        self.journal_dir().join(format!("{id}.json"))
+    }
+
+    fn journal_write(&self, entry: &JournalEntry) -> io::Result<()> {
+        let dir = self.journal_dir();
+        fs::create_dir_all(&dir)?;
+        write_atomic(
+            &self.journal_path(&entry.event.id),
+            &serde_json::to_vec(entry).map_err(io::Error::other)?,
+        )?;
+        fs::File::open(&dir)?.sync_all()
+    }
+
+    /// Complete what a killed (or disk-full) run left half done, with the event ids it had
+    /// assigned. `medium`: the medium being scanned now — only its entries still in the
+    /// `moving` stage are looked at (whether the file is still there needs the medium);
+    /// entries past the move are queued whatever medium they came from. Returns how many
+    /// events were queued.
+    pub fn replay_journal(&mut self, medium: Option<&Medium>) -> usize {
+        let Ok(dir) = fs::read_dir(self.journal_dir()) else {
+            return 0;
+        };
+        let mut entries: Vec<JournalEntry> = dir
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect();
+        entries.sort_by(|a, b| a.event.at.cmp(&b.event.at));
+        let mut queued = 0;
+        for mut entry in entries {
+            if entry.stage == Stage::Moving {
+                let Some(m) = medium
+                    .filter(|m| m.label() == entry.medium && m.mount_point == entry.mount_point)
+                else {
+                    continue;
+                };
+                if medium_gone(m) {
+                    continue;
+                }
+                if fs::symlink_metadata(&entry.path).is_ok() {
+                    // Killed before the removal: nothing was queued under this id; the file
+                    // is not in the index, so this scan inspects it afresh.
+                    tracing::info!(file = %entry.path.display(), "interrupted block: the file is still there, inspected again");
+                    let _ = fs::remove_file(self.journal_path(&entry.event.id));
+                    continue;
+                }
+                tracing::warn!(file = %entry.path.display(), event = %entry.event.id, "interrupted block completed after a restart");
+                entry.event.details["completed_after_restart"] = serde_json::json!(true);
+                if !notice_path(&entry.path).exists() {
+                    self.leave_notice(&mut entry);
+                }
+                entry.stage = Stage::Acted;
+                let _ = self.journal_write(&entry);
+            }
+            let mut content: Option<fs::File> = match &entry.kept {
+                Some((hash, _)) if entry.event.content.is_none() => {
+                    match self.restore_to_spool(hash) {
+                        Ok(f) => Some(f),
+                        Err(e) => {
+                            tracing::error!(%e, "cannot read the quarantined copy back");
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            if self.finish(&entry, content.as_mut().map(|f| f as &mut dyn Read)) {
+                queued += 1;
+            }
+        }
+        queued
+    }
+
+    /// A quarantined file decrypted into an unnamed spool file, for the queue.
+    fn restore_to_spool(&self, hash: &str) -> anyhow::Result<fs::File> {
+        let mut f = tempfile::tempfile_in(&self.spool)?;
+        self.quarantine.restore(hash, &mut f)?;
+        use std::io::Seek;
+        f.seek(io::SeekFrom::Start(0))?;
+        Ok(f)
+    }
+
     fn uninspectable(
         &mut self,
         medium: &Medium,
@@ -558,6 +767,29 @@ impl Inspector {
         size: Option<u64>,
         why: &str,
         medium_removed: bool,
+    ) -> FileOutcome {
+        self.uninspectable_with(
+            medium,
+            path,
+            person,
+            size,
+            why,
+            medium_removed,
+            serde_json::Value::Null,
+        )
+    }
+
+    /// [`Self::uninspectable`] with more details (an object merged into the event's).
+    #[allow(clippy::too_many_arguments)]
+    fn uninspectable_with(
+        &mut self,
+        medium: &Medium,
+        path: &Path,
+        person: Option<String>,
+        size: Option<u64>,
+        why: &str,
+        medium_removed: bool,
+        extra: serde_json::Value,
     ) -> FileOutcome {
         let name = path
             .file_name()
@@ -574,6 +806,11 @@ impl Inspector {
         details["error"] = serde_json::json!(why);
         if medium_removed {
             details["medium_removed"] = serde_json::json!(true);
+        }
+        if let serde_json::Value::Object(extra) = extra {
+            for (k, v) in extra {
+                details[k] = v;
+            }
         }
         ev.details = details;
         tracing::warn!(file = %path.display(), reason = why, medium_removed, "could not be inspected; event queued");
@@ -672,6 +909,57 @@ impl Inspector {
             self.cfg.usb.inspect_timeout_secs.max(1),
         ))
         .ok()
+    }
+}
+
+/// The server's incident number for a delivered event: one line in
+/// `DATA_DIR/incident-numbers.jsonl` (event id → number, the mapping a security officer or
+/// the user looks up), and — for a file blocked on a medium whose notice is still there and
+/// still names the event — the notice rewritten to name the number first
+/// (`事件编号：BM-… （终端事件 ID）`). Never fails: a medium that is gone or read-only
+/// keeps the first notice, the mapping has the number.
+pub fn note_incident_number(data_dir: &Path, ev: &Event, number: &str) {
+    let line = serde_json::json!({
+        "event_id": ev.id,
+        "incident": number,
+        "channel": ev.channel,
+        "name": ev.name,
+        "at": ev.at,
+        "noted": crate::queue::now_rfc3339(),
+    });
+    let appended = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("incident-numbers.jsonl"))
+        .and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = appended {
+        tracing::warn!(%e, event = %ev.id, number, "cannot note the incident number");
+    }
+    if ev.channel != "usb" || ev.local_action != "blocked" {
+        return;
+    }
+    let Some(path) = ev.details["path"].as_str() else {
+        return;
+    };
+    let notice = notice_path(Path::new(path));
+    let Ok(text) = fs::read_to_string(&notice) else {
+        return;
+    };
+    let old = format!("事件编号：{}", ev.id);
+    if !text.contains(&old) {
+        return;
+    }
+    let text = text
+        .replace(&old, &format!("事件编号：{number}（终端事件 {}）", ev.id))
+        .replace(
+            &format!("Event {}.", ev.id),
+            &format!("Incident {number} (event {}).", ev.id),
+        );
+    match fs::write(&notice, text) {
+        Ok(()) => {
+            tracing::info!(notice = %notice.display(), number, "the notice names the incident number")
+        }
+        Err(e) => tracing::info!(notice = %notice.display(), %e, "cannot update the notice"),
     }
 }
 
