@@ -405,16 +405,12 @@ async fn scan(
     if objects.is_empty() {
         return Err(bad_request("nothing to inspect: the body is empty"));
     }
+    let directory = gw.directory();
     let person = params
         .user
         .as_deref()
-        .and_then(|u| gw.directory.web_user(Some(u), None))
-        .or_else(|| {
-            params
-                .user
-                .as_deref()
-                .and_then(|u| gw.directory.mail_user(u))
-        })
+        .and_then(|u| directory.web_user(Some(u), None))
+        .or_else(|| params.user.as_deref().and_then(|u| directory.mail_user(u)))
         .or_else(|| {
             // A Matrix ID `@zhangsan:unit.cn` is listed as it is, or by its local part
             // (the login the proxy knows too).
@@ -422,7 +418,7 @@ async fn scan(
                 .user
                 .as_deref()
                 .and_then(matrix_localpart)
-                .and_then(|u| gw.directory.web_user(Some(u), None))
+                .and_then(|u| directory.web_user(Some(u), None))
         });
     let who = Who {
         user: person.map(|p| p.name.clone()).or(params.user.clone()),

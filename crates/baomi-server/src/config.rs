@@ -22,6 +22,19 @@ pub struct ServerConfig {
     pub http: Http,
     pub records: Records,
     pub scan: Scan,
+    pub node: Node,
+}
+
+/// `[node]`: this node among several on one PostgreSQL (`GET /api/v1/nodes`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Node {
+    /// A stable name for this node. Default: the host name and the HTTP port.
+    pub id: Option<String>,
+    /// How often (seconds) the node looks for a changed policy, term list or registry when
+    /// it has no notification channel (SQLite: the only way; PostgreSQL: the safety net
+    /// beside LISTEN/NOTIFY). Default 1 on SQLite, 5 on PostgreSQL.
+    pub reload_poll_secs: Option<u64>,
 }
 
 /// `[scan]`: how objects are opened, for every door alike.

@@ -6,14 +6,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use baomi_core::{Action, Channel, Level};
 use baomi_engine::{Context, Engine, ObjectReport};
 use baomi_extract::Blob;
-use baomi_store::{EvidenceVault, Incident, NewIncident, Store};
+use baomi_store::{EvidenceVault, Incident, NewIncident, StateVersions, Store};
 use serde_json::Value;
 
 use crate::config::ServerConfig;
 use crate::directory::Directory;
+use crate::live::{Live, Recipe};
 use crate::metrics::{Metrics, RecordFailureLabel, VerdictLabel};
 
 /// Who sent an object, and where it was going.
@@ -34,6 +36,8 @@ pub struct Outcome {
     /// The action after any cap (internal mail); what the door must do.
     pub action: Action,
     pub incident: Option<Incident>,
+    /// The versions of state that decided.
+    pub versions: StateVersions,
 }
 
 impl Outcome {
@@ -77,15 +81,78 @@ pub enum AgentEventAnswer {
 }
 
 pub struct Gateway {
-    pub engine: Arc<Engine>,
+    /// The engine and the versions of state it was built from; replaced whole by a reload
+    /// ([`crate::live`]). Read it once per object: the object is decided by one version.
+    live: ArcSwap<Live>,
+    /// How to rebuild the engine from the store; none: the engine given is kept.
+    recipe: std::sync::OnceLock<Recipe>,
     pub store: Store,
     pub vault: Arc<EvidenceVault>,
-    pub directory: Arc<Directory>,
+    /// The people and departments; replaced whole by a directory sync.
+    directory: ArcSwap<Directory>,
     pub metrics: Arc<Metrics>,
     pub config: Arc<ServerConfig>,
 }
 
 impl Gateway {
+    pub fn new(
+        live: Live,
+        store: Store,
+        vault: Arc<EvidenceVault>,
+        directory: Directory,
+        metrics: Arc<Metrics>,
+        config: Arc<ServerConfig>,
+    ) -> Gateway {
+        Gateway {
+            live: ArcSwap::from_pointee(live),
+            recipe: std::sync::OnceLock::new(),
+            store,
+            vault,
+            directory: ArcSwap::from_pointee(directory),
+            metrics,
+            config,
+        }
+    }
+
+    /// The engine deciding now.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.live.load().engine.clone()
+    }
+
+    /// The engine deciding now with the versions it was built from.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
+    /// Replace the engine (a reload). Inspections under way keep the one they started with.
+    /// The ICAP door's ISTag follows, so Squid forgets answers of the old version.
+    pub fn set_live(&self, live: Live) {
+        let tag = istag(&live.versions);
+        self.live.store(Arc::new(live));
+        if let Some(icap) = self.metrics.icap.get() {
+            icap.set_istag(tag);
+        }
+    }
+
+    /// Let the reload task rebuild the engine from the store with `recipe`.
+    pub fn set_recipe(&self, recipe: Recipe) {
+        let _ = self.recipe.set(recipe);
+    }
+
+    pub fn recipe(&self) -> Option<&Recipe> {
+        self.recipe.get()
+    }
+
+    /// The directory now.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.load_full()
+    }
+
+    /// Replace the directory (a sync).
+    pub fn set_directory(&self, directory: Directory) {
+        self.directory.store(Arc::new(directory));
+    }
+
     /// Inspect `blob` (named `name`) arriving on `channel`; record an incident when the
     /// action reaches the configured threshold. `cap` lowers the action (internal mail).
     pub async fn inspect(
@@ -161,8 +228,8 @@ impl Gateway {
         let groups = who
             .user
             .as_deref()
-            .and_then(|u| self.directory.person(u))
-            .map(|p| p.groups.clone())
+            .and_then(|u| self.directory().person(u).cloned())
+            .map(|p| p.groups)
             .unwrap_or_default();
         let destinations = match (&who.destination, channel) {
             // The milter's recipients, `a@x.cn, b@y.cn`.
@@ -209,7 +276,8 @@ impl Gateway {
         let label = Metrics::channel(channel.as_str());
         self.metrics.objects.get_or_create(&label).inc();
         self.metrics.bytes.get_or_create(&label).inc_by(blob.len());
-        let engine = self.engine.clone();
+        let live = self.live();
+        let engine = live.engine.clone();
         let (report, blob) = {
             let name = name.to_owned();
             tokio::task::spawn_blocking(move || {
@@ -241,6 +309,7 @@ impl Gateway {
                 report,
                 action,
                 incident: None,
+                versions: live.versions,
             },
             blob,
         ))
@@ -346,6 +415,7 @@ impl Gateway {
             } else {
                 None
             },
+            policy_version: Some(outcome.versions.policy),
         };
         Ok(new)
     }
@@ -360,4 +430,10 @@ fn storage_full(e: &anyhow::Error) -> bool {
                 io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
             })
     })
+}
+
+/// The ICAP ISTag for a version of state: it changes with the policy, the term lists and
+/// the registry, so a proxy caching adaptation results re-asks after any of them changed.
+pub fn istag(v: &StateVersions) -> String {
+    format!("baomi-{}", v.tag())
 }

@@ -17,11 +17,8 @@ pub fn icap_config(gw: &Gateway) -> IcapConfig {
     let c = &gw.config;
     IcapConfig {
         service_name: "baomi".into(),
-        istag: format!(
-            "baomi-{}-{}",
-            env!("CARGO_PKG_VERSION"),
-            baomi_store::now_ms() / 1000
-        ),
+        // Changes with every reload (`Gateway::set_live`).
+        istag: crate::gateway::istag(&gw.live().versions),
         preview_bytes: c.icap.preview_bytes,
         max_connections: c.icap.max_connections,
         spool_threshold: c.icap.spool_threshold_bytes,
@@ -43,7 +40,8 @@ pub fn icap_config(gw: &Gateway) -> IcapConfig {
 impl Inspector for IcapInspector {
     async fn inspect(&self, ex: Exchange) -> anyhow::Result<Decision> {
         let gw = &self.gateway;
-        let person = gw.directory.web_user(ex.user.as_deref(), ex.client_ip);
+        let directory = gw.directory();
+        let person = directory.web_user(ex.user.as_deref(), ex.client_ip);
         let who = Who {
             user: person.map(|p| p.name.clone()).or_else(|| ex.user.clone()),
             department: person.map(|p| p.department.clone()),

@@ -20,6 +20,7 @@ pub mod config;
 pub mod directory;
 pub mod gateway;
 pub mod icap_door;
+pub mod live;
 pub mod metrics;
 pub mod milter_door;
 pub mod records_api;
@@ -36,19 +37,30 @@ pub async fn open_gateway(
     engine: Arc<Engine>,
     store: Store,
 ) -> anyhow::Result<Arc<Gateway>> {
+    open_gateway_live(config, data_dir, live::Live::fixed(engine), store).await
+}
+
+/// [`open_gateway`] with an engine built from the stored state ([`live::build`]), which a
+/// reload keeps current once [`Gateway::set_recipe`] is called.
+pub async fn open_gateway_live(
+    config: ServerConfig,
+    data_dir: PathBuf,
+    live: live::Live,
+    store: Store,
+) -> anyhow::Result<Arc<Gateway>> {
     let vault = EvidenceVault::open(&data_dir)?;
     let directory = match &config.directory.file {
         Some(f) => directory::Directory::load(f)?,
         None => directory::Directory::default(),
     };
-    Ok(Arc::new(Gateway {
-        engine,
+    Ok(Arc::new(Gateway::new(
+        live,
         store,
-        vault: Arc::new(vault),
-        directory: Arc::new(directory),
-        metrics: Arc::new(metrics::Metrics::new()),
-        config: Arc::new(config),
-    }))
+        Arc::new(vault),
+        directory,
+        Arc::new(metrics::Metrics::new()),
+        Arc::new(config),
+    )))
 }
 
 /// Where a running server listens (the ports actually bound, for `:0` in tests).
@@ -154,6 +166,15 @@ pub async fn serve_app(
     on_bound(&bound);
     tracing::info!(http = %bound.http, icap = ?bound.icap, milter = ?bound.milter, "baomi serve: listening");
     let retention = tokio::spawn(retention_loop(gateway.clone(), stop_rx.clone()));
+    let state_task = live::spawn(gateway.clone(), node_identity(&config, &bound));
+    let _directory_sync = directory::ldap::spawn_sync(
+        &gateway.config,
+        {
+            let g = gateway.clone();
+            move |d| g.set_directory(d)
+        },
+        stop_rx.clone(),
+    );
     let mut http_stop = stop_rx.clone();
     let app = app(state);
     let http_task = tokio::spawn(async move {
@@ -177,7 +198,28 @@ pub async fn serve_app(
         done??;
     }
     retention.abort();
+    state_task.abort();
     Ok(())
+}
+
+/// `node.id` or the host name with the HTTP port, and where this node listens.
+fn node_identity(config: &ServerConfig, bound: &Bound) -> live::NodeIdentity {
+    let id = config.node.id.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{host}:{}", bound.http.port())
+    });
+    let mut address = format!("http://{}", bound.http);
+    if let Some(a) = bound.icap {
+        address.push_str(&format!(" icap://{a}"));
+    }
+    if let Some(a) = bound.milter {
+        address.push_str(&format!(" milter inet:{a}"));
+    }
+    live::NodeIdentity { id, address }
 }
 
 /// Once an hour, delete incidents and evidence older than the retention period.

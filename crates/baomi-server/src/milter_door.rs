@@ -51,10 +51,10 @@ pub fn is_internal(recipients: &[String], internal_domains: &[String]) -> bool {
 impl MailInspector for MilterInspector {
     async fn inspect(&self, mail: Mail) -> anyhow::Result<MailDecision> {
         let gw = &self.gateway;
-        let person = gw
-            .directory
+        let directory = gw.directory();
+        let person = directory
             .mail_user(&mail.sender)
-            .or_else(|| mail.client_ip.and_then(|ip| gw.directory.ip_user(ip)));
+            .or_else(|| mail.client_ip.and_then(|ip| directory.ip_user(ip)));
         let internal = is_internal(&mail.recipients, &gw.config.milter.internal_domains);
         let cap = internal
             .then(|| Action::parse(&gw.config.milter.internal_action_cap).unwrap_or(Action::Alert));

@@ -208,7 +208,7 @@ async fn post_run(
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    let outcome = import_run(&gw.store, &gw.directory, run, "network", &who.actor).await?;
+    let outcome = import_run(&gw.store, &gw.directory(), run, "network", &who.actor).await?;
     Ok(Json(outcome))
 }
 
@@ -330,7 +330,7 @@ async fn get_campaign(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let gw = &state.gateway;
-    let cov = baomi_records::coverage::coverage(&gw.store, &id, &members(&gw.directory))
+    let cov = baomi_records::coverage::coverage(&gw.store, &id, &members(&gw.directory()))
         .await
         .map_err(records_error)?;
     let entries = gw.store.campaign_entries(cov.campaign.id).await?;
@@ -370,7 +370,7 @@ async fn self_inspection(
 ) -> Result<Response, ApiError> {
     let gw = &state.gateway;
     let scope = scope_of(&p)?;
-    let table = baomi_records::self_inspection(&gw.store, &scope, &members(&gw.directory))
+    let table = baomi_records::self_inspection(&gw.store, &scope, &members(&gw.directory()))
         .await
         .map_err(records_error)?;
     let format = p.format.as_deref().unwrap_or("json");
@@ -721,7 +721,7 @@ pub async fn register_carrier_document(
     }
     let name = name.unwrap_or_else(|| c.fields.name.clone());
     let level = baomi_core::Level::parse(&c.fields.level);
-    let engine = gw.engine.clone();
+    let engine = gw.engine();
     let (file, title) = (name.clone(), c.fields.name.clone());
     let r = tokio::task::spawn_blocking(move || {
         baomi_engine::register::register(&engine, blob, &file, level, Some(&title), None)

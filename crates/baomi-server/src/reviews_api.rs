@@ -152,7 +152,7 @@ pub async fn intake(state: &ApiState, s: Submission) -> Result<NewReviewVersion,
             whole.update(b"\n");
             let stored = gw.vault.put(&mut blob.open()?)?;
             let size = blob.len() as i64;
-            let report = gw.engine.inspect(blob, &name, Channel::Publish);
+            let report = gw.engine().inspect(blob, &name, Channel::Publish);
             overall = overall.max(report.verdict.action);
             scan.push(json!({
                 "name": name,

@@ -36,6 +36,9 @@ pub struct NewIncident {
     pub evidence: Option<EvidenceRef>,
     /// The mail's queue id when the message was put on hold.
     pub quarantine_id: Option<String>,
+    /// The policy version that decided (sealed by the incident's audit entry, not by its
+    /// content hash, which predates policy versions).
+    pub policy_version: Option<i64>,
 }
 
 /// What an officer concluded about an incident.
@@ -110,6 +113,8 @@ pub struct Incident {
     pub quarantine_state: Option<String>,
     /// The officer handling it.
     pub assignee: Option<String>,
+    /// The policy version that decided (none: recorded before versions existed).
+    pub policy_version: Option<i64>,
 }
 
 impl Incident {
@@ -134,6 +139,7 @@ impl Incident {
                 findings: self.findings.clone(),
                 evidence: self.evidence.clone(),
                 quarantine_id: self.quarantine_id.clone(),
+                policy_version: self.policy_version,
             },
         )
     }
@@ -212,7 +218,7 @@ pub(crate) const SELECT_INCIDENT: &str = "SELECT id, number, created_ms, channel
     department, source, destination, object_name, object_size, object_type, action, severity, \
     level, rules, findings, evidence, evidence_size, content_hash, disposition, \
     disposition_note, disposition_by, disposition_ms, quarantine_id, quarantine_state, \
-    assignee FROM incidents";
+    assignee, policy_version FROM incidents";
 
 pub(crate) fn row_to_incident(row: &AnyRow) -> Result<Incident> {
     let rules: String = row.try_get(14)?;
@@ -249,6 +255,7 @@ pub(crate) fn row_to_incident(row: &AnyRow) -> Result<Incident> {
         quarantine_id: row.try_get(23)?,
         quarantine_state: row.try_get(24)?,
         assignee: row.try_get(25)?,
+        policy_version: row.try_get(26)?,
     })
 }
 
@@ -445,8 +452,8 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO incidents (number, created_ms, channel, user_name, department, source, \
              destination, object_name, object_size, object_type, action, severity, level, rules, \
-             findings, evidence, evidence_size, content_hash, quarantine_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', $18) \
+             findings, evidence, evidence_size, content_hash, quarantine_id, policy_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, '', $18, $19) \
              RETURNING id",
         )
         .bind(&placeholder)
@@ -467,6 +474,7 @@ impl Store {
         .bind(new.evidence.as_ref().map(|e| e.hash.clone()))
         .bind(new.evidence.as_ref().map(|e| e.size))
         .bind(new.quarantine_id.as_deref())
+        .bind(new.policy_version)
         .fetch_one(&mut **tx)
         .await?;
         let id: i64 = row.try_get(0)?;
@@ -488,6 +496,7 @@ impl Store {
                 "created_ms": created_ms,
                 "channel": new.channel,
                 "action": new.action,
+                "policy_version": new.policy_version,
             }),
         )
         .await?;
@@ -517,6 +526,7 @@ impl Store {
             quarantine_id: new.quarantine_id,
             quarantine_state: None,
             assignee: None,
+            policy_version: new.policy_version,
         })
     }
 

@@ -16,6 +16,8 @@
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
 //! - [`check`]: the records and the evidence vault agree (`baomi store check`);
+//! - [`state`]: what nodes run on — the policy's versions, the term lists, the version
+//!   counters nodes reload by, and the nodes' heartbeats;
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
 //!   kept as opaque bytes that `baomi-core` serialises.
 
@@ -37,6 +39,7 @@ pub mod ledger;
 pub mod records;
 pub mod registry;
 pub mod reviews;
+pub mod state;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokens;
@@ -58,6 +61,10 @@ pub use registry::{RegistryEntry, RegistryMeta};
 pub use reviews::{
     ApprovedMatch, Decision, NewReviewVersion, Review, ReviewDetail, ReviewFile, ReviewFilter,
     ReviewState, ReviewStep, ReviewVersion, normalised_text,
+};
+pub use state::{
+    DictionaryMeta, NodeBeat, NodeRow, PolicySet, PolicyVersion, PolicyVersionMeta, StateVersions,
+    StoredDictionary,
 };
 pub use tokens::{TokenInfo, TokenScope};
 
@@ -122,6 +129,8 @@ pub struct Store {
     /// Serialises audit appends within this process; PostgreSQL nodes also take an advisory
     /// lock, so two nodes never both extend the chain from the same predecessor.
     audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL's URL, for the connection that listens for changes of state.
+    pg_url: Option<std::sync::Arc<str>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -179,6 +188,7 @@ impl Store {
             backend,
             data_dir: data_dir.to_owned(),
             audit_lock: Default::default(),
+            pg_url: (backend == Backend::Postgres).then(|| url.as_str().into()),
         })
     }
 

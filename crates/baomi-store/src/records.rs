@@ -458,6 +458,7 @@ impl Store {
                         findings: f.findings.clone(),
                         evidence,
                         quarantine_id: None,
+                        policy_version: None,
                     },
                     run.finished_ms,
                     actor,

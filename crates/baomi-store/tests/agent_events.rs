@@ -24,6 +24,7 @@ fn incident(name: &str) -> NewIncident {
         findings: json!([]),
         evidence: None,
         quarantine_id: None,
+        policy_version: None,
     }
 }
 

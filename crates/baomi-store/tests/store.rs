@@ -24,6 +24,7 @@ fn incident(channel: &str, department: &str, action: &str, level: Option<&str>) 
         findings: json!([{"kind": "marking", "level": "secret", "text": "机密★1年"}]),
         evidence: None,
         quarantine_id: None,
+        policy_version: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use baomi_core::Level;
-use baomi_core::fingerprint::{AllowSet, FingerprintIndex, RegisteredDoc};
+use baomi_core::fingerprint::{AllowSet, FingerprintIndex};
 use baomi_engine::{Engine, EngineConfig, register};
 use baomi_extract::Blob;
 use baomi_store::{RegistryEntry, RegistryMeta, Store};
@@ -206,21 +206,5 @@ pub fn load_index(data_dir: &Path, url: Option<&str>) -> Result<Option<Arc<Finge
 }
 
 pub async fn index_from_store(store: &Store) -> Result<Option<Arc<FingerprintIndex>>> {
-    let entries = store.registry_all().await?;
-    if entries.is_empty() {
-        return Ok(None);
-    }
-    let allow = match store.allow_set().await? {
-        Some(bytes) => AllowSet::from_bytes(&bytes)
-            .map_err(|e| anyhow::anyhow!("the learnt allow corpus is unreadable: {e}"))?,
-        None => AllowSet::builtin(),
-    };
-    let mut docs = Vec::with_capacity(entries.len());
-    for e in entries {
-        docs.push(
-            RegisteredDoc::from_bytes(&e.data)
-                .map_err(|err| anyhow::anyhow!("registered document {}: {err}", e.meta.id))?,
-        );
-    }
-    Ok(Some(Arc::new(FingerprintIndex::build(docs, &allow))))
+    baomi_server::live::fingerprint_index(store).await
 }

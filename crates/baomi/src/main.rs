@@ -21,6 +21,7 @@ mod records;
 mod redact;
 mod serve;
 mod setup;
+mod state_cli;
 mod traces;
 
 /// Every scanned file allocates a few buffers of its own size (bytes, text, normalised text);
@@ -80,7 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::UserCommand,
     },
-    /// Show or check a policy.
+    /// Term lists held in the store (dictionaries): import, list, export, remove.
+    Dict {
+        #[command(subcommand)]
+        command: state_cli::DictCommand,
+    },
+    /// The policy: its stored versions, set a new one, check or test a file.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
@@ -138,6 +144,20 @@ enum PolicyCommand {
     /// What the policy decides for a file sent by someone to somewhere, and which rules and
     /// exceptions decided it.
     Test(policy_test::PolicyTestArgs),
+    /// Store a policy file as the new active version (checked first); running servers
+    /// apply it within seconds.
+    Set {
+        file: PathBuf,
+        /// Why it changed (kept with the version).
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// The stored versions: number, time, author, comment.
+    History,
+    /// Print a stored version (default: the active one).
+    Show { version: Option<i64> },
+    /// What changed from version A to version B (default: the active one).
+    Diff { from: i64, to: Option<i64> },
 }
 
 #[derive(Args)]
@@ -151,7 +171,8 @@ struct ScanArgs {
     /// Write the report to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Policy file (TOML). Default: DATA_DIR/policy.toml if present, else the shipped default.
+    /// Policy file (TOML). Default: the store's active version (`baomi policy set`), else
+    /// DATA_DIR/policy.toml if present, else the shipped default.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Term list (`term[<TAB>weight[<TAB>category]]` per line); repeatable. Lists in
@@ -282,6 +303,25 @@ fn run(cli: Cli) -> Result<i32> {
             command: PolicyCommand::Test(args),
         } => policy_test::run(args, &data_dir, url.as_deref()),
         Command::Policy {
+            command: PolicyCommand::Set { file, comment },
+        } => state_cli::policy_set(
+            &file,
+            comment.as_deref(),
+            &config,
+            &data_dir,
+            url.as_deref(),
+        ),
+        Command::Policy {
+            command: PolicyCommand::History,
+        } => state_cli::policy_history(&data_dir, url.as_deref()),
+        Command::Policy {
+            command: PolicyCommand::Show { version },
+        } => state_cli::policy_show(version, &data_dir, url.as_deref()),
+        Command::Policy {
+            command: PolicyCommand::Diff { from, to },
+        } => state_cli::policy_diff(from, to, &data_dir, url.as_deref()),
+        Command::Dict { command } => state_cli::dict(command, &data_dir, url.as_deref()),
+        Command::Policy {
             command: PolicyCommand::Check { file },
         } => {
             let policy = setup::load_policy(&file)?;
@@ -323,8 +363,9 @@ fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
 fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     let format = Format::parse(&args.format)
         .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
-    let policy = setup::policy(args.policy.as_deref(), data_dir)?;
-    let dictionaries = setup::dictionaries(&args.dict, data_dir)?;
+    let (stored_policy, stored_dicts) = setup::stored_state(data_dir, url)?;
+    let policy = setup::scan_policy(args.policy.as_deref(), stored_policy.as_deref(), data_dir)?;
+    let dictionaries = setup::scan_dictionaries(&args.dict, stored_dicts, data_dir)?;
     let mut limits = baomi_engine::Limits::default();
     if let Some(t) = args.time_limit {
         limits.max_time = Duration::from_secs(t);

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Result;
 use baomi_server::ServerConfig;
@@ -21,7 +20,8 @@ pub struct ServeArgs {
     /// Address for the milter (default 127.0.0.1:8899); `off` disables it.
     #[arg(long, value_name = "ADDR")]
     pub milter_listen: Option<String>,
-    /// Policy file (TOML). Default: DATA_DIR/policy.toml if present, else the shipped default.
+    /// Policy file (TOML) to store as a new version when it differs from the active one.
+    /// Without it, DATA_DIR/policy.toml is imported when it is newer than the stored policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
@@ -37,26 +37,26 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
         config.listen.milter = a;
     }
     config.check()?;
-    let mut policy = crate::setup::policy(args.policy.as_deref(), data_dir)?;
-    // The unit's own mail domains are what the policy's `internal` host list means too.
-    policy
-        .extend_internal(&config.milter.internal_domains)
-        .map_err(|e| anyhow::anyhow!("milter.internal_domains: {e}"))?;
-    let dictionaries = crate::setup::dictionaries(&[], data_dir)?;
-    let limits = baomi_engine::Limits {
-        passwords: crate::setup::passwords(config.scan.passwords.as_deref(), data_dir)?,
-        ..baomi_engine::Limits::default()
+    let internal = config.milter.internal_domains.clone();
+    let recipe = baomi_server::live::Recipe {
+        limits: baomi_engine::Limits {
+            passwords: crate::setup::passwords(config.scan.passwords.as_deref(), data_dir)?,
+            ..baomi_engine::Limits::default()
+        },
+        internal_domains: internal.clone(),
     };
     crate::admin::runtime()?.block_on(async move {
         let store = Store::open(data_dir, config.database.url.as_deref()).await?;
-        // The registry is read once at start; restart after registering documents.
-        let fingerprints = crate::fingerprint::index_from_store(&store).await?;
-        let engine = Arc::new(crate::setup::engine(
-            policy,
-            dictionaries,
-            limits,
-            fingerprints,
-        )?);
+        // The policy, the term lists and the registry live in the store; files are an
+        // import path. Every change is applied by the running node within seconds.
+        crate::setup::import_files(&store, args.policy.as_deref(), data_dir, &internal).await?;
+        let live = baomi_server::live::build(&store, &recipe).await?;
+        eprintln!(
+            "baomi serve: policy v{}, {} term lists, registry #{}",
+            live.versions.policy,
+            store.dictionary_list().await?.len(),
+            live.versions.registry
+        );
         if store.account_count().await? == 0 {
             eprintln!(
                 "baomi serve: no console accounts yet. Create the three roles (三员) on this machine:\n  \
@@ -74,7 +74,8 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
             );
         }
         let gateway =
-            baomi_server::open_gateway(config, data_dir.to_owned(), engine, store).await?;
+            baomi_server::open_gateway_live(config, data_dir.to_owned(), live, store).await?;
+        gateway.set_recipe(recipe);
         baomi_server::serve_app(gateway, baomi_console::app, shutdown_signal(), |b| {
             eprintln!(
                 "baomi serve: console and API http://{}/{}{}, data in {}",

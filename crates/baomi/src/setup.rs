@@ -96,3 +96,125 @@ pub fn engine(
         fingerprints,
     })?)
 }
+
+/// The files that are an import path into the store (the store holds what nodes run on):
+/// `explicit` (`--policy FILE`) is stored as a new version when its text differs from the
+/// active one; DATA_DIR/policy.toml, and each DATA_DIR/dictionaries/*.txt, when the store
+/// has none yet or the file was modified after the stored version was made (an edit made
+/// in the console or with `baomi policy set` later than the file is kept).
+pub async fn import_files(
+    store: &baomi_store::Store,
+    explicit: Option<&Path>,
+    data_dir: &Path,
+    internal_domains: &[String],
+) -> Result<()> {
+    let current = store.policy_current().await?;
+    let default = data_dir.join("policy.toml");
+    let candidate = match explicit {
+        Some(p) => Some(p.to_owned()),
+        None if default.is_file() => {
+            let newer = match &current {
+                None => true,
+                Some(c) => modified_ms(&default).is_some_and(|m| m > c.meta.created_ms),
+            };
+            newer.then(|| default.clone())
+        }
+        None => None,
+    };
+    if let Some(path) = candidate {
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("reading policy {}", path.display()))?;
+        baomi_server::live::parse_policy(&text, internal_domains)
+            .map_err(|e| anyhow::anyhow!("policy {}: {e}", path.display()))?;
+        let set = store
+            .policy_set(&text, &format!("file:{}", path.display()), None)
+            .await?;
+        if !set.unchanged {
+            eprintln!(
+                "baomi: policy {} stored as version {}",
+                path.display(),
+                set.version
+            );
+        }
+    }
+    let stored: std::collections::HashMap<String, i64> = store
+        .dictionary_list()
+        .await?
+        .into_iter()
+        .map(|d| (d.name, d.updated_ms))
+        .collect();
+    for (name, text) in dictionaries(&[], data_dir)? {
+        let path = data_dir.join("dictionaries").join(format!("{name}.txt"));
+        let newer = match stored.get(&name) {
+            None => true,
+            Some(&ms) => modified_ms(&path).is_some_and(|m| m > ms),
+        };
+        if newer {
+            baomi_server::live::check_dictionary(&name, &text)?;
+            if store
+                .dictionary_put(&name, &text, &format!("file:{}", path.display()))
+                .await?
+            {
+                eprintln!("baomi: dictionary {} stored as {name:?}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn modified_ms(path: &Path) -> Option<i64> {
+    let m = fs::metadata(path).ok()?.modified().ok()?;
+    Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
+}
+
+/// Term lists as (name, text).
+pub type TermLists = Vec<(String, String)>;
+
+/// What the store holds for a command that judges files without a server (`baomi scan`):
+/// the active policy's text (none stored: `None`) and the stored term lists, so a scan
+/// decides as the gateway does. Nothing when there is no store yet.
+pub fn stored_state(data_dir: &Path, url: Option<&str>) -> Result<(Option<String>, TermLists)> {
+    if url.is_none() && !data_dir.join("baomi.db").exists() {
+        return Ok((None, Vec::new()));
+    }
+    crate::admin::runtime()?.block_on(async {
+        let store = baomi_store::Store::open(data_dir, url).await?;
+        let policy = store.policy_current().await?.map(|p| p.toml);
+        let dicts = store
+            .dictionaries_all()
+            .await?
+            .into_iter()
+            .map(|d| (d.meta.name, d.terms))
+            .collect();
+        store.close().await;
+        Ok((policy, dicts))
+    })
+}
+
+/// A scan's policy: `--policy FILE`, else the store's active version, else
+/// DATA_DIR/policy.toml, else the shipped default.
+pub fn scan_policy(
+    explicit: Option<&Path>,
+    stored: Option<&str>,
+    data_dir: &Path,
+) -> Result<Policy> {
+    match (explicit, stored) {
+        (None, Some(text)) => {
+            Policy::from_toml(text).map_err(|e| anyhow::anyhow!("the stored policy: {e}"))
+        }
+        _ => policy(explicit, data_dir),
+    }
+}
+
+/// A scan's term lists: `--dict` files, the store's lists, then DATA_DIR/dictionaries/*.txt
+/// not stored under the same name.
+pub fn scan_dictionaries(
+    extra: &[PathBuf],
+    stored: Vec<(String, String)>,
+    data_dir: &Path,
+) -> Result<Vec<(String, String)>> {
+    let mut out = dictionaries(extra, data_dir)?;
+    out.retain(|(name, _)| !stored.iter().any(|(n, _)| n == name));
+    out.extend(stored);
+    Ok(out)
+}

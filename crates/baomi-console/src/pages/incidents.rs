@@ -516,7 +516,7 @@ async fn detail_page(
     // The evidence, inspected again, gives each finding its context and the object's tree.
     let explained = match evidence_blob(state, &inc).await {
         Some(blob) => {
-            let engine = state.gateway.engine.clone();
+            let engine = state.gateway.engine();
             let name = inc.object_name.clone().unwrap_or_else(|| "evidence".into());
             let channel = channel_of(&inc.channel);
             tokio::task::spawn_blocking(move || {

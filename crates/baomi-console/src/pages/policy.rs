@@ -74,7 +74,7 @@ struct PolicyPage {
 fn rule_rows(state: &ApiState, t: Tr) -> Vec<RuleRow> {
     state
         .gateway
-        .engine
+        .engine()
         .policy()
         .rules
         .iter()
@@ -139,7 +139,7 @@ fn exception_rows(state: &ApiState, t: Tr) -> Vec<ExceptionRow> {
     let now = baomi_core::policy::Context::default();
     state
         .gateway
-        .engine
+        .engine()
         .policy()
         .exceptions
         .iter()
@@ -372,7 +372,7 @@ pub async fn test_file(
     let hash = baomi_engine::register::object_hash(&blob)
         .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>())
         .unwrap_or_default();
-    let engine = state.gateway.engine.clone();
+    let engine = state.gateway.engine();
     let file_name = name.clone();
     let report =
         tokio::task::spawn_blocking(move || engine.inspect(blob, &file_name, Channel::Api))
@@ -458,7 +458,8 @@ pub async fn register(
     Extension(p): Extension<Principal>,
     mp: Multipart,
 ) -> PageResult {
-    let (file, fields) = match upload(mp, state.gateway.engine.limits().max_expanded_bytes).await {
+    let (file, fields) = match upload(mp, state.gateway.engine().limits().max_expanded_bytes).await
+    {
         Ok(u) => u,
         Err(e) => return Ok(back_with_error("/registry", &e.1)),
     };
@@ -474,7 +475,7 @@ pub async fn register(
     };
     let level = field("level").and_then(|l| Level::parse(&l));
     let title = field("title");
-    let engine = state.gateway.engine.clone();
+    let engine = state.gateway.engine();
     let file_name = name.clone();
     let registered = tokio::task::spawn_blocking(move || {
         baomi_engine::register::register(&engine, blob, &file_name, level, title.as_deref(), None)

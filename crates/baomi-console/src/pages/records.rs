@@ -189,7 +189,7 @@ pub async fn campaign(
     let gw = &state.gateway;
     let c = Chrome::new(&state, &p, &headers, "nav.campaigns", "/campaigns")
         .flash_from(f.done.as_deref(), f.error.as_deref());
-    let cov = baomi_records::coverage::coverage(&gw.store, &id, &members(&gw.directory))
+    let cov = baomi_records::coverage::coverage(&gw.store, &id, &members(&gw.directory()))
         .await
         .map_err(|e| api_error(records_error(e)))?;
     let entries: BTreeMap<String, CampaignEntry> = gw
@@ -366,7 +366,7 @@ pub async fn self_inspection(
     );
     let scope =
         scope_from(q.campaign.as_deref(), q.from.as_deref(), q.to.as_deref()).map_err(api_error)?;
-    let table = baomi_records::self_inspection(&gw.store, &scope, &members(&gw.directory))
+    let table = baomi_records::self_inspection(&gw.store, &scope, &members(&gw.directory()))
         .await
         .map_err(|e| api_error(records_error(e)))?;
     let chosen = q.campaign.clone().unwrap_or_default();
@@ -757,7 +757,7 @@ pub async fn carrier_fingerprint(
     mp: axum::extract::Multipart,
 ) -> PageResult {
     let page = format!("/ledger/{}", path_encode(&number));
-    let max = state.gateway.engine.limits().max_expanded_bytes;
+    let max = state.gateway.engine().limits().max_expanded_bytes;
     let (file, _) = super::policy::upload(mp, max).await?;
     let Some((name, blob)) = file else {
         return Ok(back_with_error(&page, "policy.no_file"));
