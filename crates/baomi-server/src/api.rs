@@ -72,6 +72,7 @@ pub fn routes() -> Routes<ApiState> {
         )
         .get("/api/v1/stats", Permission::IncidentsRead, stats)
         .get("/api/v1/audit", Permission::Audit, audit_tail)
+        .get("/api/v1/nodes", Permission::Health, nodes)
         .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
         .get("/metrics", Permission::Metrics, metrics)
         .merge(crate::records_api::routes())
@@ -838,6 +839,33 @@ async fn stats(
 ) -> Result<Json<Value>, ApiError> {
     let s = state.gateway.store.stats(&p.filter()?).await?;
     Ok(Json(serde_json::to_value(s).map_err(anyhow::Error::from)?))
+}
+
+/// The nodes sharing this store, as their heartbeats say (`baomi_server::live`).
+async fn nodes(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let store = &state.gateway.store;
+    let current = store.state_versions().await?;
+    let now = baomi_store::now_ms();
+    let stale = 3 * crate::live::HEARTBEAT.as_millis() as i64;
+    let nodes: Vec<Value> = store
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| {
+            serde_json::json!({
+                "id": n.id,
+                "address": n.address,
+                "started_ms": n.started_ms,
+                "seen_ms": n.seen_ms,
+                "versions": n.versions,
+                "up": now - n.seen_ms <= stale,
+                "current": n.versions == current,
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "current": current, "nodes": nodes }),
+    ))
 }
 
 #[derive(Deserialize)]
