@@ -225,11 +225,12 @@ impl Gateway {
     /// What the policy's conditions may ask about an object: the person (and their groups,
     /// from the directory), their department, where it was going, and when.
     fn policy_context(&self, channel: Channel, who: &Who, at: Option<i64>) -> Context {
+        let directory = self.directory();
         let groups = who
             .user
             .as_deref()
-            .and_then(|u| self.directory().person(u).cloned())
-            .map(|p| p.groups)
+            .and_then(|u| directory.person(u))
+            .map(|p| p.groups.clone())
             .unwrap_or_default();
         let destinations = match (&who.destination, channel) {
             // The milter's recipients, `a@x.cn, b@y.cn`.
