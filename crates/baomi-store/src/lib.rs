@@ -16,6 +16,8 @@
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
 //! - [`check`]: the records and the evidence vault agree (`baomi store check`);
+//! - [`scan_jobs`]: self-inspection spread over workers — jobs, batches claimed under
+//!   leases, one result per file, the index for incremental re-scans;
 //! - [`state`]: what nodes run on — the policy's versions, the term lists, the version
 //!   counters nodes reload by, and the nodes' heartbeats;
 //! - [`registry`]: registered secret documents (fingerprints) and the boilerplate allow set,
@@ -39,6 +41,7 @@ pub mod ledger;
 pub mod records;
 pub mod registry;
 pub mod reviews;
+pub mod scan_jobs;
 pub mod state;
 #[doc(hidden)]
 pub mod testing;
@@ -61,6 +64,10 @@ pub use registry::{RegistryEntry, RegistryMeta};
 pub use reviews::{
     ApprovedMatch, Decision, NewReviewVersion, Review, ReviewDetail, ReviewFile, ReviewFilter,
     ReviewState, ReviewStep, ReviewVersion, normalised_text,
+};
+pub use scan_jobs::{
+    BatchDone, ClaimedBatch, FileOutcome, IndexedFile, NewScanJob, QueuedFile, ScanBatchRow,
+    ScanFileResult, ScanJobProgress, ScanResultRow,
 };
 pub use state::{
     DictionaryMeta, NodeBeat, NodeRow, PolicySet, PolicyVersion, PolicyVersionMeta, StateVersions,

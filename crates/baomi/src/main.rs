@@ -23,6 +23,7 @@ mod serve;
 mod setup;
 mod state_cli;
 mod traces;
+mod worker;
 
 /// Every scanned file allocates a few buffers of its own size (bytes, text, normalised text);
 /// glibc's allocator serves those with mmap/munmap and the page faults and mm-lock
@@ -53,6 +54,10 @@ struct Cli {
 enum Command {
     /// Inspect files and directories (self-inspection, 保密自查).
     Scan(Box<ScanArgs>),
+    /// Inspect the batches `baomi scan PATH --queue` put in the store: any number of
+    /// workers, on any machine sharing the database and seeing the files under the same
+    /// paths; a batch whose worker dies is taken over when its lease runs out.
+    Worker(worker::WorkerArgs),
     /// Run the gateway: REST API, ICAP for web proxies, milter for mail servers.
     Serve(serve::ServeArgs),
     /// Register secret documents, so copies and excerpts of them are recognised.
@@ -163,8 +168,29 @@ enum PolicyCommand {
 #[derive(Args)]
 struct ScanArgs {
     /// Files or directories to scan.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "queue_status")]
     paths: Vec<PathBuf>,
+    /// Walk the paths and enqueue their files as a job in the store, in batches, for
+    /// `baomi worker` processes to inspect (files unchanged since the last inspection —
+    /// same size and mtime — are left out); prints the job's id.
+    #[arg(long, conflicts_with = "queue_status")]
+    queue: bool,
+    /// With --queue: files per batch.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "queue")]
+    batch_files: usize,
+    /// With --queue: at most this many MiB of files per batch.
+    #[arg(long, value_name = "MIB", default_value_t = 256, requires = "queue")]
+    batch_mb: u64,
+    /// With --queue: enqueue every file, unchanged or not.
+    #[arg(long, requires = "queue")]
+    full: bool,
+    /// Where a queued job stands (default: the newest): files done of all, files/s, ETA,
+    /// workers, incidents.
+    #[arg(long, value_name = "ID")]
+    queue_status: Option<Option<i64>>,
+    /// With --queue-status: print a line every second until the job is finished.
+    #[arg(long, requires = "queue_status")]
+    wait: bool,
     /// Output format: human, json (JSON Lines), csv, html.
     #[arg(long, default_value = "human")]
     format: String,
@@ -321,6 +347,12 @@ fn run(cli: Cli) -> Result<i32> {
             command: PolicyCommand::Diff { from, to },
         } => state_cli::policy_diff(from, to, &data_dir, url.as_deref()),
         Command::Dict { command } => state_cli::dict(command, &data_dir, url.as_deref()),
+        Command::Worker(args) => worker::run(
+            args,
+            config.scan.passwords.clone(),
+            &data_dir,
+            url.as_deref(),
+        ),
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => {
@@ -361,6 +393,9 @@ fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    if args.queue || args.queue_status.is_some() {
+        return worker::scan_command(&args, data_dir, url);
+    }
     let format = Format::parse(&args.format)
         .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
     let (stored_policy, stored_dicts) = setup::stored_state(data_dir, url)?;
