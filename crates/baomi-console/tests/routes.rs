@@ -88,9 +88,7 @@ async fn every_route_answers_every_subject_as_the_table_says() {
     config.listen.icap = "off".into();
     config.listen.milter = "off".into();
     let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
-    let gateway = open_gateway(config, dir.path().to_owned(), engine, store.clone())
-        .await
-        .unwrap();
+    let gateway = open_gateway(config, engine, store.clone()).await.unwrap();
     let state = ApiState {
         gateway,
         mail_queue: None,

@@ -67,9 +67,7 @@ async fn the_console_over_https_has_secure_host_cookies() {
     config.http.tls_cert = Some(cert);
     config.http.tls_key = Some(key);
     let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
-    let gw = open_gateway(config, dir.path().to_owned(), engine, store)
-        .await
-        .unwrap();
+    let gw = open_gateway(config, engine, store).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (btx, brx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(serve_app(

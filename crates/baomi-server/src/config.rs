@@ -114,6 +114,10 @@ pub struct Gateway {
     pub evidence: bool,
     /// Objects larger than this are recorded without evidence (the incident says so).
     pub evidence_max_bytes: u64,
+    /// Where the encrypted evidence and its key live, when not in the data directory:
+    /// several nodes on one PostgreSQL point this at one shared directory (NFS, CephFS), so
+    /// any node shows the evidence any node kept.
+    pub evidence_dir: Option<PathBuf>,
     /// Incidents and their evidence older than this are deleted (0 keeps them for ever).
     pub retention_days: u32,
     /// On an internal error or timeout: let the traffic pass (true) or stop it (false).
@@ -188,6 +192,7 @@ impl Default for Gateway {
             record_from: "alert".into(),
             evidence: true,
             evidence_max_bytes: 1 << 30,
+            evidence_dir: None,
             retention_days: 365,
             fail_open: false,
             contact: "本单位保密办公室 / the security office".into(),

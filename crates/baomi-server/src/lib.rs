@@ -6,7 +6,6 @@
 //! and a [`gateway::Outcome`] back into a protocol answer. Detection lives in the engine,
 //! records in `baomi-store`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,22 +32,21 @@ pub use gateway::{Gateway, Outcome, Who};
 /// Open what the gateway needs: the store (migrated), the evidence vault and the directory.
 pub async fn open_gateway(
     config: ServerConfig,
-    data_dir: PathBuf,
     engine: Arc<Engine>,
     store: Store,
 ) -> anyhow::Result<Arc<Gateway>> {
-    open_gateway_live(config, data_dir, live::Live::fixed(engine), store).await
+    open_gateway_live(config, live::Live::fixed(engine), store).await
 }
 
 /// [`open_gateway`] with an engine built from the stored state ([`live::build`]), which a
 /// reload keeps current once [`Gateway::set_recipe`] is called.
 pub async fn open_gateway_live(
     config: ServerConfig,
-    data_dir: PathBuf,
     live: live::Live,
     store: Store,
 ) -> anyhow::Result<Arc<Gateway>> {
-    let vault = EvidenceVault::open(&data_dir)?;
+    let store = store.with_evidence_root(config.gateway.evidence_dir.as_deref());
+    let vault = EvidenceVault::open(store.evidence_root())?;
     let directory = match &config.directory.file {
         Some(f) => directory::Directory::load(f)?,
         None => directory::Directory::default(),

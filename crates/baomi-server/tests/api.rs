@@ -81,9 +81,7 @@ async fn start(database_url: Option<&str>) -> Server {
         .unwrap();
     let (_, scan_token) = store.create_token("agent", None, "test").await.unwrap();
     let engine = Arc::new(Engine::new(EngineConfig::default()).unwrap());
-    let gw = open_gateway(config, dir.path().to_owned(), engine, store.clone())
-        .await
-        .unwrap();
+    let gw = open_gateway(config, engine, store.clone()).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (btx, brx) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(serve(

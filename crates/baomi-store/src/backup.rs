@@ -154,6 +154,7 @@ impl Store {
     ) -> Result<BackupManifest> {
         empty_dir(dest, "the backup directory")?;
         let data = self.data_dir().to_owned();
+        let vault = self.evidence_root().to_owned();
         if dest.canonicalize()?.starts_with(data.canonicalize()?) {
             return Err(refuse(
                 "the backup directory must be outside the data directory",
@@ -187,16 +188,28 @@ impl Store {
             let dest = dest.to_owned();
             tokio::task::spawn_blocking(move || -> Result<(u64, u64, u64)> {
                 fs::create_dir_all(dest.join("evidence"))?;
-                let (ef, eb) = copy_tree(&data.join("evidence"), &dest.join("evidence"), &|p| {
+                let (ef, eb) = copy_tree(&vault.join("evidence"), &dest.join("evidence"), &|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
                         .is_some_and(|n| n.starts_with(".tmp"))
                 })?;
-                let (of, _) = copy_tree(&data, &dest, &|p| {
+                let (mut of, _) = copy_tree(&data, &dest, &|p| {
                     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
                     p.parent() == Some(data.as_path())
                         && (name == "evidence" || is_database_file(name))
                 })?;
+                // A vault on a shared directory (`[gateway] evidence_dir`): its keys come
+                // into the backup beside the data directory's files, where restore puts them.
+                if vault != data {
+                    fs::copy(vault.join(KEY_FILE), dest.join(KEY_FILE))?;
+                    let retired = vault.join(crate::evidence::RETIRED_KEYS);
+                    if retired.is_dir() {
+                        let to = dest.join(crate::evidence::RETIRED_KEYS);
+                        fs::create_dir_all(&to)?;
+                        of += copy_tree(&retired, &to, &|_| false)?.0;
+                    }
+                    of += 1;
+                }
                 Ok((ef, eb, of))
             })
             .await

@@ -417,10 +417,21 @@ fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
     match fs::metadata(path) {
         Ok(_) => load_key(path),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // Nodes sharing one vault directory may start together: the key is written
+            // whole under a private name and linked into place, so exactly one key wins and
+            // no node ever reads a half-written one.
             let mut k = [0u8; 32];
             OsRng.fill_bytes(&mut k);
-            write_key(path, &k)?;
-            Ok(k)
+            let staged = path.with_extension(format!("key.{}.new", std::process::id()));
+            let _ = fs::remove_file(&staged);
+            write_key(&staged, &k)?;
+            let linked = fs::hard_link(&staged, path);
+            let _ = fs::remove_file(&staged);
+            match linked {
+                Ok(()) => Ok(k),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load_key(path),
+                Err(e) => Err(e.into()),
+            }
         }
         Err(e) => Err(e.into()),
     }

@@ -133,6 +133,9 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     data_dir: PathBuf,
+    /// Where the evidence vault (its files and keys) lives: the data directory unless
+    /// `[gateway] evidence_dir` puts it on a directory the nodes share.
+    evidence_root: PathBuf,
     /// Serialises audit appends within this process; PostgreSQL nodes also take an advisory
     /// lock, so two nodes never both extend the chain from the same predecessor.
     audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -194,6 +197,7 @@ impl Store {
             pool,
             backend,
             data_dir: data_dir.to_owned(),
+            evidence_root: data_dir.to_owned(),
             audit_lock: Default::default(),
             pg_url: (backend == Backend::Postgres).then(|| url.as_str().into()),
         })
@@ -205,6 +209,21 @@ impl Store {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The directory holding the evidence vault: `evidence/`, `evidence.key` and the retired
+    /// keys ([`EvidenceVault::open`] takes it).
+    pub fn evidence_root(&self) -> &Path {
+        &self.evidence_root
+    }
+
+    /// Keep the evidence vault in `dir` instead of the data directory (several nodes on one
+    /// PostgreSQL share it there); `None` keeps the data directory.
+    pub fn with_evidence_root(mut self, dir: Option<&Path>) -> Store {
+        if let Some(d) = dir {
+            self.evidence_root = d.to_owned();
+        }
+        self
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {

@@ -71,9 +71,16 @@ pub fn console_actor() -> String {
 }
 
 /// `baomi backup DEST`
-pub fn backup(dest: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+pub fn backup(
+    dest: &Path,
+    data_dir: &Path,
+    evidence_dir: Option<&Path>,
+    url: Option<&str>,
+) -> Result<i32> {
     runtime()?.block_on(async {
-        let store = Store::open(data_dir, url).await?;
+        let store = Store::open(data_dir, url)
+            .await?
+            .with_evidence_root(evidence_dir);
         let m = store.backup(dest, url, &console_actor()).await?;
         println!(
             "backed up to {}: database ({}, schema {}), {} evidence files ({} bytes) and the \
@@ -93,15 +100,22 @@ pub fn backup(dest: &Path, data_dir: &Path, url: Option<&str>) -> Result<i32> {
 }
 
 /// `baomi store check`
-pub fn store(cmd: StoreCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+pub fn store(
+    cmd: StoreCommand,
+    data_dir: &Path,
+    evidence_dir: Option<&Path>,
+    url: Option<&str>,
+) -> Result<i32> {
     let StoreCommand::Check {
         repair,
         verify_evidence,
         grace,
     } = cmd;
     runtime()?.block_on(async {
-        let store = Store::open(data_dir, url).await?;
-        let vault = baomi_store::EvidenceVault::open(data_dir)?;
+        let store = Store::open(data_dir, url)
+            .await?
+            .with_evidence_root(evidence_dir);
+        let vault = baomi_store::EvidenceVault::open(store.evidence_root())?;
         let options = baomi_store::CheckOptions {
             repair,
             verify: verify_evidence,
@@ -162,10 +176,12 @@ pub fn store(cmd: StoreCommand, data_dir: &Path, url: Option<&str>) -> Result<i3
 }
 
 /// `baomi rotate-key`
-pub fn rotate_key(data_dir: &Path, url: Option<&str>) -> Result<i32> {
+pub fn rotate_key(data_dir: &Path, evidence_dir: Option<&Path>, url: Option<&str>) -> Result<i32> {
     runtime()?.block_on(async {
-        let store = Store::open(data_dir, url).await?;
-        let (old, new) = baomi_store::evidence::rotate_key(data_dir)?;
+        let store = Store::open(data_dir, url)
+            .await?
+            .with_evidence_root(evidence_dir);
+        let (old, new) = baomi_store::evidence::rotate_key(store.evidence_root())?;
         store
             .audit(
                 &console_actor(),
@@ -177,7 +193,10 @@ pub fn rotate_key(data_dir: &Path, url: Option<&str>) -> Result<i32> {
         println!(
             "new evidence key {new}; the old key {old} is kept in {} to read older evidence. \
              Restart baomi serve, then run baomi backup: the backup must hold both.",
-            data_dir.join(baomi_store::evidence::RETIRED_KEYS).display()
+            store
+                .evidence_root()
+                .join(baomi_store::evidence::RETIRED_KEYS)
+                .display()
         );
         Ok(0)
     })

@@ -294,6 +294,8 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let data_dir = data_dir(cli.data_dir.or_else(|| config.data_dir.clone()))?;
     let url = config.database.url.clone();
+    let evidence_dir = config.gateway.evidence_dir.clone();
+    let evidence_dir = evidence_dir.as_deref();
     match command {
         Command::Scan(mut args) => {
             if args.passwords.is_none() {
@@ -304,16 +306,18 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
         Command::Audit { command } => admin::audit(command, &data_dir, url.as_deref()),
-        Command::Store { command } => admin::store(command, &data_dir, url.as_deref()),
+        Command::Store { command } => {
+            admin::store(command, &data_dir, evidence_dir, url.as_deref())
+        }
         Command::Token { command } => admin::token(command, &data_dir, url.as_deref()),
         Command::User { command } => admin::user(command, &data_dir, url.as_deref()),
         Command::Campaign { command } => records::campaign(command, &config, &data_dir),
         Command::Report { command } => records::report(command, &config, &data_dir),
         Command::Ledger { command } => records::ledger(command, &config, &data_dir),
         Command::Redact(args) => redact::run(args),
-        Command::Backup { dest } => admin::backup(&dest, &data_dir, url.as_deref()),
+        Command::Backup { dest } => admin::backup(&dest, &data_dir, evidence_dir, url.as_deref()),
         Command::Restore { src } => admin::restore(&src, &data_dir, url.as_deref()),
-        Command::RotateKey => admin::rotate_key(&data_dir, url.as_deref()),
+        Command::RotateKey => admin::rotate_key(&data_dir, evidence_dir, url.as_deref()),
         Command::Agent(_) => unreachable!("baomi agent is run before the server config is read"),
         Command::CupsBackend(_) => {
             unreachable!("baomi cups-backend is run before the server config is read")

@@ -70,11 +70,17 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
                 "baomi serve: the evidence key {} has never been backed up. Without it no \
                  piece of evidence can be decrypted: run `baomi backup /media/backup/baomi-DATE` \
                  and keep the copy offline.",
-                data_dir.join("evidence.key").display()
+                config
+                    .gateway
+                    .evidence_dir
+                    .as_deref()
+                    .unwrap_or(data_dir)
+                    .join("evidence.key")
+                    .display()
             );
         }
         let gateway =
-            baomi_server::open_gateway_live(config, data_dir.to_owned(), live, store).await?;
+            baomi_server::open_gateway_live(config, live, store).await?;
         gateway.set_recipe(recipe);
         baomi_server::serve_app(gateway, baomi_console::app, shutdown_signal(), |b| {
             eprintln!(

@@ -519,6 +519,59 @@ impl Squid {
         std::fs::read_to_string(self.dir.path().join("cache.log")).unwrap_or_default()
     }
 
+    /// Squid in front of several Baomi nodes, as README "Several nodes" configures it: one
+    /// essential (`bypass=off`) ICAP service per node and, for each node, a port whose
+    /// `adaptation_service_set` tries that node first and the others after it in order.
+    /// Returns the Squid and its ports, `ports[i]` going to `icap_ports[i]` first.
+    pub fn start_set(icap_ports: &[u16]) -> (Squid, Vec<u16>) {
+        use std::fmt::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let squid = require_tool("squid", "squid");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let ports: Vec<u16> = icap_ports.iter().map(|_| free_port()).collect();
+        let d = dir.path().display();
+        let mut conf = format!(
+            "pid_filename {d}/squid.pid\n\
+             cache_log {d}/cache.log\n\
+             access_log stdio:{d}/access.log\n\
+             cache_store_log none\n\
+             coredump_dir {d}\n\
+             cache deny all\n\
+             cache_mem 8 MB\n\
+             shutdown_lifetime 0 seconds\n\
+             http_access allow all\n\
+             icap_enable on\n\
+             icap_send_client_ip on\n\
+             icap_preview_enable on\n\
+             icap_persistent_connections on\n\
+             icap_service_failure_limit 1\n"
+        );
+        for (i, p) in icap_ports.iter().enumerate() {
+            writeln!(
+                conf,
+                "icap_service node{i} reqmod_precache bypass=off icap://127.0.0.1:{p}/reqmod"
+            )
+            .unwrap();
+        }
+        for (i, port) in ports.iter().enumerate() {
+            let order: Vec<String> = (0..icap_ports.len())
+                .map(|k| format!("node{}", (i + k) % icap_ports.len()))
+                .collect();
+            writeln!(
+                conf,
+                "http_port 127.0.0.1:{port} name=port{i}\n\
+                 acl at_port{i} myportname port{i}\n\
+                 adaptation_service_set nodes_from{i} {}\n\
+                 adaptation_access nodes_from{i} allow at_port{i}\n\
+                 adaptation_access nodes_from{i} deny all",
+                order.join(" ")
+            )
+            .unwrap();
+        }
+        (Squid::run(squid, dir, conf, ports[0], ports[0]), ports)
+    }
+
     /// Squid (OpenSSL flavour) intercepting HTTPS with ssl-bump, configured as README
     /// "HTTPS" says: peek at step 1, splice the hosts in `splice`, bump the rest with
     /// certificates signed by `tls.ca_pem`; the upstream is trusted through `tls.upstream_ca`;

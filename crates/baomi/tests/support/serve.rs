@@ -65,15 +65,27 @@ impl Serve {
     }
 
     pub fn start_with_milter_port(extra: &str, policy: Option<&str>, milter: u16) -> Serve {
-        Serve::start_with(extra, policy, milter, None)
+        Serve::start_with(extra, policy, milter, None, true)
+    }
+
+    /// Another node on a store an earlier [`Serve`] created (`extra` names the shared
+    /// database): the `officer` account exists already, so only tokens are made.
+    pub fn join(extra: &str) -> Serve {
+        Serve::start_with(extra, None, free_port(), None, false)
     }
 
     /// Start with DATA as the data directory (a small file system of its own, say).
     pub fn start_on(data: &Path, extra: &str) -> Serve {
-        Serve::start_with(extra, None, free_port(), Some(data.to_owned()))
+        Serve::start_with(extra, None, free_port(), Some(data.to_owned()), true)
     }
 
-    fn start_with(extra: &str, policy: Option<&str>, milter: u16, data: Option<PathBuf>) -> Serve {
+    fn start_with(
+        extra: &str,
+        policy: Option<&str>,
+        milter: u16,
+        data: Option<PathBuf>,
+        create_officer: bool,
+    ) -> Serve {
         let dir = tempfile::Builder::new()
             .prefix("baomi-serve-")
             .tempdir()
@@ -95,26 +107,9 @@ impl Serve {
         .unwrap();
         let cfg = config.to_str().unwrap();
         // The security officer's token: incidents, evidence, quarantine.
-        let out = baomi_stdin(
-            &[
-                "--config",
-                cfg,
-                "user",
-                "add",
-                "officer",
-                "--role",
-                "secadmin",
-                "--display-name",
-                "王保密",
-                "--password-stdin",
-            ],
-            OFFICER_PASSWORD,
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if create_officer {
+            add_officer(cfg);
+        }
         let out = baomi(&[
             "--config", cfg, "token", "create", "e2e", "--user", "officer",
         ]);
@@ -263,6 +258,30 @@ impl Serve {
     pub fn data(&self) -> &Path {
         &self.data
     }
+}
+
+/// The `officer` (secadmin) account, with [`OFFICER_PASSWORD`].
+fn add_officer(cfg: &str) {
+    let out = baomi_stdin(
+        &[
+            "--config",
+            cfg,
+            "user",
+            "add",
+            "officer",
+            "--role",
+            "secadmin",
+            "--display-name",
+            "王保密",
+            "--password-stdin",
+        ],
+        OFFICER_PASSWORD,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `baomi serve` with DIR/serve.log (appended to) as its log.
