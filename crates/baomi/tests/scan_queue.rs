@@ -4,7 +4,8 @@
 //! Every file has exactly one stored result, the marked file exactly one incident; a
 //! re-scan of the unchanged tree enqueues nothing; a changed file is inspected again and a
 //! touched one (same bytes, new mtime) is recognised by its hash without inspection. On
-//! PostgreSQL (FOR UPDATE SKIP LOCKED, the point) and on SQLite (one machine).
+//! PostgreSQL (FOR UPDATE SKIP LOCKED, the point) and on SQLite (one machine). A worker
+//! paused (SIGSTOP) past its lease and continued finds its batch taken and records nothing.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -331,6 +332,91 @@ fn scenario(env: &Env, url: Option<&str>) {
     assert!(out.status.success(), "{}", text(&out));
     // Personal data and file content never reach the worker's log.
     assert!(!env.log("B").contains("值班"), "{}", env.log("B"));
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+/// A worker stopped (SIGSTOP) while it holds a batch loses it to another when the lease
+/// runs out; continued, it finds the lease gone and records nothing of the batch.
+fn paused_worker(env: &Env, url: Option<&str>) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let job = env.enqueue()["job"].as_i64().unwrap();
+    let store = rt.block_on(Store::open(&env.data, url)).unwrap();
+    let mut a = env.worker("A", 500);
+    let start = Instant::now();
+    let held = loop {
+        let batches = rt.block_on(store.scan_batches(job)).unwrap();
+        if let Some(x) = batches
+            .iter()
+            .find(|x| x.state == "leased" && x.lease_owner.as_deref() == Some("A"))
+        {
+            break x.id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            env.log("A")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal(&a, "-STOP");
+    let mut b = env.worker("B", 30);
+    // B takes the batch over once A's lease ran out.
+    let start = Instant::now();
+    loop {
+        let batches = rt.block_on(store.scan_batches(job)).unwrap();
+        let x = batches.iter().find(|x| x.id == held).unwrap();
+        if x.reclaimed_from.as_deref() == Some("A") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{x:?}\n{}",
+            env.log("B")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&a, "-CONT");
+    let sb = wait_exit(&mut b, Duration::from_secs(120), "worker B");
+    let sa = wait_exit(&mut a, Duration::from_secs(120), "worker A");
+    assert!(
+        sa.success() && sb.success(),
+        "{}\n{}",
+        env.log("A"),
+        env.log("B")
+    );
+    eprintln!("worker A:\n{}worker B:\n{}", env.log("A"), env.log("B"));
+    assert!(env.log("A").contains("lost"), "{}", env.log("A"));
+    let results = rt.block_on(store.scan_results(job)).unwrap();
+    assert_eq!(results.len(), FILES);
+    let of_held: Vec<_> = results.iter().filter(|r| r.batch_id == held).collect();
+    assert_eq!(of_held.len(), BATCH);
+    assert!(of_held.iter().all(|r| r.worker == "B"), "{of_held:#?}");
+    let incidents = rt
+        .block_on(store.incidents(&IncidentFilter {
+            channel: Some("scan".into()),
+            ..Default::default()
+        }))
+        .unwrap();
+    assert_eq!(incidents.total, 1, "{:#?}", incidents.incidents);
+    rt.block_on(store.close());
+}
+
+#[test]
+fn queue_on_postgres_with_a_worker_paused_past_its_lease() {
+    let pg = TempPostgres::start().expect("a PostgreSQL server for the test");
+    let env = Env::new(&format!("[database]\nurl = \"{}\"\n", pg.url));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async { pg.open_store(&env.data).await.close().await });
+    drop(rt);
+    paused_worker(&env, Some(&pg.url));
 }
 
 #[test]
