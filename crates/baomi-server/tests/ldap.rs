@@ -7,404 +7,19 @@
 //! password in, wrong one out, filter input escaped); roles from groups, two role groups
 //! refused.
 
+mod slapd;
+
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use baomi_server::directory::Directory;
 use baomi_server::directory::ldap::{self, AuthError, LdapConfig, RoleFrom, Syncer};
 use baomi_store::Role;
 
-const SUFFIX: &str = "dc=unit,dc=cn";
-const ROOT_PW: &str = "root-secret-2026";
-const SERVICE_PW: &str = "service-secret-2026";
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args([
-            "-c",
-            &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// LDIF `attr: value`, base64 (`attr:: …`) where the value is not plain ASCII.
-fn ldif(attr: &str, value: &str) -> String {
-    if value.is_ascii() && !value.starts_with([' ', ':', '<']) {
-        format!("{attr}: {value}\n")
-    } else {
-        format!("{attr}:: {}\n", b64(value.as_bytes()))
-    }
-}
-
-fn b64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-struct Slapd {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Slapd {
-    fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}", self.port)
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-
-    fn start() -> Slapd {
-        let dir = tempfile::Builder::new()
-            .prefix("baomi-slapd-")
-            .tempdir()
-            .unwrap();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("db")).unwrap();
-        make_certs(d);
-        let conf = format!(
-            "include /etc/ldap/schema/core.schema\n\
-             include /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/inetorgperson.schema\n\
-             include /etc/ldap/schema/nis.schema\n\
-             modulepath /usr/lib/ldap\n\
-             moduleload back_mdb\n\
-             pidfile {d}/slapd.pid\n\
-             argsfile {d}/slapd.args\n\
-             TLSCACertificateFile {d}/ca.pem\n\
-             TLSCertificateFile {d}/server.pem\n\
-             TLSCertificateKeyFile {d}/server.key\n\
-             database mdb\n\
-             maxsize 104857600\n\
-             suffix \"{SUFFIX}\"\n\
-             rootdn \"cn=admin,{SUFFIX}\"\n\
-             rootpw {ROOT_PW}\n\
-             directory {d}/db\n\
-             index objectClass eq\n\
-             index uid,memberUid,member eq\n\
-             access to attrs=userPassword by self write by anonymous auth by * none\n\
-             access to * by users read by * none\n",
-            d = d.display()
-        );
-        std::fs::write(d.join("slapd.conf"), conf).unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(d.join("slapd.log")).unwrap();
-        let child = Command::new("/usr/sbin/slapd")
-            .args(["-f", d.join("slapd.conf").to_str().unwrap()])
-            .args(["-h", &format!("ldap://127.0.0.1:{port}/")])
-            .args(["-d", "0"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("slapd");
-        let s = Slapd { dir, port, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "slapd did not start: {}",
-                std::fs::read_to_string(s.dir.path().join("slapd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s
-    }
-
-    /// `ldapadd`/`ldapmodify`/`ldapmodrdn` as the root DN with `input` on stdin.
-    fn tool(&self, tool: &str, args: &[&str], input: &str) {
-        use std::io::Write;
-        let pw = format!("-w{ROOT_PW}");
-        let mut child = Command::new(tool)
-            .args([
-                "-x",
-                "-H",
-                &self.url(),
-                "-D",
-                &format!("cn=admin,{SUFFIX}"),
-                &pw,
-            ])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect(tool);
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{tool}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-fn make_certs(d: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Baomi test LDAP CA",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-}
-
-const SURNAMES: [(&str, &str); 20] = [
-    ("王", "wang"),
-    ("李", "li"),
-    ("张", "zhang"),
-    ("刘", "liu"),
-    ("陈", "chen"),
-    ("杨", "yang"),
-    ("赵", "zhao"),
-    ("黄", "huang"),
-    ("周", "zhou"),
-    ("吴", "wu"),
-    ("徐", "xu"),
-    ("孙", "sun"),
-    ("胡", "hu"),
-    ("朱", "zhu"),
-    ("高", "gao"),
-    ("林", "lin"),
-    ("何", "he"),
-    ("郭", "guo"),
-    ("马", "ma"),
-    ("罗", "luo"),
-];
-const GIVEN: [(&str, &str); 10] = [
-    ("伟", "wei"),
-    ("芳", "fang"),
-    ("娜", "na"),
-    ("敏", "min"),
-    ("静", "jing"),
-    ("磊", "lei"),
-    ("洋", "yang"),
-    ("艳", "yan"),
-    ("勇", "yong"),
-    ("军", "jun"),
-];
-
-/// (DN under the suffix, department path) of the leaf departments people sit in.
-const DEPARTMENTS: [(&str, &str); 7] = [
-    ("ou=保密科,ou=办公室,ou=市局", "市局/办公室/保密科"),
-    ("ou=文秘科,ou=办公室,ou=市局", "市局/办公室/文秘科"),
-    ("ou=财务处,ou=市局", "市局/财务处"),
-    ("ou=网络科,ou=信息中心,ou=市局", "市局/信息中心/网络科"),
-    ("ou=人事处,ou=市局", "市局/人事处"),
-    ("ou=一分局,ou=市局", "市局/一分局"),
-    ("ou=People", ""),
-];
-
-struct Someone {
-    account: String,
-    name: String,
-    dn: String,
-    department: &'static str,
-}
-
-fn person_ldif(i: usize, dept_dn: &str, dept: &'static str) -> (String, Someone) {
-    let (s, sp) = SURNAMES[i % 20];
-    let (g, gp) = GIVEN[(i / 20) % 10];
-    let account = format!("{sp}{gp}{i:03}");
-    let name = format!("{s}{g}{}", ["", "华", "明", "丽"][i % 4]);
-    let dn = format!("uid={account},{dept_dn},{SUFFIX}");
-    let mut e = String::new();
-    e += &ldif("dn", &dn);
-    e += "objectClass: inetOrgPerson\n";
-    e += &ldif("uid", &account);
-    e += &ldif("cn", &name);
-    e += &ldif("sn", s);
-    e += &ldif("displayName", &name);
-    e += &ldif("mail", &format!("{account}@unit.gov.cn"));
-    if i.is_multiple_of(10) {
-        e += &ldif("mail", &format!("{sp}.{gp}.{i}@Unit.Gov.CN"));
-    }
-    e += &ldif("userPassword", &format!("pw-{account}-密码"));
-    e += "\n";
-    (
-        e,
-        Someone {
-            account,
-            name,
-            dn,
-            department: dept,
-        },
-    )
-}
-
-/// The organisation: the OU tree, 200 people, the service account, groups.
-fn organisation() -> (String, Vec<Someone>) {
-    let mut l = String::new();
-    l += &format!(
-        "dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: unit\no: unit\n\n"
-    );
-    for ou in [
-        "ou=市局",
-        "ou=办公室,ou=市局",
-        "ou=保密科,ou=办公室,ou=市局",
-        "ou=文秘科,ou=办公室,ou=市局",
-        "ou=财务处,ou=市局",
-        "ou=信息中心,ou=市局",
-        "ou=网络科,ou=信息中心,ou=市局",
-        "ou=人事处,ou=市局",
-        "ou=一分局,ou=市局",
-        "ou=People",
-        "ou=groups",
-        "ou=services",
-    ] {
-        let name = ou.split(',').next().unwrap().trim_start_matches("ou=");
-        l += &ldif("dn", &format!("{ou},{SUFFIX}"));
-        l += "objectClass: organizationalUnit\n";
-        l += &ldif("ou", name);
-        l += "\n";
-    }
-    l += &format!(
-        "dn: cn=baomi,ou=services,{SUFFIX}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: baomi\nuserPassword: {SERVICE_PW}\n\n"
-    );
-    let mut people = Vec::new();
-    for i in 0..200 {
-        let (dn, dept) = DEPARTMENTS[i % DEPARTMENTS.len()];
-        let (e, p) = person_ldif(i, dn, dept);
-        l += &e;
-        people.push(p);
-    }
-    // 涉密人员 by member DN: every fifth person; 项目组 by memberUid: every seventh.
-    l += &ldif("dn", &format!("cn=涉密人员,ou=groups,{SUFFIX}"));
-    l += "objectClass: groupOfNames\n";
-    l += &ldif("cn", "涉密人员");
-    for p in people.iter().step_by(5) {
-        l += &ldif("member", &p.dn);
-    }
-    l += "\n";
-    l += &ldif("dn", &format!("cn=项目组,ou=groups,{SUFFIX}"));
-    l += "objectClass: posixGroup\ngidNumber: 5001\n";
-    l += &ldif("cn", "项目组");
-    for p in people.iter().step_by(7) {
-        l += &ldif("memberUid", &p.account);
-    }
-    l += "\n";
-    // Role groups: person 1 sysadmin, 2 secadmin, 3 auditor, 4 secadmin and auditor.
-    for (cn, who) in [
-        ("baomi-sysadmin", vec![1]),
-        ("baomi-secadmin", vec![2, 4]),
-        ("baomi-auditor", vec![3, 4]),
-    ] {
-        l += &format!("dn: cn={cn},ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: {cn}\n");
-        for i in who {
-            l += &ldif("member", &people[i].dn);
-        }
-        l += "\n";
-    }
-    (l, people)
-}
+use slapd::*;
 
 fn config(s: &Slapd, password_file: &Path) -> LdapConfig {
-    let text = format!(
-        "url = \"{}\"\nca_file = \"{}\"\nbind_dn = \"cn=baomi,ou=services,{SUFFIX}\"\n\
-         password_file = \"{}\"\nbase_dns = [\"{SUFFIX}\"]\nfull_sync_every = 24\n\
-         [people]\nignore_ous = [\"people\", \"groups\", \"services\"]\n\
-         [roles]\nsysadmin = \"cn=baomi-sysadmin,ou=groups,{SUFFIX}\"\n\
-         secadmin = \"baomi-secadmin\"\nauditor = \"CN=baomi-auditor,OU=groups,DC=unit,DC=cn\"\n",
-        s.url(),
-        s.ca().display(),
-        password_file.display()
-    );
-    let cfg: LdapConfig = toml::from_str(&text).unwrap();
+    let cfg: LdapConfig = toml::from_str(&s.ldap_toml(password_file, None, "")).unwrap();
     cfg.check().unwrap();
     cfg
 }
@@ -426,6 +41,8 @@ async fn directory_from_slapd() {
     let (dir, r) = syncer.sync().await.expect("the first sync");
     assert!(r.full);
     assert_eq!((r.people, dir.len()), (200, 200), "{r:?}");
+    // Person 4 is in the secadmin and the auditor groups: named by the sync (and logged).
+    assert_eq!(r.role_conflicts, vec![people[4].account.clone()]);
     let depts = dir.departments();
     for want in [
         "市局",
@@ -566,4 +183,147 @@ async fn directory_from_slapd() {
     assert!(
         u.groups.contains(&"涉密人员".to_owned()) || u.groups.contains(&"baomi-auditor".to_owned())
     );
+}
+
+/// Console login through the store with the real bind (`ldap::console_login` →
+/// `Store::login_with`): the first login of a person in a role group creates the LDAP
+/// account, a wrong password is refused and audited, two role groups give no role, a
+/// person in no role group gets no account, a dead server is told apart, and the local
+/// bootstrap account still signs in with its own password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_login_binds_to_slapd() {
+    use baomi_store::accounts::Auth;
+    use baomi_store::{Login, NewAccount, Store};
+    if !have("slapd") || !have("ldapadd") {
+        panic!("slapd and ldap-utils are needed: scripts/deps.sh test");
+    }
+    let s = Slapd::start();
+    let (org, people) = organisation();
+    s.tool("ldapadd", &[], &org);
+    let pw = s.dir.path().join("service.password");
+    std::fs::write(&pw, SERVICE_PW).unwrap();
+    let mut cfg = config(&s, &pw);
+    cfg.console_login = true;
+    cfg.check().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(data.path(), None).await.unwrap();
+    store
+        .create_account(
+            &NewAccount {
+                name: "root-sys".into(),
+                role: Role::Sysadmin,
+                display_name: None,
+                department: None,
+                password: "local-password-2026".into(),
+            },
+            true,
+            "cli:root",
+        )
+        .await
+        .unwrap();
+    let login = |cfg: &LdapConfig, who: &str, password: &str| {
+        let (cfg, who, password) = (cfg.clone(), who.to_owned(), password.to_owned());
+        let store = store.clone();
+        async move {
+            let d = ldap::console_login(&cfg, &who, &password);
+            store
+                .login_with(&who, &password, None, Some(d))
+                .await
+                .unwrap()
+        }
+    };
+
+    // Person 2 (secadmin group): the account is made at the first login.
+    let officer = &people[2];
+    match login(&cfg, &officer.account, &password_of(&officer.account)).await {
+        Login::Ok(acc) => {
+            assert_eq!((acc.role, acc.auth), (Role::Secadmin, Auth::Ldap));
+            assert_eq!(acc.display_name.as_deref(), Some(officer.name.as_str()));
+            assert_eq!(acc.department.as_deref(), Some(officer.department));
+            assert_eq!(acc.directory_dn.as_deref(), Some(officer.dn.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A wrong password: refused, audited, counted.
+    assert!(matches!(
+        login(&cfg, &officer.account, "wrong-password").await,
+        Login::Denied
+    ));
+    let e = store.audit_tail(1).await.unwrap().remove(0);
+    assert_eq!(
+        (e.action.as_str(), e.detail["reason"].as_str()),
+        ("login.failed", Some("directory password"))
+    );
+    assert_eq!(
+        store.account(&officer.account).await.unwrap().failed_logins,
+        1
+    );
+    // The right one again: in, the count reset.
+    assert!(matches!(
+        login(&cfg, &officer.account, &password_of(&officer.account)).await,
+        Login::Ok(_)
+    ));
+    assert_eq!(
+        store.account(&officer.account).await.unwrap().failed_logins,
+        0
+    );
+
+    // Person 4 is in two role groups: no role, no account, a warning in the audit.
+    let both = &people[4];
+    match login(&cfg, &both.account, &password_of(&both.account)).await {
+        Login::RoleConflict(r) => assert_eq!(r, vec![Role::Auditor, Role::Secadmin]),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.account(&both.account).await.is_err());
+    let e = store.audit_tail(1).await.unwrap().remove(0);
+    assert_eq!(e.action, "login.role_conflict");
+    assert_eq!(e.detail["dn"], both.dn.as_str());
+    // Person 5 is in no role group; a stranger is unknown to the directory.
+    assert!(matches!(
+        login(&cfg, &people[5].account, &password_of(&people[5].account)).await,
+        Login::NoRole
+    ));
+    assert!(matches!(
+        login(&cfg, "nobody", "anything-at-all").await,
+        Login::Denied
+    ));
+    assert!(store.account("nobody").await.is_err());
+
+    // An auditor who joins the secadmin group too loses the role at the next login.
+    let auditor = &people[3];
+    assert!(matches!(
+        login(&cfg, &auditor.account, &password_of(&auditor.account)).await,
+        Login::Ok(_)
+    ));
+    s.tool(
+        "ldapmodify",
+        &[],
+        &format!(
+            "dn: cn=baomi-secadmin,ou=groups,{SUFFIX}\nchangetype: modify\nadd: member\nmember: {}\n",
+            auditor.dn
+        ),
+    );
+    assert!(matches!(
+        login(&cfg, &auditor.account, &password_of(&auditor.account)).await,
+        Login::RoleConflict(_)
+    ));
+
+    // The directory down: a clear outcome, not a denial, not counted.
+    let mut down = cfg.clone();
+    down.url = format!("ldap://127.0.0.1:{}", free_port());
+    down.timeout_secs = 2;
+    assert!(matches!(
+        login(&down, &officer.account, &password_of(&officer.account)).await,
+        Login::Unavailable
+    ));
+    assert_eq!(
+        store.account(&officer.account).await.unwrap().failed_logins,
+        0
+    );
+    // …while the local bootstrap account signs in with its own password.
+    assert!(matches!(
+        login(&down, "root-sys", "local-password-2026").await,
+        Login::Ok(_)
+    ));
+    assert!(store.verify_audit().await.unwrap().ok());
 }

@@ -12,6 +12,12 @@
 //! Passwords are Argon2id PHC strings; five failed logins lock an account for fifteen
 //! minutes; sessions are server-side rows keyed by the hash of the cookie's secret and end
 //! after thirty idle minutes. The optional second factor is TOTP (RFC 6238, 30 s, 6 digits).
+//!
+//! An account's password is checked here (`auth = 'local'`) or by the unit's directory
+//! (`auth = 'ldap'`, [`Auth`]): then nothing of the password is kept, the caller binds to
+//! LDAP and hands the outcome in ([`Store::login_with`], [`DirectoryCheck`]); the lock, the
+//! second factor, the state and the audit are the same for both. The directory may also
+//! give the role (its role groups) and create the account at the person's first login.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, password_hash::rand_core::OsRng};
@@ -150,6 +156,82 @@ impl AccountStatus {
     }
 }
 
+/// Where an account's password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// The Argon2id hash in the store.
+    Local,
+    /// A bind as the person in the unit's LDAP directory (`[directory.ldap]`); the store
+    /// keeps no password.
+    Ldap,
+}
+
+impl Auth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Auth::Local => "local",
+            Auth::Ldap => "ldap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Auth> {
+        match s {
+            "local" => Some(Auth::Local),
+            "ldap" => Some(Auth::Ldap),
+            _ => None,
+        }
+    }
+}
+
+/// `password_hash` of an account without a local password: no PHC string, so nothing
+/// verifies against it.
+const NO_PASSWORD: &str = "!";
+
+/// What the directory said about a login (an LDAP bind as the person), for
+/// [`Store::login_with`].
+#[derive(Debug, Clone)]
+pub enum DirectoryCheck {
+    /// The password is right: this is the person.
+    Verified(DirectoryPerson),
+    /// No such person or the wrong password.
+    Wrong,
+    /// The directory could not be asked (down, the service account refused, …).
+    Unavailable(String),
+}
+
+/// The person behind a successful directory login.
+#[derive(Debug, Clone)]
+pub struct DirectoryPerson {
+    pub dn: String,
+    pub display_name: String,
+    pub department: String,
+    pub role: DirectoryRole,
+}
+
+/// The role the directory's groups give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryRole {
+    /// No role groups configured: the account's own role stands.
+    NotMapped,
+    /// In exactly one role group.
+    One(Role),
+    /// In none of the role groups; `mapped` are the roles that come from groups (an
+    /// account holding one of them has lost it; any other role stands).
+    None { mapped: Vec<Role> },
+    /// In several role groups: no role at all (三员 stay apart).
+    Conflict(Vec<Role>),
+}
+
+/// The directory's part in a login: the check (a future, awaited only when the account
+/// is an LDAP one or unknown) and whether an unknown name may become an account.
+pub struct DirectoryLogin<'a> {
+    /// A person the directory knows who is in exactly one role group gets an account
+    /// (`auth = 'ldap'`) at the first login.
+    pub create_accounts: bool,
+    pub check: std::pin::Pin<Box<dyn std::future::Future<Output = DirectoryCheck> + Send + 'a>>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
     pub id: i64,
@@ -173,6 +255,10 @@ pub struct Account {
     pub locked_until_ms: Option<i64>,
     pub totp_enabled: bool,
     pub last_login_ms: Option<i64>,
+    /// Where the password is checked.
+    pub auth: Auth,
+    /// The person's DN at the last LDAP login.
+    pub directory_dn: Option<String>,
 }
 
 impl Account {
@@ -215,12 +301,20 @@ pub enum Login {
     Locked(i64),
     /// Pending approval, disabled or rejected.
     Inactive(AccountStatus),
+    /// The account's password is checked by the directory, which could not be asked (or
+    /// LDAP login is not configured).
+    Unavailable,
+    /// The directory knows the person, but gives no role: in none of the role groups (an
+    /// unknown name, or an account whose role came from a group it has left).
+    NoRole,
+    /// The person is in several role groups: no role is given while that lasts.
+    RoleConflict(Vec<Role>),
 }
 
 const SELECT_ACCOUNT: &str = "SELECT id, name, display_name, department, role, status, \
     must_change_password, pending_role, pending_password_hash, pending_by, pending_ms, \
     created_ms, created_by, approved_by, approved_ms, failed_logins, locked_until_ms, \
-    totp_enabled, last_login_ms FROM accounts";
+    totp_enabled, last_login_ms, auth, directory_dn FROM accounts";
 
 fn row_to_account(row: &AnyRow) -> Result<Account> {
     let role: String = row.try_get(4)?;
@@ -248,6 +342,12 @@ fn row_to_account(row: &AnyRow) -> Result<Account> {
         locked_until_ms: row.try_get(16)?,
         totp_enabled: row.try_get::<i64, _>(17)? != 0,
         last_login_ms: row.try_get(18)?,
+        auth: {
+            let auth: String = row.try_get(19)?;
+            Auth::parse(&auth)
+                .ok_or_else(|| StoreError::Invalid(format!("account with unknown auth {auth:?}")))?
+        },
+        directory_dn: row.try_get(20)?,
     })
 }
 
@@ -278,6 +378,18 @@ fn verify_password(hash: &str, password: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
+}
+
+/// An LDAP account's password is the directory's: it is not set here.
+fn no_local_password(acc: &Account) -> Result<()> {
+    match acc.auth {
+        Auth::Local => Ok(()),
+        Auth::Ldap => Err(StoreError::Invalid(format!(
+            "{} signs in with the directory's password (auth = ldap): it is changed in the \
+             directory, or the account is made local first (baomi user auth {} local)",
+            acc.name, acc.name
+        ))),
+    }
 }
 
 /// Account names: what people type at the login form and what the audit log shows.
@@ -475,7 +587,7 @@ impl Store {
         password: &str,
         actor: &str,
     ) -> Result<Account> {
-        self.account(name).await?;
+        no_local_password(&self.account(name).await?)?;
         let hash = hash_password(password)?;
         let (_guard, mut tx) = self.audit_tx().await?;
         sqlx::query(
@@ -613,6 +725,7 @@ impl Store {
     /// (`baomi user passwd`). Also unlocks the account.
     pub async fn set_password(&self, name: &str, password: &str, actor: &str) -> Result<()> {
         let acc = self.account(name).await?;
+        no_local_password(&acc)?;
         let hash = hash_password(password)?;
         let (_guard, mut tx) = self.audit_tx().await?;
         sqlx::query(
@@ -628,23 +741,32 @@ impl Store {
         Ok(())
     }
 
-    /// Check a login. Failures count toward the lock; the lock and the failures are audited.
+    /// Check a login with the store's own password. An LDAP account gets
+    /// [`Login::Unavailable`] here (audited): its password is checked through
+    /// [`Store::login_with`].
     pub async fn login(&self, name: &str, password: &str, code: Option<&str>) -> Result<Login> {
+        self.login_with(name, password, code, None).await
+    }
+
+    /// Check a login: a local account's password against its hash; an LDAP account's (and
+    /// an unknown name's, when `directory.create_accounts`) by awaiting `directory.check`.
+    /// Then, for both, the second factor, the account's state, and the role the directory
+    /// gives. Failures count toward the lock (the directory's too); the lock, the failures,
+    /// a role taken from the directory, a role conflict and an account the directory
+    /// created are audited.
+    pub async fn login_with(
+        &self,
+        name: &str,
+        password: &str,
+        code: Option<&str>,
+        directory: Option<DirectoryLogin<'_>>,
+    ) -> Result<Login> {
         let row = sqlx::query("SELECT password_hash, totp_secret FROM accounts WHERE name = $1")
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
         let Some(row) = row else {
-            // Spend the same time as for a real account, so timing does not tell names apart.
-            let _ = verify_password(DUMMY_HASH, password);
-            self.audit(
-                &format!("login:{name}"),
-                "login.failed",
-                name,
-                json!({"reason": "unknown account"}),
-            )
-            .await?;
-            return Ok(Login::Denied);
+            return self.login_unknown(name, password, directory).await;
         };
         let hash: String = row.try_get(0)?;
         let secret: Option<String> = row.try_get(1)?;
@@ -655,9 +777,34 @@ impl Store {
                 .await?;
             return Ok(Login::Locked(acc.locked_until_ms.unwrap_or(now)));
         }
-        if !verify_password(&hash, password) {
-            self.login_failed(&acc, "password").await?;
-            return Ok(Login::Denied);
+        let mut person = None;
+        match acc.auth {
+            Auth::Local => {
+                if !verify_password(&hash, password) {
+                    self.login_failed(&acc, "password").await?;
+                    return Ok(Login::Denied);
+                }
+            }
+            Auth::Ldap => {
+                let check = match directory {
+                    Some(d) if !password.is_empty() => d.check.await,
+                    Some(_) => DirectoryCheck::Wrong,
+                    None => DirectoryCheck::Unavailable(
+                        "LDAP login is not configured ([directory.ldap])".into(),
+                    ),
+                };
+                match check {
+                    DirectoryCheck::Verified(p) => person = Some(p),
+                    DirectoryCheck::Wrong => {
+                        self.login_failed(&acc, "directory password").await?;
+                        return Ok(Login::Denied);
+                    }
+                    DirectoryCheck::Unavailable(e) => {
+                        self.directory_unavailable(name, &e).await?;
+                        return Ok(Login::Unavailable);
+                    }
+                }
+            }
         }
         if acc.totp_enabled {
             match (code.filter(|c| !c.trim().is_empty()), &secret) {
@@ -679,16 +826,318 @@ impl Store {
             .await?;
             return Ok(Login::Inactive(acc.status));
         }
+        if let Some(p) = &person
+            && let Some(refused) = self.directory_role(&acc, p).await?
+        {
+            return Ok(refused);
+        }
+        let (_guard, mut tx) = self.audit_tx().await?;
         sqlx::query(
             "UPDATE accounts SET failed_logins = 0, locked_until_ms = NULL, last_login_ms = $1 \
              WHERE id = $2",
         )
         .bind(now)
         .bind(acc.id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        self.audit(&acc.actor(), "login", name, json!({})).await?;
+        let detail = match &person {
+            Some(p) => {
+                // What the directory says of the person now.
+                sqlx::query(
+                    "UPDATE accounts SET directory_dn = $1, \
+                     display_name = COALESCE($2, display_name), \
+                     department = COALESCE($3, department) WHERE id = $4",
+                )
+                .bind(&p.dn)
+                .bind(Some(p.display_name.as_str()).filter(|s| !s.is_empty()))
+                .bind(Some(p.department.as_str()).filter(|s| !s.is_empty()))
+                .bind(acc.id)
+                .execute(&mut *tx)
+                .await?;
+                json!({"auth": "ldap", "dn": p.dn})
+            }
+            None => json!({}),
+        };
+        Store::append_audit(&mut tx, &acc.actor(), "login", name, &detail).await?;
+        tx.commit().await?;
         Ok(Login::Ok(Box::new(self.account(name).await?)))
+    }
+
+    /// A name with no account: unknown, unless the directory knows the person and their role
+    /// group, which creates the account (`auth = 'ldap'`).
+    async fn login_unknown(
+        &self,
+        name: &str,
+        password: &str,
+        directory: Option<DirectoryLogin<'_>>,
+    ) -> Result<Login> {
+        let directory = directory
+            .filter(|d| d.create_accounts && !password.is_empty() && check_name(name).is_ok());
+        let Some(d) = directory else {
+            // Spend the same time as for a real account, so timing does not tell names apart.
+            let _ = verify_password(DUMMY_HASH, password);
+            self.audit(
+                &format!("login:{name}"),
+                "login.failed",
+                name,
+                json!({"reason": "unknown account"}),
+            )
+            .await?;
+            return Ok(Login::Denied);
+        };
+        let p = match d.check.await {
+            DirectoryCheck::Verified(p) => p,
+            DirectoryCheck::Wrong => {
+                self.audit(
+                    &format!("login:{name}"),
+                    "login.failed",
+                    name,
+                    json!({"reason": "unknown account", "directory": "refused"}),
+                )
+                .await?;
+                return Ok(Login::Denied);
+            }
+            DirectoryCheck::Unavailable(e) => {
+                self.directory_unavailable(name, &e).await?;
+                return Ok(Login::Unavailable);
+            }
+        };
+        let role = match &p.role {
+            DirectoryRole::One(r) => *r,
+            DirectoryRole::Conflict(roles) => {
+                self.role_conflict(name, None, &p.dn, roles).await?;
+                return Ok(Login::RoleConflict(roles.clone()));
+            }
+            DirectoryRole::None { .. } | DirectoryRole::NotMapped => {
+                self.audit(
+                    &format!("login:{name}"),
+                    "login.failed",
+                    name,
+                    json!({"reason": "in no role group of the directory", "dn": p.dn}),
+                )
+                .await?;
+                return Ok(Login::NoRole);
+            }
+        };
+        let now = now_ms();
+        let (_guard, mut tx) = self.audit_tx().await?;
+        let exists: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if exists > 0 {
+            // Made by a login at the same moment: that one stands, this one tries again.
+            drop(tx);
+            return Ok(Login::Denied);
+        }
+        sqlx::query(
+            "INSERT INTO accounts (name, display_name, department, role, status, password_hash, \
+             created_ms, created_by, approved_by, approved_ms, auth, directory_dn, last_login_ms) \
+             VALUES ($1, $2, $3, $4, 'active', $5, $6, 'directory', 'directory', $6, 'ldap', $7, $6)",
+        )
+        .bind(name)
+        .bind(Some(p.display_name.as_str()).filter(|s| !s.is_empty()))
+        .bind(Some(p.department.as_str()).filter(|s| !s.is_empty()))
+        .bind(role.as_str())
+        .bind(NO_PASSWORD)
+        .bind(now)
+        .bind(&p.dn)
+        .execute(&mut *tx)
+        .await?;
+        Store::append_audit(
+            &mut tx,
+            "directory",
+            "account.create_from_directory",
+            name,
+            &json!({
+                "role": role.as_str(),
+                "auth": "ldap",
+                "dn": p.dn,
+                "department": p.department,
+                "display_name": p.display_name,
+            }),
+        )
+        .await?;
+        Store::append_audit(
+            &mut tx,
+            &format!("user:{name}"),
+            "login",
+            name,
+            &json!({"auth": "ldap", "dn": p.dn}),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(
+            account = name,
+            role = role.as_str(),
+            dn = p.dn,
+            "console: account created at its first LDAP login"
+        );
+        Ok(Login::Ok(Box::new(self.account(name).await?)))
+    }
+
+    /// The role the directory gives an existing LDAP account: taken over when it is one
+    /// role group's (audited, the old sessions ended); `Some` refusal when the person is in
+    /// several role groups or has left the group of the account's role.
+    async fn directory_role(&self, acc: &Account, p: &DirectoryPerson) -> Result<Option<Login>> {
+        match &p.role {
+            DirectoryRole::NotMapped => Ok(None),
+            DirectoryRole::One(r) if *r == acc.role => Ok(None),
+            DirectoryRole::One(r) => {
+                let (_guard, mut tx) = self.audit_tx().await?;
+                sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2")
+                    .bind(r.as_str())
+                    .bind(acc.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                    .bind(acc.id)
+                    .execute(&mut *tx)
+                    .await?;
+                Store::append_audit(
+                    &mut tx,
+                    "directory",
+                    "account.role_from_directory",
+                    &acc.name,
+                    &json!({"from": acc.role.as_str(), "to": r.as_str(), "dn": p.dn}),
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(
+                    account = acc.name,
+                    from = acc.role.as_str(),
+                    to = r.as_str(),
+                    "console: role taken from the directory's role group"
+                );
+                Ok(None)
+            }
+            DirectoryRole::Conflict(roles) => {
+                self.role_conflict(&acc.name, Some(acc), &p.dn, roles)
+                    .await?;
+                Ok(Some(Login::RoleConflict(roles.clone())))
+            }
+            DirectoryRole::None { mapped } if mapped.contains(&acc.role) => {
+                let (_guard, mut tx) = self.audit_tx().await?;
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                    .bind(acc.id)
+                    .execute(&mut *tx)
+                    .await?;
+                Store::append_audit(
+                    &mut tx,
+                    &format!("login:{}", acc.name),
+                    "login.failed",
+                    &acc.name,
+                    &json!({
+                        "reason": "no longer in the role group",
+                        "role": acc.role.as_str(),
+                        "dn": p.dn,
+                    }),
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::warn!(
+                    account = acc.name,
+                    role = acc.role.as_str(),
+                    "console: login refused, the person is no longer in the role's LDAP group"
+                );
+                Ok(Some(Login::NoRole))
+            }
+            DirectoryRole::None { .. } => Ok(None),
+        }
+    }
+
+    /// A person in several role groups: refused, sessions ended, warned and audited.
+    async fn role_conflict(
+        &self,
+        name: &str,
+        acc: Option<&Account>,
+        dn: &str,
+        roles: &[Role],
+    ) -> Result<()> {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        tracing::warn!(
+            account = name,
+            dn,
+            roles = ?names,
+            "console: login refused, the person is in several role groups of the directory \
+             (三员 are mutually exclusive): no role is given until they are in one"
+        );
+        let (_guard, mut tx) = self.audit_tx().await?;
+        if let Some(acc) = acc {
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                .bind(acc.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Store::append_audit(
+            &mut tx,
+            &format!("login:{name}"),
+            "login.role_conflict",
+            name,
+            &json!({"roles": names, "dn": dn}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn directory_unavailable(&self, name: &str, error: &str) -> Result<()> {
+        tracing::warn!(account = name, "console: LDAP login not possible: {error}");
+        self.audit(
+            &format!("login:{name}"),
+            "login.failed",
+            name,
+            json!({"reason": "directory unavailable", "error": error}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Where `name`'s password is checked from now on. To the directory: the local password
+    /// is dropped. Back to local: `password` becomes the account's password.
+    pub async fn set_auth(
+        &self,
+        name: &str,
+        auth: Auth,
+        password: Option<&str>,
+        actor: &str,
+    ) -> Result<Account> {
+        let acc = self.account(name).await?;
+        if acc.auth == auth {
+            return Err(StoreError::Invalid(format!(
+                "{name} signs in with auth = {} already",
+                auth.as_str()
+            )));
+        }
+        let hash = match auth {
+            Auth::Ldap => NO_PASSWORD.to_owned(),
+            Auth::Local => hash_password(password.ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "{name}: an account that signs in locally needs a password"
+                ))
+            })?)?,
+        };
+        let (_guard, mut tx) = self.audit_tx().await?;
+        sqlx::query(
+            "UPDATE accounts SET auth = $1, password_hash = $2, pending_password_hash = NULL, \
+             must_change_password = 0, failed_logins = 0, locked_until_ms = NULL WHERE id = $3",
+        )
+        .bind(auth.as_str())
+        .bind(&hash)
+        .bind(acc.id)
+        .execute(&mut *tx)
+        .await?;
+        Store::append_audit(
+            &mut tx,
+            actor,
+            "account.auth",
+            name,
+            &json!({"from": acc.auth.as_str(), "to": auth.as_str()}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.account(name).await
     }
 
     async fn login_failed(&self, acc: &Account, what: &str) -> Result<()> {

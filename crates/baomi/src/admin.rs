@@ -393,6 +393,17 @@ pub enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Where an account's password is checked: `ldap` (a bind as the person to
+    /// [directory.ldap]; the local password is dropped, the second factor and the lock
+    /// stay) or `local` (a password of its own, read with --password-stdin).
+    Auth {
+        name: String,
+        #[arg(value_parser = ["ldap", "local"])]
+        auth: String,
+        /// With `local`: read the account's new password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn read_password() -> Result<String> {
@@ -455,6 +466,9 @@ pub fn user(cmd: UserCommand, data_dir: &Path, url: Option<&str>) -> Result<i32>
                     if a.totp_enabled {
                         notes.push("TOTP".to_owned());
                     }
+                    if a.auth == baomi_store::accounts::Auth::Ldap {
+                        notes.push("LDAP".to_owned());
+                    }
                     println!(
                         "{:<20} {:<9} {:<9} {:<16} {}{}",
                         a.name,
@@ -485,6 +499,36 @@ pub fn user(cmd: UserCommand, data_dir: &Path, url: Option<&str>) -> Result<i32>
                     .set_password(&name, &password, &console_actor())
                     .await?;
                 println!("password of {name} set");
+                Ok(0)
+            }
+            UserCommand::Auth {
+                name,
+                auth,
+                password_stdin,
+            } => {
+                use baomi_store::accounts::Auth;
+                let auth = Auth::parse(&auth).ok_or_else(|| anyhow::anyhow!("auth {auth}"))?;
+                let password = match (auth, password_stdin) {
+                    (Auth::Local, true) => Some(read_password()?),
+                    (Auth::Local, false) => anyhow::bail!(
+                        "a local account needs a password: baomi user auth {name} local \
+                         --password-stdin"
+                    ),
+                    (Auth::Ldap, true) => {
+                        anyhow::bail!("an LDAP account has no password here: no --password-stdin")
+                    }
+                    (Auth::Ldap, false) => None,
+                };
+                store
+                    .set_auth(&name, auth, password.as_deref(), &console_actor())
+                    .await?;
+                match auth {
+                    Auth::Ldap => println!(
+                        "{name} signs in with the directory's password (LDAP bind, \
+                         [directory.ldap]); the local password is gone"
+                    ),
+                    Auth::Local => println!("{name} signs in with the password just set"),
+                }
                 Ok(0)
             }
         }

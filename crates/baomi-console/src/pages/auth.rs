@@ -1,4 +1,10 @@
 //! Signing in and out, the language, and each person's own account (password, TOTP).
+//!
+//! The form's password is checked by the store for local accounts and by a bind to the
+//! unit's LDAP directory for LDAP ones (and for unknown names when
+//! `[directory.ldap] console_login` lets the directory's role groups create accounts):
+//! `directory::ldap::console_login` hands the bind to `Store::login_with`, so the lock,
+//! the second factor, the account's state and the audit are the same either way.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -24,6 +30,8 @@ struct LoginPage {
     message: Option<&'static str>,
     ask_code: bool,
     first_run: bool,
+    /// `[directory.ldap]` is set: the form says directory passwords are welcome.
+    ldap: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -65,6 +73,7 @@ async fn login_page(
         message: message.map(|k| t.t(k)),
         ask_code,
         first_run,
+        ldap: state.gateway.config.directory.ldap.is_some(),
     })
 }
 
@@ -103,8 +112,11 @@ pub async fn login(
     let store = &state.gateway.store;
     let next = local_path(f.next.as_deref());
     let username = f.username.trim().to_owned();
+    let ldap = state.gateway.config.directory.ldap.as_ref();
+    let directory =
+        ldap.map(|cfg| baomi_server::directory::ldap::console_login(cfg, &username, &f.password));
     let outcome = store
-        .login(&username, &f.password, f.totp.as_deref())
+        .login_with(&username, &f.password, f.totp.as_deref(), directory)
         .await?;
     let (message, ask_code) = match outcome {
         Login::Ok(acc) => {
@@ -131,10 +143,17 @@ pub async fn login(
         Login::NeedsCode => ("login.needs_code", true),
         Login::Locked(_) => ("login.locked", false),
         Login::Denied | Login::Inactive(_) => ("login.failed", false),
+        Login::Unavailable => ("login.ldap_unavailable", false),
+        Login::NoRole => ("login.no_role", false),
+        Login::RoleConflict(_) => ("login.role_conflict", false),
     };
     let mut resp = login_page(&state, &headers, username, next, Some(message), ask_code).await;
     if message != "login.needs_code" {
-        *resp.status_mut() = StatusCode::UNAUTHORIZED;
+        *resp.status_mut() = if message == "login.ldap_unavailable" {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
         // The form again, not the generic 401 page.
         resp.extensions_mut().remove::<authz::Refusal>();
     }
@@ -197,6 +216,8 @@ struct MePage {
     department: String,
     last_login: String,
     totp_enabled: bool,
+    /// The password is the directory's: no form to change it here.
+    ldap: bool,
     /// During enrolment: the key and its QR code (a data: URI).
     enrol: Option<(String, String)>,
 }
@@ -225,6 +246,7 @@ async fn me_page(
         department: acc.department.clone().unwrap_or_default(),
         last_login: super::when_opt(acc.last_login_ms, t),
         totp_enabled: acc.totp_enabled,
+        ldap: acc.auth == baomi_store::accounts::Auth::Ldap,
         enrol,
         c,
     }))
@@ -252,6 +274,9 @@ pub async fn change_password(
 ) -> PageResult {
     let acc = super::account(&p)?;
     let store = &state.gateway.store;
+    if acc.auth == baomi_store::accounts::Auth::Ldap {
+        return Ok(back_with_error("/me", "me.password_ldap"));
+    }
     // The current password is checked like a login, so guessing it here locks too.
     match store.login(&acc.name, &f.current, None).await? {
         Login::Ok(_) | Login::NeedsCode => {}

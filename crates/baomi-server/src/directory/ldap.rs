@@ -12,7 +12,12 @@
 //! Console login ([`authenticate`]): the service account searches the person by account
 //! (the typed name escaped for the filter, RFC 4515), then a second connection binds as
 //! the person's DN with the typed password. The password is never stored. Roles may come
-//! from groups (`[directory.ldap.roles]`); a person in two role groups gets none.
+//! from groups (`[directory.ldap.roles]`); a person in two role groups gets none (the login
+//! is refused and audited, and every sync logs such people). [`console_login`] hands the
+//! bind to the store's login ([`baomi_store::Store::login_with`]), which applies the lock,
+//! the second factor and the account's state as for a local password: accounts with
+//! `auth = 'ldap'` (`baomi user auth NAME ldap`) always, and with `console_login = true`
+//! anyone in exactly one role group, whose account is created at the first login.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -20,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baomi_store::Role;
+use baomi_store::accounts::{DirectoryCheck, DirectoryLogin, DirectoryPerson, DirectoryRole};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use serde::Deserialize;
@@ -51,8 +57,11 @@ pub struct LdapConfig {
     pub timeout_secs: u64,
     /// Entries per page of a paged search (Active Directory answers at most 1000 at once).
     pub page_size: i32,
-    /// Console login by LDAP bind for every account without an `auth` of its own
-    /// (`baomi user auth NAME ldap|local`).
+    /// Console login for the directory's people: a person in exactly one role group
+    /// (`roles`) signs in with the directory password and gets an account (`auth = ldap`)
+    /// at the first login. Without it only accounts made LDAP ones one by one
+    /// (`baomi user auth NAME ldap`) bind; local accounts stay local either way (keep one
+    /// as the way in while the directory is down).
     pub console_login: bool,
     pub people: PeopleMap,
     pub departments: DepartmentMap,
@@ -177,6 +186,12 @@ impl LdapConfig {
             if Role::parse(role).is_none() {
                 anyhow::bail!("directory.ldap.roles: unknown role {role:?}");
             }
+        }
+        if self.console_login && self.roles.is_empty() {
+            anyhow::bail!(
+                "directory.ldap.console_login needs [directory.ldap.roles]: the role groups \
+                 decide who gets an account"
+            );
         }
         Ok(())
     }
@@ -563,6 +578,8 @@ pub struct SyncReport {
     /// People entries read this time (all on a full read, the changed ones otherwise).
     pub read: usize,
     pub full: bool,
+    /// Accounts of people in several role groups (`roles`): they get no role (logged).
+    pub role_conflicts: Vec<String>,
 }
 
 /// The sync's state between rounds: what was read, and how the rounds went.
@@ -625,6 +642,7 @@ impl Syncer {
                     groups: snap.groups.len(),
                     read,
                     full,
+                    role_conflicts: self.role_conflicts(&snap),
                 };
                 self.snapshot = Some(snap);
                 st.ok += 1;
@@ -705,6 +723,32 @@ impl Syncer {
         Ok((snap, read, full))
     }
 
+    /// People in several role groups, with a warning for each: 三员 are mutually exclusive,
+    /// so such a person gets no role at the console until the groups are fixed.
+    fn role_conflicts(&self, snap: &Snapshot) -> Vec<String> {
+        if self.cfg.roles.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for p in snap.people.values() {
+            if let RoleFrom::Conflict(roles) =
+                role_from(&self.cfg.roles, &role_group_keys(p, &snap.groups))
+            {
+                let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                tracing::warn!(
+                    account = p.account,
+                    dn = p.dn,
+                    roles = ?roles,
+                    "directory: person in several role groups (三员 are mutually exclusive): \
+                     no administrative role is given until they are in one"
+                );
+                out.push(p.account.clone());
+            }
+        }
+        out.sort();
+        out
+    }
+
     fn build(&self, snap: &Snapshot) -> Directory {
         let mut people: Vec<Person> = Vec::with_capacity(snap.people.len() + self.base.len());
         let mut ordered: Vec<&RawPerson> = snap.people.values().collect();
@@ -759,6 +803,22 @@ impl Syncer {
         departments.remove("");
         Directory::new(people).with_departments(departments.into_iter().collect())
     }
+}
+
+/// What [`role_from`] compares the role groups with: the normalised DNs and lower-cased
+/// names of the groups `p` is in, and the DNs listed on the person (`memberOf`).
+fn role_group_keys(p: &RawPerson, groups: &BTreeMap<String, RawGroup>) -> BTreeSet<String> {
+    let dn = normal_dn(&p.dn);
+    let account = p.account.to_lowercase();
+    let mut out = BTreeSet::new();
+    for (key, g) in groups {
+        if g.members.contains(&dn) || g.member_uids.contains(&account) {
+            out.insert(key.clone());
+            out.insert(g.name.to_lowercase());
+        }
+    }
+    out.extend(p.member_of.iter().map(|m| normal_dn(m)));
+    out
 }
 
 /// The names of the groups `p` is in: by member DN, by memberUid, or listed on the person.
@@ -969,6 +1029,45 @@ pub async fn authenticate(
         groups: group_names,
         role,
     })
+}
+
+impl RoleFrom {
+    /// The same for the store's login: `None` names the roles that come from groups.
+    pub fn to_store(&self, roles: &BTreeMap<String, String>) -> DirectoryRole {
+        match self {
+            RoleFrom::NotMapped => DirectoryRole::NotMapped,
+            RoleFrom::One(r) => DirectoryRole::One(*r),
+            RoleFrom::None => DirectoryRole::None {
+                mapped: roles.keys().filter_map(|r| Role::parse(r)).collect(),
+            },
+            RoleFrom::Conflict(r) => DirectoryRole::Conflict(r.clone()),
+        }
+    }
+}
+
+/// The directory's part of a console login, for [`baomi_store::Store::login_with`]: the
+/// bind as the person (awaited only when the account is an LDAP one, or unknown and
+/// `console_login` allows creating it), and the role its groups give.
+pub fn console_login<'a>(
+    cfg: &'a LdapConfig,
+    account: &'a str,
+    password: &'a str,
+) -> DirectoryLogin<'a> {
+    DirectoryLogin {
+        create_accounts: cfg.console_login,
+        check: Box::pin(async move {
+            match authenticate(cfg, account, password).await {
+                Ok(u) => DirectoryCheck::Verified(DirectoryPerson {
+                    role: u.role.to_store(&cfg.roles),
+                    dn: u.dn,
+                    display_name: u.name,
+                    department: u.department,
+                }),
+                Err(AuthError::Denied) => DirectoryCheck::Wrong,
+                Err(AuthError::Unavailable(e)) => DirectoryCheck::Unavailable(format!("{e:#}")),
+            }
+        }),
+    }
 }
 
 /// The role from the groups a person is in (`groups`: normalised DNs and lower-cased names).
