@@ -27,7 +27,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::incidents::NewIncident;
-use crate::{Backend, Result, Store, StoreError, now_ms};
+use crate::{Backend, EvidenceRef, Result, Store, StoreError, now_ms};
 
 /// A file as the walk saw it, waiting in a batch.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -117,6 +117,8 @@ pub struct ScanFileResult {
     pub errors: Vec<String>,
     /// Reached the policy's alert threshold: becomes an incident.
     pub alerts: bool,
+    /// The file kept in the evidence vault (`baomi worker --with-evidence`), for the incident.
+    pub evidence: Option<EvidenceRef>,
 }
 
 /// What completing a batch recorded.
@@ -585,7 +587,7 @@ impl Store {
                         level: r.level.clone(),
                         rules: r.rules.clone(),
                         findings: r.findings.clone(),
-                        evidence: None,
+                        evidence: r.evidence.clone(),
                         quarantine_id: None,
                         policy_version,
                     },

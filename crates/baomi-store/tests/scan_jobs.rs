@@ -41,6 +41,7 @@ fn result(f: &QueuedFile, alerts: bool) -> ScanFileResult {
         findings: json!([]),
         errors: Vec::new(),
         alerts,
+        evidence: None,
     }
 }
 

@@ -351,12 +351,7 @@ fn run(cli: Cli) -> Result<i32> {
             command: PolicyCommand::Diff { from, to },
         } => state_cli::policy_diff(from, to, &data_dir, url.as_deref()),
         Command::Dict { command } => state_cli::dict(command, &data_dir, url.as_deref()),
-        Command::Worker(args) => worker::run(
-            args,
-            config.scan.passwords.clone(),
-            &data_dir,
-            url.as_deref(),
-        ),
+        Command::Worker(args) => worker::run(args, &config, &data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => {

@@ -61,6 +61,12 @@ pub struct WorkerArgs {
     /// Password bank (as for `baomi scan --passwords`).
     #[arg(long, value_name = "FILE")]
     passwords: Option<PathBuf>,
+    /// Keep each file that blocks (quarantine or block) as encrypted evidence for its
+    /// incident, up to `gateway.evidence_max_bytes`, in the vault of `[gateway]
+    /// evidence_dir` (workers on several machines: the directory the nodes share), else of
+    /// the data directory.
+    #[arg(long)]
+    with_evidence: bool,
 }
 
 fn secs(s: f64, what: &str) -> Result<Duration> {
@@ -467,7 +473,7 @@ async fn judge(store: &Store, args: &WorkerArgs, passwords: Option<&Path>) -> Re
 /// `baomi worker`.
 pub fn run(
     args: WorkerArgs,
-    config_passwords: Option<PathBuf>,
+    config: &baomi_server::ServerConfig,
     data_dir: &Path,
     url: Option<&str>,
 ) -> Result<i32> {
@@ -490,7 +496,23 @@ pub fn run(
         .id
         .clone()
         .unwrap_or_else(|| format!("{}:{}", records::hostname(), std::process::id()));
-    let passwords = args.passwords.clone().or(config_passwords);
+    let passwords = args.passwords.clone().or(config.scan.passwords.clone());
+    let evidence_root = config
+        .gateway
+        .evidence_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.to_owned());
+    let vault = match args.with_evidence {
+        true => Some(Arc::new(
+            baomi_store::EvidenceVault::open(&evidence_root)
+                .with_context(|| format!("the evidence vault in {}", evidence_root.display()))?,
+        )),
+        false => None,
+    };
+    let keep = Keep {
+        vault,
+        max_bytes: config.gateway.evidence_max_bytes,
+    };
     let lease_ms = lease.as_millis() as i64;
     let rt = admin::runtime()?;
     rt.block_on(async {
@@ -580,8 +602,9 @@ pub fn run(
                 let lost = lost.clone();
                 let stop = stop.clone();
                 let pace = Duration::from_millis(args.pace);
+                let keep = keep.clone();
                 tokio::task::spawn_blocking(move || {
-                    inspect_batch(&engine, &b, threads, pace, &lost, &stop)
+                    inspect_batch(&engine, &keep, &b, threads, pace, &lost, &stop)
                 })
                 .await?
             };
@@ -651,6 +674,7 @@ pub fn run(
 /// is stopping (nothing of the batch is recorded then).
 fn inspect_batch(
     engine: &Engine,
+    keep: &Keep,
     batch: &ClaimedBatch,
     threads: usize,
     pace: Duration,
@@ -668,7 +692,7 @@ fn inspect_batch(
                     }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(f) = batch.files.get(i) else { return };
-                    let r = inspect_file(engine, f);
+                    let r = inspect_file(engine, keep, f);
                     if let Ok(mut all) = results.lock() {
                         all.push((i, r));
                     }
@@ -702,11 +726,19 @@ fn empty_result(f: &QueuedFile, outcome: FileOutcome, error: Option<String>) -> 
         findings: Value::Array(Vec::new()),
         errors: error.into_iter().collect(),
         alerts: false,
+        evidence: None,
     }
 }
 
+/// Where the files that block are kept, if anywhere.
+#[derive(Clone)]
+struct Keep {
+    vault: Option<Arc<baomi_store::EvidenceVault>>,
+    max_bytes: u64,
+}
+
 /// One file: gone, unreadable, the same bytes as last time, or inspected.
-fn inspect_file(engine: &Engine, f: &QueuedFile) -> ScanFileResult {
+fn inspect_file(engine: &Engine, keep: &Keep, f: &QueuedFile) -> ScanFileResult {
     let path = Path::new(&f.path);
     let meta = match std::fs::metadata(path) {
         Ok(m) if m.is_file() => m,
@@ -729,6 +761,21 @@ fn inspect_file(engine: &Engine, f: &QueuedFile) -> ScanFileResult {
     }
     let report = engine.inspect_path(path, Channel::Scan);
     fill(&mut r, engine, &report);
+    if let Some(vault) = &keep.vault
+        && r.alerts
+        && report.verdict.action >= baomi_core::Action::Quarantine
+        && meta.len() <= keep.max_bytes
+    {
+        // A batch that is lost after this leaves an unreferenced file in the vault, which
+        // `baomi store check --repair` moves aside; the incident is recorded only once.
+        match std::fs::File::open(path)
+            .map_err(StoreError::from)
+            .and_then(|mut file| vault.put(&mut file))
+        {
+            Ok(e) => r.evidence = Some(e),
+            Err(e) => r.errors.push(format!("keeping the evidence: {e}")),
+        }
+    }
     r
 }
 

@@ -96,6 +96,10 @@ impl Env {
     }
 
     fn worker(&self, id: &str, pace_ms: u64) -> Child {
+        self.worker_with(id, pace_ms, &[])
+    }
+
+    fn worker_with(&self, id: &str, pace_ms: u64, extra: &[&str]) -> Child {
         let log = std::fs::File::create(self.dir.path().join(format!("worker-{id}.log"))).unwrap();
         self.cmd(&[
             "worker",
@@ -113,6 +117,7 @@ impl Env {
             &pace_ms.to_string(),
             "--exit-when-idle",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -173,7 +178,7 @@ fn scenario(env: &Env, url: Option<&str>) {
 
     // 2. Two workers; A is slow (0.5 s a file), so it is mid-batch when it is killed.
     let mut a = env.worker("A", 500);
-    let mut b = env.worker("B", 30);
+    let mut b = env.worker_with("B", 30, &["--with-evidence"]);
     let start = Instant::now();
     let held = loop {
         let batches = rt.block_on(store.scan_batches(job)).unwrap();
@@ -265,6 +270,16 @@ fn scenario(env: &Env, url: Option<&str>) {
     let incident = &incidents.incidents[0];
     assert_eq!(Some(&incident.number), flagged[0].incident.as_ref());
     assert_eq!(incident.object_name.as_deref(), Some(marked.as_str()));
+    assert_eq!(incident.action, "block", "{incident:?}");
+    // B keeps what blocks: the file's bytes, encrypted in the vault, for the incident.
+    let evidence = incident
+        .evidence
+        .as_ref()
+        .expect("evidence kept by --with-evidence");
+    let vault = baomi_store::EvidenceVault::open(&env.data).unwrap();
+    let mut bytes = Vec::new();
+    vault.get(&evidence.hash, &mut bytes).unwrap();
+    assert_eq!(bytes, MARKED.as_bytes());
 
     // Progress on the command line.
     let out = env.run(&["scan", "--queue-status", &job.to_string()]);
@@ -329,6 +344,9 @@ fn scenario(env: &Env, url: Option<&str>) {
 
     // The incidents' audit entries form one intact chain.
     let out = env.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Every kept file belongs to an incident and every incident's evidence is there.
+    let out = env.run(&["store", "check"]);
     assert!(out.status.success(), "{}", text(&out));
     // Personal data and file content never reach the worker's log.
     assert!(!env.log("B").contains("值班"), "{}", env.log("B"));
