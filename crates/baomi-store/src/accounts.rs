@@ -494,8 +494,24 @@ impl Store {
         active: bool,
         actor: &str,
     ) -> Result<Account> {
+        self.create_account_with_auth(new, active, Auth::Local, actor)
+            .await
+    }
+
+    /// [`Store::create_account`] with where its password is checked: for [`Auth::Ldap`]
+    /// `new.password` is not used and nothing of a password is stored.
+    pub async fn create_account_with_auth(
+        &self,
+        new: &NewAccount,
+        active: bool,
+        auth: Auth,
+        actor: &str,
+    ) -> Result<Account> {
         check_name(&new.name)?;
-        let hash = hash_password(&new.password)?;
+        let hash = match auth {
+            Auth::Local => hash_password(&new.password)?,
+            Auth::Ldap => NO_PASSWORD.to_owned(),
+        };
         let (_guard, mut tx) = self.audit_tx().await?;
         let exists: i64 = sqlx::query("SELECT COUNT(*) FROM accounts WHERE name = $1")
             .bind(&new.name)
@@ -512,8 +528,8 @@ impl Store {
         let status = if active { "active" } else { "pending" };
         sqlx::query(
             "INSERT INTO accounts (name, display_name, department, role, status, password_hash, \
-             must_change_password, pending_by, pending_ms, created_ms, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             must_change_password, pending_by, pending_ms, created_ms, created_by, auth) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&new.name)
         .bind(new.display_name.as_deref())
@@ -522,11 +538,12 @@ impl Store {
         .bind(status)
         .bind(&hash)
         // A proposed account's first password was chosen by someone else.
-        .bind(i64::from(!active))
+        .bind(i64::from(!active && auth == Auth::Local))
         .bind((!active).then_some(actor))
         .bind((!active).then_some(now))
         .bind(now)
         .bind(actor)
+        .bind(auth.as_str())
         .execute(&mut *tx)
         .await?;
         let action = if active {
@@ -543,6 +560,7 @@ impl Store {
                 "role": new.role.as_str(),
                 "department": new.department,
                 "display_name": new.display_name,
+                "auth": auth.as_str(),
             }),
         )
         .await?;

@@ -385,6 +385,41 @@ async fn exercise(store: &Store) {
         Login::Denied
     ));
 
+    // Made LDAP from the start: no password is kept at all.
+    let acc = store
+        .create_account_with_auth(
+            &NewAccount {
+                name: "aud1".into(),
+                role: Role::Auditor,
+                display_name: None,
+                department: None,
+                password: String::new(),
+            },
+            true,
+            Auth::Ldap,
+            "cli:root",
+        )
+        .await
+        .unwrap();
+    assert_eq!((acc.auth, acc.must_change_password), (Auth::Ldap, false));
+    assert_eq!(last_audit(store).await.detail["auth"], "ldap");
+    assert!(matches!(
+        store.login("aud1", "", None).await.unwrap(),
+        Login::Unavailable
+    ));
+    assert!(matches!(
+        store
+            .login_with(
+                "aud1",
+                "dir-password",
+                None,
+                dir(false, ok("aud1", DirectoryRole::One(Role::Auditor)))
+            )
+            .await
+            .unwrap(),
+        Login::Ok(_)
+    ));
+
     // The local account still signs in with its own password, whatever the directory says.
     assert!(matches!(
         store

@@ -379,8 +379,12 @@ pub enum UserCommand {
         #[arg(long)]
         display_name: Option<String>,
         /// Read the password from standard input (one line).
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "ldap", conflicts_with = "ldap")]
         password_stdin: bool,
+        /// The account signs in with the directory's password ([directory.ldap]): no
+        /// local password (the same as `baomi user auth NAME ldap` afterwards).
+        #[arg(long)]
+        ldap: bool,
     },
     /// List accounts with their role and state.
     List,
@@ -426,12 +430,17 @@ pub fn user(cmd: UserCommand, data_dir: &Path, url: Option<&str>) -> Result<i32>
                 department,
                 display_name,
                 password_stdin: _,
+                ldap,
             } => {
                 let role = baomi_store::Role::parse(&role)
                     .ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
-                let password = read_password()?;
+                let (auth, password) = if ldap {
+                    (baomi_store::accounts::Auth::Ldap, String::new())
+                } else {
+                    (baomi_store::accounts::Auth::Local, read_password()?)
+                };
                 let acc = store
-                    .create_account(
+                    .create_account_with_auth(
                         &baomi_store::NewAccount {
                             name,
                             role,
@@ -440,14 +449,20 @@ pub fn user(cmd: UserCommand, data_dir: &Path, url: Option<&str>) -> Result<i32>
                             password,
                         },
                         true,
+                        auth,
                         &console_actor(),
                     )
                     .await?;
                 println!(
-                    "account {} created: {} ({})",
+                    "account {} created: {} ({}){}",
                     acc.name,
                     acc.role.zh(),
-                    acc.role
+                    acc.role,
+                    if ldap {
+                        ", signs in with the directory's password"
+                    } else {
+                        ""
+                    }
                 );
                 Ok(0)
             }

@@ -255,6 +255,39 @@ async fn console_login_by_ldap_bind() {
         401
     );
 
+    // An LDAP account made on the server without any password (person 1: sysadmin group).
+    let sys = &people[1];
+    assert!(
+        !user_cmd(
+            &s,
+            &[
+                "add",
+                &sys.account,
+                "--role",
+                "sysadmin",
+                "--ldap",
+                "--password-stdin"
+            ],
+            Some("some-password-2026"),
+        )
+        .status
+        .success(),
+        "--ldap takes no password"
+    );
+    let out = user_cmd(
+        &s,
+        &["add", &sys.account, "--role", "sysadmin", "--ldap"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = form_login(&s, &sys.account, &password_of(&sys.account));
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(page(&s, a.cookie.as_deref().unwrap(), "/accounts").0, 200);
+
     // The local bootstrap account is untouched.
     assert_eq!(form_login(&s, "officer", OFFICER_PASSWORD).status, 303);
 
