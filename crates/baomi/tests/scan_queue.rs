@@ -322,6 +322,16 @@ fn scenario(env: &Env, url: Option<&str>) {
     assert_eq!(q["unchanged"], FILES as u64 - 2, "{q}");
     let job3 = q["job"].as_i64().unwrap();
     let mut c = env.worker("C", 0);
+    // Followed on the command line until it is finished: exits as `baomi scan` would (1:
+    // the changed file alerts).
+    let out = env.run(&["scan", "--queue-status", &job3.to_string(), "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = lines.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("2/2 files (100.0 %)") && last.contains("finished"),
+        "{lines}"
+    );
     let status = wait_exit(&mut c, Duration::from_secs(60), "worker C");
     assert!(status.success(), "{}", env.log("C"));
     let results = rt.block_on(store.scan_results(job3)).unwrap();
