@@ -163,6 +163,9 @@ pub fn spawn(gateway: Arc<Gateway>, node: NodeIdentity) -> tokio::task::JoinHand
                 last_beat = Some(Instant::now());
             }
             let wake = watch.wait().await;
+            if matches!(wake, baomi_store::state::Wake::Notified(_)) {
+                settle(&mut watch).await;
+            }
             let due =
                 !matches!(wake, baomi_store::state::Wake::Poll) || last_check.elapsed() >= poll;
             if due && let Some(recipe) = gateway.recipe() {
@@ -172,6 +175,25 @@ pub fn spawn(gateway: Arc<Gateway>, node: NodeIdentity) -> tokio::task::JoinHand
         }
     })
 }
+
+/// A change announced, more may follow: a bulk registration of ten thousand documents
+/// announces every row. Wait until the announcements pause for [`SETTLE_QUIET`], but no
+/// longer than [`SETTLE_MAX`] after the first, so a node builds once per burst rather than
+/// once per row, and a single change still applies in well under a second.
+async fn settle(watch: &mut baomi_store::state::StateWatch) {
+    let first = Instant::now();
+    while first.elapsed() < SETTLE_MAX {
+        match tokio::time::timeout(SETTLE_QUIET, watch.wait()).await {
+            Ok(baomi_store::state::Wake::Notified(_)) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// How long the announcements of changes must pause before a node builds.
+pub const SETTLE_QUIET: Duration = Duration::from_millis(200);
+/// The longest a node waits for a burst of announcements to pause.
+pub const SETTLE_MAX: Duration = Duration::from_secs(2);
 
 /// Rebuild when the store's versions differ from the running ones (and from a version that
 /// already failed to build).
