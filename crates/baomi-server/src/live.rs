@@ -1,6 +1,7 @@
 //! What a running node decides with, and keeping it current without a restart.
 //!
-//! The policy, the term lists and the registry of secret documents live in the store
+//! The policy, the term lists, the registry of secret documents and the password bank
+//! (sealed with the evidence key) live in the store
 //! (`baomi_store::state`), each with a version counter. A node runs on one [`Live`]: an
 //! engine built from one value of every piece, tagged with those versions. The reload task
 //! ([`spawn`]) wakes on a PostgreSQL notification, on a reconnect of the listening
@@ -21,7 +22,7 @@ use anyhow::Context as _;
 use baomi_core::fingerprint::{AllowSet, FingerprintIndex, RegisteredDoc};
 use baomi_core::policy::Policy;
 use baomi_engine::{Engine, EngineConfig, Limits};
-use baomi_store::{NodeBeat, StateVersions, Store};
+use baomi_store::{EvidenceVault, NodeBeat, StateVersions, Store};
 
 use crate::gateway::Gateway;
 
@@ -48,6 +49,9 @@ pub struct Recipe {
     pub limits: Limits,
     /// The unit's own mail domains, which the policy's `internal` host list includes.
     pub internal_domains: Vec<String>,
+    /// Opens the password bank sealed in the store (which then replaces
+    /// `limits.passwords`); `None` leaves the bank to `limits`.
+    pub vault: Option<Arc<EvidenceVault>>,
 }
 
 /// Parse a policy text the way every node will (with the unit's internal domains), so a
@@ -105,7 +109,12 @@ pub async fn build(store: &Store, recipe: &Recipe) -> anyhow::Result<Live> {
         .map(|d| (d.meta.name, d.terms))
         .collect();
     let fingerprints = fingerprint_index(store).await?;
-    let recipe = recipe.clone();
+    let mut recipe = recipe.clone();
+    if let Some(vault) = &recipe.vault
+        && let Some(text) = store.password_bank_text(vault).await?
+    {
+        recipe.limits.passwords = Arc::new(baomi_extract::PasswordBank::parse(&text));
+    }
     let engine = tokio::task::spawn_blocking(move || -> anyhow::Result<Engine> {
         let policy = parse_policy(&policy_text, &recipe.internal_domains)
             .with_context(|| format!("policy v{}", versions.policy))?;

@@ -25,6 +25,8 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use crate::{Result, StoreError};
 
 const MAGIC: &[u8; 5] = b"BMEV1";
+/// The header of a secret sealed into the database ([`EvidenceVault::seal`]).
+const SEAL_MAGIC: &[u8; 5] = b"BMSL1";
 const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
 const PREFIX: usize = 19;
@@ -41,6 +43,8 @@ pub struct EvidenceVault {
     dir: PathBuf,
     cipher: XChaCha20Poly1305,
     address_key: [u8; 32],
+    /// Keys [`EvidenceVault::digest`], derived from the current key.
+    digest_key: [u8; 32],
     /// Keys retired by a rotation, for evidence written before it.
     retired: Vec<(XChaCha20Poly1305, [u8; 32])>,
 }
@@ -104,8 +108,69 @@ impl EvidenceVault {
             dir,
             cipher: XChaCha20Poly1305::new(Key::from_slice(&key)),
             address_key: address_key(&key),
+            digest_key: blake3::derive_key("baomi sealed digest v1", &key),
             retired,
         })
+    }
+
+    /// Seal a small secret kept in the database rather than in the vault (the password
+    /// bank): `BMSL1`, a random 24-byte nonce, then XChaCha20-Poly1305 of `plain` bound to
+    /// `purpose`, under the current key. Whoever reads the database without the key file
+    /// learns only the length.
+    pub fn seal(&self, purpose: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                chacha20poly1305::aead::Payload {
+                    msg: plain,
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any length the database holds");
+        let mut out = Vec::with_capacity(SEAL_MAGIC.len() + 24 + sealed.len());
+        out.extend_from_slice(SEAL_MAGIC);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Open what [`EvidenceVault::seal`] sealed for `purpose`, with the current key or a
+    /// retired one (sealed before a rotation).
+    pub fn unseal(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        let bad = || StoreError::Evidence(format!("the sealed {purpose} is not readable"));
+        let rest = sealed.strip_prefix(SEAL_MAGIC.as_slice()).ok_or_else(bad)?;
+        if rest.len() < 24 + TAG {
+            return Err(bad());
+        }
+        let (nonce, body) = rest.split_at(24);
+        std::iter::once(&self.cipher)
+            .chain(self.retired.iter().map(|(c, _)| c))
+            .find_map(|c| {
+                c.decrypt(
+                    XNonce::from_slice(nonce),
+                    chacha20poly1305::aead::Payload {
+                        msg: body,
+                        aad: purpose.as_bytes(),
+                    },
+                )
+                .ok()
+            })
+            .ok_or_else(|| {
+                StoreError::Evidence(format!(
+                    "the sealed {purpose} does not open with the evidence key or a retired one"
+                ))
+            })
+    }
+
+    /// A hash of `data` keyed by the current key (hex): tells whether a secret changed
+    /// without storing anything that lets one test guesses offline.
+    pub fn digest(&self, data: &[u8]) -> String {
+        blake3::keyed_hash(&self.digest_key, data)
+            .to_hex()
+            .to_string()
     }
 
     /// The directory the encrypted files are in (`DATA_DIR/evidence`).

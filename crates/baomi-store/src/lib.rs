@@ -38,6 +38,7 @@ pub mod check;
 pub mod evidence;
 pub mod incidents;
 pub mod ledger;
+pub mod password_bank;
 pub mod records;
 pub mod registry;
 pub mod reviews;
@@ -55,6 +56,7 @@ pub use casework::{Comment, SavedView};
 pub use check::{CheckOptions, StoreCheck};
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
+pub use password_bank::PasswordBankMeta;
 pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};
 pub use records::{
     Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,

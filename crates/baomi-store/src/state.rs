@@ -30,12 +30,19 @@ pub struct StateVersions {
     pub dictionaries: i64,
     /// Counts every change of the registry of secret documents and its allow set.
     pub registry: i64,
+    /// Counts every change of the password bank (nodes' heartbeats from before it was in
+    /// the store lack it).
+    #[serde(default)]
+    pub passwords: i64,
 }
 
 impl StateVersions {
     /// A short tag naming these versions, e.g. for the ICAP ISTag (at most 32 characters).
     pub fn tag(&self) -> String {
-        format!("p{}-d{}-r{}", self.policy, self.dictionaries, self.registry)
+        format!(
+            "p{}-d{}-r{}-k{}",
+            self.policy, self.dictionaries, self.registry, self.passwords
+        )
     }
 }
 
@@ -142,6 +149,7 @@ impl Store {
                 "policy" => v.policy = version,
                 "dictionaries" => v.dictionaries = version,
                 "registry" => v.registry = version,
+                "passwords" => v.passwords = version,
                 _ => {}
             }
         }

@@ -86,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::UserCommand,
     },
+    /// The password bank held in the store (sealed): import, status, export, clear.
+    Passwords {
+        #[command(subcommand)]
+        command: state_cli::PasswordsCommand,
+    },
     /// Term lists held in the store (dictionaries): import, list, export, remove.
     Dict {
         #[command(subcommand)]
@@ -301,7 +306,7 @@ fn run(cli: Cli) -> Result<i32> {
             if args.passwords.is_none() {
                 args.passwords = config.scan.passwords.clone();
             }
-            scan(*args, &data_dir, url.as_deref())
+            scan(*args, &data_dir, evidence_dir, url.as_deref())
         }
         Command::Fingerprint { command } => fingerprint::run(command, &data_dir, url.as_deref()),
         Command::Serve(args) => serve::serve(args, config, &data_dir),
@@ -351,6 +356,9 @@ fn run(cli: Cli) -> Result<i32> {
             command: PolicyCommand::Diff { from, to },
         } => state_cli::policy_diff(from, to, &data_dir, url.as_deref()),
         Command::Dict { command } => state_cli::dict(command, &data_dir, url.as_deref()),
+        Command::Passwords { command } => {
+            state_cli::passwords(command, &data_dir, evidence_dir, url.as_deref())
+        }
         Command::Worker(args) => worker::run(args, &config, &data_dir, url.as_deref()),
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -391,15 +399,20 @@ fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+fn scan(
+    args: ScanArgs,
+    data_dir: &Path,
+    evidence_dir: Option<&Path>,
+    url: Option<&str>,
+) -> Result<i32> {
     if args.queue || args.queue_status.is_some() {
         return worker::scan_command(&args, data_dir, url);
     }
     let format = Format::parse(&args.format)
         .with_context(|| format!("unknown format {:?} (human, json, csv, html)", args.format))?;
-    let (stored_policy, stored_dicts) = setup::stored_state(data_dir, url)?;
-    let policy = setup::scan_policy(args.policy.as_deref(), stored_policy.as_deref(), data_dir)?;
-    let dictionaries = setup::scan_dictionaries(&args.dict, stored_dicts, data_dir)?;
+    let stored = setup::stored_state(data_dir, evidence_dir, url)?;
+    let policy = setup::scan_policy(args.policy.as_deref(), stored.policy.as_deref(), data_dir)?;
+    let dictionaries = setup::scan_dictionaries(&args.dict, stored.dictionaries, data_dir)?;
     let mut limits = baomi_engine::Limits::default();
     if let Some(t) = args.time_limit {
         limits.max_time = Duration::from_secs(t);
@@ -407,7 +420,8 @@ fn scan(args: ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
-    limits.passwords = setup::passwords(args.passwords.as_deref(), data_dir)?;
+    limits.passwords =
+        setup::scan_passwords(args.passwords.as_deref(), stored.passwords, data_dir)?;
     let fingerprints = fingerprint::load_index(data_dir, url)?;
     let engine = setup::engine(policy, dictionaries, limits, fingerprints)?;
 

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Result;
 use baomi_server::ServerConfig;
@@ -38,24 +39,37 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
     }
     config.check()?;
     let internal = config.milter.internal_domains.clone();
-    let recipe = baomi_server::live::Recipe {
+    let mut recipe = baomi_server::live::Recipe {
         limits: baomi_engine::Limits {
             passwords: crate::setup::passwords(config.scan.passwords.as_deref(), data_dir)?,
             ..baomi_engine::Limits::default()
         },
         internal_domains: internal.clone(),
+        vault: None,
     };
     crate::admin::runtime()?.block_on(async move {
-        let store = Store::open(data_dir, config.database.url.as_deref()).await?;
+        let store = Store::open(data_dir, config.database.url.as_deref())
+            .await?
+            .with_evidence_root(config.gateway.evidence_dir.as_deref());
+        // The password bank is sealed in the store with the evidence key; the file is an
+        // import path like the policy's.
+        let vault = Arc::new(baomi_store::EvidenceVault::open(store.evidence_root())?);
+        crate::setup::import_passwords(&store, &vault, config.scan.passwords.as_deref(), data_dir)
+            .await?;
+        recipe.vault = Some(vault);
         // The policy, the term lists and the registry live in the store; files are an
         // import path. Every change is applied by the running node within seconds.
         crate::setup::import_files(&store, args.policy.as_deref(), data_dir, &internal).await?;
         let live = baomi_server::live::build(&store, &recipe).await?;
         eprintln!(
-            "baomi serve: policy v{}, {} term lists, registry #{}",
+            "baomi serve: policy v{}, {} term lists, registry #{}, {}",
             live.versions.policy,
             store.dictionary_list().await?.len(),
-            live.versions.registry
+            live.versions.registry,
+            match store.password_bank_meta().await? {
+                Some(m) => format!("password bank of {} passwords", m.entries),
+                None => "no password bank".to_owned(),
+            }
         );
         if store.account_count().await? == 0 {
             eprintln!(

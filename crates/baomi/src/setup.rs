@@ -68,18 +68,7 @@ pub fn passwords(explicit: Option<&Path>, data_dir: &Path) -> Result<Arc<Passwor
     };
     let bank = PasswordBank::load(path)
         .with_context(|| format!("reading password bank {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(path)
-            && meta.permissions().mode() & 0o004 != 0
-        {
-            eprintln!(
-                "baomi: warning: the password bank {} is readable by every user (chmod 600 it)",
-                path.display()
-            );
-        }
-    }
+    warn_if_world_readable(path);
     Ok(Arc::new(bank))
 }
 
@@ -162,6 +151,63 @@ pub async fn import_files(
     Ok(())
 }
 
+/// The password bank file as an import path into the store: `explicit` (`scan.passwords`)
+/// or DATA_DIR/passwords.txt, stored (sealed with the evidence key) when the store has no
+/// bank yet or the file was modified after the stored one. Only the count is printed.
+pub async fn import_passwords(
+    store: &baomi_store::Store,
+    vault: &baomi_store::EvidenceVault,
+    explicit: Option<&Path>,
+    data_dir: &Path,
+) -> Result<()> {
+    let default = data_dir.join("passwords.txt");
+    let path = match explicit {
+        Some(p) => p.to_owned(),
+        None if default.is_file() => default,
+        None => return Ok(()),
+    };
+    let newer = match store.password_bank_meta().await? {
+        None => true,
+        Some(m) => modified_ms(&path).is_some_and(|ms| ms > m.updated_ms),
+    };
+    if !newer {
+        return Ok(());
+    }
+    let text = read_password_file(&path)?;
+    let entries = PasswordBank::parse(&text).len() as i64;
+    if store
+        .password_bank_put(vault, &text, entries, &format!("file:{}", path.display()))
+        .await?
+    {
+        eprintln!(
+            "baomi: password bank {} stored ({entries} passwords, sealed with the evidence key)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// A password bank file's text, with the warning [`passwords`] gives for a world-readable one.
+pub fn read_password_file(path: &Path) -> Result<String> {
+    warn_if_world_readable(path);
+    fs::read_to_string(path).with_context(|| format!("reading password bank {}", path.display()))
+}
+
+fn warn_if_world_readable(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(path)
+            && meta.permissions().mode() & 0o004 != 0
+        {
+            eprintln!(
+                "baomi: warning: the password bank {} is readable by every user (chmod 600 it)",
+                path.display()
+            );
+        }
+    }
+}
+
 fn modified_ms(path: &Path) -> Option<i64> {
     let m = fs::metadata(path).ok()?.modified().ok()?;
     Some(m.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
@@ -170,25 +216,71 @@ fn modified_ms(path: &Path) -> Option<i64> {
 /// Term lists as (name, text).
 pub type TermLists = Vec<(String, String)>;
 
-/// What the store holds for a command that judges files without a server (`baomi scan`):
-/// the active policy's text (none stored: `None`) and the stored term lists, so a scan
-/// decides as the gateway does. Nothing when there is no store yet.
-pub fn stored_state(data_dir: &Path, url: Option<&str>) -> Result<(Option<String>, TermLists)> {
+/// What the store holds for a command that judges files without a server (`baomi scan`).
+#[derive(Default)]
+pub struct StoredState {
+    /// The active policy's text (none stored: `None`).
+    pub policy: Option<String>,
+    pub dictionaries: TermLists,
+    /// The password bank, opened with the evidence key.
+    pub passwords: Option<Arc<PasswordBank>>,
+}
+
+/// The store's state, so a scan decides as the gateway does. Nothing when there is no
+/// store yet. `evidence_dir`: where the evidence key is (`[gateway] evidence_dir`).
+pub fn stored_state(
+    data_dir: &Path,
+    evidence_dir: Option<&Path>,
+    url: Option<&str>,
+) -> Result<StoredState> {
     if url.is_none() && !data_dir.join("baomi.db").exists() {
-        return Ok((None, Vec::new()));
+        return Ok(StoredState::default());
     }
     crate::admin::runtime()?.block_on(async {
-        let store = baomi_store::Store::open(data_dir, url).await?;
+        let store = baomi_store::Store::open(data_dir, url)
+            .await?
+            .with_evidence_root(evidence_dir);
         let policy = store.policy_current().await?.map(|p| p.toml);
-        let dicts = store
+        let dictionaries = store
             .dictionaries_all()
             .await?
             .into_iter()
             .map(|d| (d.meta.name, d.terms))
             .collect();
+        let passwords = stored_passwords(&store).await?;
         store.close().await;
-        Ok((policy, dicts))
+        Ok(StoredState {
+            policy,
+            dictionaries,
+            passwords,
+        })
     })
+}
+
+/// The password bank sealed in the store, if one is stored.
+pub async fn stored_passwords(store: &baomi_store::Store) -> Result<Option<Arc<PasswordBank>>> {
+    // No bank, no key needed: do not create an evidence key just to look.
+    if store.password_bank_meta().await?.is_none() {
+        return Ok(None);
+    }
+    let vault = baomi_store::EvidenceVault::open(store.evidence_root())?;
+    Ok(store
+        .password_bank_text(&vault)
+        .await?
+        .map(|t| Arc::new(PasswordBank::parse(&t))))
+}
+
+/// A scan's password bank: `explicit` (`--passwords`, `scan.passwords`), else the store's,
+/// else DATA_DIR/passwords.txt, else none.
+pub fn scan_passwords(
+    explicit: Option<&Path>,
+    stored: Option<Arc<PasswordBank>>,
+    data_dir: &Path,
+) -> Result<Arc<PasswordBank>> {
+    match (explicit, stored) {
+        (None, Some(bank)) => Ok(bank),
+        _ => passwords(explicit, data_dir),
+    }
 }
 
 /// A scan's policy: `--policy FILE`, else the store's active version, else

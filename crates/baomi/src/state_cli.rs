@@ -1,5 +1,6 @@
-//! `baomi policy set|history|show|diff` and `baomi dict …`: the policy's versions and the
-//! term lists held in the store, which every running `baomi serve` applies within seconds.
+//! `baomi policy set|history|show|diff`, `baomi dict …` and `baomi passwords …`: the
+//! policy's versions, the term lists and the password bank held in the store, which every
+//! running `baomi serve` applies within seconds.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,19 @@ pub enum DictCommand {
     Export { name: String },
     /// Remove a stored term list.
     Remove { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum PasswordsCommand {
+    /// Store the password bank (one password per line, taken verbatim), sealed with the
+    /// evidence key, replacing the stored one. Running servers apply it within seconds.
+    Import { file: PathBuf },
+    /// How many passwords are stored, by whom and when (never the passwords).
+    Status,
+    /// Print the stored passwords (to move them to another installation).
+    Export,
+    /// Remove the stored bank.
+    Clear,
 }
 
 /// `YYYY-MM-DD HH:MM` in Beijing time.
@@ -184,6 +198,81 @@ pub fn dict(command: DictCommand, data_dir: &Path, url: Option<&str>) -> Result<
         DictCommand::Remove { name } => with_store(data_dir, url, async |store| {
             store.dictionary_remove(&name, &console_actor()).await?;
             println!("{name}: removed");
+            Ok(0)
+        }),
+    }
+}
+
+/// `baomi passwords import|status|export|clear`. The bank is sealed with the evidence key of
+/// `evidence_dir` (`[gateway] evidence_dir`, else the data directory).
+pub fn passwords(
+    command: PasswordsCommand,
+    data_dir: &Path,
+    evidence_dir: Option<&Path>,
+    url: Option<&str>,
+) -> Result<i32> {
+    let vault = || baomi_store::EvidenceVault::open(evidence_dir.unwrap_or(data_dir));
+    match command {
+        PasswordsCommand::Import { file } => {
+            let text = crate::setup::read_password_file(&file)?;
+            let entries = baomi_extract::PasswordBank::parse(&text).len() as i64;
+            let vault = vault()?;
+            with_store(data_dir, url, async |store| {
+                if store
+                    .password_bank_put(&vault, &text, entries, &console_actor())
+                    .await?
+                {
+                    println!(
+                        "password bank: {entries} passwords stored, sealed with the evidence key; \
+                         running servers apply it within seconds. The file can be removed."
+                    );
+                } else {
+                    println!("password bank: unchanged ({entries} passwords)");
+                }
+                Ok(0)
+            })
+        }
+        PasswordsCommand::Status => with_store(data_dir, url, async |store| {
+            match store.password_bank_meta().await? {
+                Some(m) => println!(
+                    "{} passwords\t{}\t{}",
+                    m.entries,
+                    local_time(m.updated_ms),
+                    m.author
+                ),
+                None => println!("no password bank stored"),
+            }
+            Ok(0)
+        }),
+        PasswordsCommand::Export => {
+            let vault = vault()?;
+            with_store(data_dir, url, async |store| {
+                match store.password_bank_text(&vault).await? {
+                    Some(text) => {
+                        store
+                            .audit(
+                                &console_actor(),
+                                "passwords.export",
+                                "password bank",
+                                serde_json::json!({}),
+                            )
+                            .await?;
+                        print!("{text}");
+                        Ok(0)
+                    }
+                    None => {
+                        eprintln!("no password bank stored");
+                        Ok(1)
+                    }
+                }
+            })
+        }
+        PasswordsCommand::Clear => with_store(data_dir, url, async |store| {
+            if store.password_bank_clear(&console_actor()).await? {
+                println!("password bank removed");
+            } else {
+                println!("no password bank stored");
+            }
             Ok(0)
         }),
     }

@@ -456,7 +456,8 @@ async fn judge(store: &Store, args: &WorkerArgs, passwords: Option<&Path>) -> Re
     if let Some(d) = args.max_depth {
         limits.max_depth = d;
     }
-    limits.passwords = setup::passwords(passwords, &data_dir)?;
+    limits.passwords =
+        setup::scan_passwords(passwords, setup::stored_passwords(store).await?, &data_dir)?;
     let policy = setup::scan_policy(None, stored_text.as_deref(), &data_dir)?;
     let dictionaries = setup::scan_dictionaries(&[], dicts, &data_dir)?;
     let engine = tokio::task::spawn_blocking(move || {
@@ -516,7 +517,9 @@ pub fn run(
     let lease_ms = lease.as_millis() as i64;
     let rt = admin::runtime()?;
     rt.block_on(async {
-        let store = Store::open(data_dir, url).await?;
+        let store = Store::open(data_dir, url)
+            .await?
+            .with_evidence_root(Some(&evidence_root));
         let stop = Arc::new(AtomicBool::new(false));
         {
             let stop = stop.clone();

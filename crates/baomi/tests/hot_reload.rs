@@ -206,3 +206,99 @@ fn baomi_core_default() -> String {
     let out = baomi(&["policy", "default"]);
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The password bank held in the store, sealed: imported while the server runs, it opens an
+/// encrypted archive without a restart; the database holds no password in the clear; only
+/// counts are shown; a newer DATA_DIR/passwords.txt is imported at the next start.
+#[test]
+fn password_bank_in_the_store_opens_archives_without_a_restart() {
+    let mut s = Serve::start("", None);
+    let dir = tempfile::tempdir().unwrap();
+    let limit = Duration::from_secs(15);
+    let (first, second) = ("Zb#档案-2026-甲", "Qx!卷宗-2026-乙");
+    let notice = dir.path().join("通知.txt");
+    std::fs::write(
+        &notice,
+        "机密★5年\n关于加强保密工作的通知\n各单位：请严格执行。\n",
+    )
+    .unwrap();
+    let zip = |name: &str, password: &str| {
+        let path = dir.path().join(name);
+        let out = std::process::Command::new("zip")
+            .args(["-q", "-P", password])
+            .arg(&path)
+            .arg("通知.txt")
+            .current_dir(dir.path())
+            .output()
+            .expect("zip");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path
+    };
+    let (a, b) = (zip("材料.zip", first), zip("卷宗.zip", second));
+    let opened = |v: &Value| kinds(v).contains(&"marking".to_owned());
+    assert!(!opened(&scan(&s, &a)), "opened without a password");
+
+    let bank = dir.path().join("bank.txt");
+    std::fs::write(&bank, format!("unit-standard-1\n{first}\n")).unwrap();
+    let out = cli(&s, &["passwords", "import", bank.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("2 passwords stored"),
+        "{text}"
+    );
+    assert!(!text.contains(first));
+    let took = until(&s, &a, limit, |v| opened(v) && v["action"] == "block");
+    eprintln!("password bank applied after {took:?}");
+    assert!(
+        !opened(&scan(&s, &b)),
+        "the second archive's password is not in the bank"
+    );
+    // `baomi scan` on the same store uses the stored bank too.
+    let out = cli(&s, &["scan", a.to_str().unwrap()]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("opened with bank password #2"), "{report}");
+
+    // Sealed: neither the database nor its journal holds a password; status shows a count.
+    for file in ["baomi.db", "baomi.db-wal"] {
+        let bytes = std::fs::read(s.data().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(first.len()).any(|w| w == first.as_bytes()),
+            "{file} holds a password in the clear"
+        );
+    }
+    let out = cli(&s, &["passwords", "status"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.starts_with("2 passwords\t"), "{status}");
+    let out = cli(&s, &["passwords", "import", bank.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+    let out = cli(&s, &["passwords", "export"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(first));
+    let (_, trail) = s.audit_tail();
+    assert!(
+        trail.contains("passwords.set") && trail.contains("passwords.export"),
+        "{trail}"
+    );
+    assert!(!trail.contains(first) && !s.log().contains(first));
+
+    // The file stays an import path: a newer DATA_DIR/passwords.txt is stored at start.
+    std::fs::write(
+        s.data().join("passwords.txt"),
+        format!("{first}\n{second}\n"),
+    )
+    .unwrap();
+    s.restart();
+    assert!(s.log().contains("password bank"), "{}", s.log());
+    until(&s, &b, limit, |v| opened(v) && v["action"] == "block");
+    let out = cli(&s, &["passwords", "status"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("2 passwords\t"));
+    let out = cli(&s, &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
