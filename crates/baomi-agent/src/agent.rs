@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use baomi_engine::Engine;
 
-use crate::config::AgentConfig;
+use crate::carriers::Carriers;
+use crate::config::{AgentConfig, UsbMode};
 use crate::deliver::{Deliverer, Pass, backoff};
 use crate::fanotify::{Watcher, Written};
 use crate::mounts;
@@ -118,6 +119,28 @@ fn discover(cfg: &AgentConfig, opts: &RunOptions) -> Vec<Medium> {
     out
 }
 
+/// `usb.mode = "read-only-unless-registered"`: ask whether the medium is registered (the
+/// config, the server's ledger, the last answer kept) and remount it accordingly. Returns
+/// whether it is read-only now.
+fn apply_mode(cfg: &AgentConfig, carriers: &mut Carriers, medium: &Medium) -> bool {
+    let ro = is_read_only(&medium.mount_point);
+    if cfg.usb.mode != UsbMode::ReadOnlyUnlessRegistered {
+        return ro;
+    }
+    let r = carriers.check(cfg, medium);
+    let a = r.answer.clone();
+    tracing::info!(
+        medium = %medium.label(),
+        writable = r.writable,
+        by = r.source.as_str(),
+        carrier = a.as_ref().and_then(|a| a.number.as_deref()).unwrap_or(""),
+        state = a.as_ref().and_then(|a| a.state.as_deref()).unwrap_or(""),
+        holder = a.as_ref().and_then(|a| a.holder.as_deref()).unwrap_or(""),
+        "registration"
+    );
+    enforce_read_only(cfg, medium, ro, r.writable)
+}
+
 fn is_read_only(mount_point: &Path) -> bool {
     mounts::current()
         .ok()
@@ -132,11 +155,12 @@ pub fn run(cfg: AgentConfig, engine: Arc<Engine>, opts: RunOptions) -> anyhow::R
         tracing::warn!("no server configured: incidents stay in the local queue");
     }
     let mut inspector = Inspector::new(engine, cfg.clone())?;
+    let mut carriers = Carriers::new(&cfg)?;
     if opts.once {
         let mut summary = Summary::default();
         for medium in discover(&cfg, &opts) {
             summary.media += 1;
-            let ro = enforce_read_only(&cfg, &medium, is_read_only(&medium.mount_point));
+            let ro = apply_mode(&cfg, &mut carriers, &medium);
             tracing::info!(medium = %medium.label(), mount = %medium.mount_point.display(), read_only = ro, "medium");
             let c = inspector.scan_medium(&medium);
             summary.scan.files += c.files;
@@ -214,7 +238,7 @@ pub fn run(cfg: AgentConfig, engine: Arc<Engine>, opts: RunOptions) -> anyhow::R
                 if media.contains_key(&m.mount_point) {
                     continue;
                 }
-                let ro = enforce_read_only(&cfg, &m, is_read_only(&m.mount_point));
+                let ro = apply_mode(&cfg, &mut carriers, &m);
                 let d = m.device.clone().unwrap_or_default();
                 tracing::warn!(
                     medium = %m.label(),

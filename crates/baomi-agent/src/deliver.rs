@@ -60,27 +60,7 @@ impl Deliverer {
         let Some(server) = &cfg.server else {
             return Ok(None);
         };
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(ca) = &cfg.ca_cert {
-            let pem = fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                anyhow::bail!("{}: no certificate in it", ca.display());
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
-        let http = ureq::Agent::config_builder()
-            .tls_config(tls.build())
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(600)))
-            .build()
-            .into();
+        let http = http_agent(cfg, Duration::from_secs(600))?;
         Ok(Some(Deliverer {
             http,
             base: server.trim_end_matches('/').to_owned(),
@@ -190,6 +170,33 @@ impl Deliverer {
             Err(e) => Sent::Later(e.to_string()),
         }
     }
+}
+
+/// The HTTP client for the server: the config's private CA, if any; a connection within
+/// 10 s; every request within `whole`.
+pub(crate) fn http_agent(cfg: &AgentConfig, whole: Duration) -> anyhow::Result<ureq::Agent> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(ca) = &cfg.ca_cert {
+        let pem = fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            anyhow::bail!("{}: no certificate in it", ca.display());
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls.build())
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(whole))
+        .build()
+        .into();
+    Ok(http)
 }
 
 /// The server's `{"error": …}`, masked (an error may quote what it was given), short.

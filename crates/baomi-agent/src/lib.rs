@@ -9,6 +9,7 @@
 //! job into an object for `baomi_engine::Engine`, and acts on the verdict.
 
 pub mod agent;
+pub mod carriers;
 pub mod config;
 pub mod cups;
 pub mod deliver;

@@ -1064,12 +1064,17 @@ pub fn notify_desktop(title: &str, body: &str) {
 /// `usb.mode = "read-only-unless-registered"`: remount an unregistered medium read-only
 /// as soon as it is seen (`mount -o remount,ro`), and a registered one that was mounted
 /// read-only (udisks2 told to mount everything read-only, see the README) read-write.
-/// Returns whether it is read-only now.
-pub fn enforce_read_only(cfg: &AgentConfig, medium: &Medium, already_ro: bool) -> bool {
+/// `registered` is the decision of [`crate::carriers::Carriers::check`] (the config's list
+/// or the server's ledger). Returns whether it is read-only now.
+pub fn enforce_read_only(
+    cfg: &AgentConfig,
+    medium: &Medium,
+    already_ro: bool,
+    registered: bool,
+) -> bool {
     if cfg.usb.mode != UsbMode::ReadOnlyUnlessRegistered {
         return already_ro;
     }
-    let registered = medium.registered(cfg);
     if registered != already_ro {
         return already_ro;
     }

@@ -77,6 +77,7 @@ pub fn routes() -> Routes<ApiState> {
         .get("/metrics", Permission::Metrics, metrics)
         .merge(crate::records_api::routes())
         .merge(crate::reviews_api::routes())
+        .merge(crate::agent_api::routes())
 }
 
 /// The REST API alone (what `baomi serve` answers without the console).

@@ -71,7 +71,8 @@ pub enum Permission {
     Public,
     /// Any account (its own password, second factor, language, logout).
     SignedIn,
-    /// Submit objects for inspection (`POST /api/v1/scan`).
+    /// Submit objects for inspection (`POST /api/v1/scan`), and what an agent asks the
+    /// server (`/api/v1/agent/…`: is a medium's serial an issued carrier of the ledger).
     Inspect,
     /// Prometheus counters.
     Metrics,

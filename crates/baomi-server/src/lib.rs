@@ -13,6 +13,7 @@ use baomi_engine::Engine;
 use baomi_store::{EvidenceVault, Store};
 use tokio::net::TcpListener;
 
+pub mod agent_api;
 pub mod api;
 pub mod authz;
 pub mod config;

@@ -474,12 +474,15 @@ impl Store {
         rows.iter().map(carrier_from_row).collect()
     }
 
-    /// The carrier with a serial number (what the endpoint agent reads from a USB stick).
+    /// The carrier with a serial number (what the endpoint agent reads from a USB stick),
+    /// compared without regard to ASCII case (tables are typed by hand).
     pub async fn carrier_by_serial(&self, serial: &str) -> Result<Option<Carrier>> {
-        let row = sqlx::query(AssertSqlSafe(format!("{SELECT_CARRIER} WHERE serial = $1")))
-            .bind(serial.trim())
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{SELECT_CARRIER} WHERE UPPER(serial) = UPPER($1) ORDER BY id DESC"
+        )))
+        .bind(serial.trim())
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(carrier_from_row).transpose()
     }
 }

@@ -20,6 +20,10 @@ pub struct AgentArgs {
     /// Scan the media mounted now and deliver the queue once, then exit (tests, cron).
     #[arg(long)]
     pub once: bool,
+    /// Where sysfs is, for the media's USB vendor, model and serial (tests pass a tree of
+    /// their own).
+    #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
+    pub sys: PathBuf,
 }
 
 /// `config` is the global `--config`: for `baomi agent` it names the agent's config
@@ -51,7 +55,7 @@ pub fn run(args: AgentArgs, config: Option<&Path>, data_dir: Option<PathBuf>) ->
     let opts = baomi_agent::RunOptions {
         watch: args.watch,
         once: args.once,
-        ..Default::default()
+        sys: args.sys,
     };
     let s = baomi_agent::run(cfg, engine, opts)?;
     eprintln!(

@@ -7,7 +7,10 @@
 //! incident waits in the queue and arrives once it is back; the same event delivered twice
 //! through the API is one incident; kill -9 of the agent mid-inspection → on restart the
 //! file is inspected; `usb.mode = "read-only-unless-registered"` remounts the stick
-//! read-only.
+//! read-only. With a sysfs tree of the test's own (`--sys`) placing loop-mounted ext4 images
+//! under USB devices with serials: a stick issued in the server's carrier ledger is
+//! remounted writable, an unknown one read-only, offline the kept answers decide, a stick
+//! handed back is read-only the next time.
 
 #[allow(dead_code)]
 mod support {
@@ -460,4 +463,249 @@ fn an_unregistered_stick_is_made_read_only() {
     );
     let err = std::fs::write(stick.path.join("a.txt"), "x").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(30), "EROFS expected: {err}");
+}
+
+/// A sysfs tree of the test's own (`baomi agent --sys`): each stick added is a real block
+/// device (an ext4 image mounted with `mount -o loop`, major 7) that this tree places under
+/// a USB device with a serial, as the kernel's sysfs does for a USB stick. The agent finds
+/// it from mountinfo and sysfs alone, without `--watch`.
+struct FakeSys {
+    dir: tempfile::TempDir,
+    mounts: Vec<PathBuf>,
+}
+
+impl FakeSys {
+    fn new() -> FakeSys {
+        FakeSys {
+            dir: tempfile::Builder::new()
+                .prefix("baomi-sys-")
+                .tempdir()
+                .unwrap(),
+            mounts: Vec::new(),
+        }
+    }
+
+    fn sys(&self) -> PathBuf {
+        self.dir.path().join("sys")
+    }
+
+    /// A 16 MB ext4 stick with `serial`, mounted read-write; its mount point.
+    fn stick(&mut self, name: &str, serial: &str) -> PathBuf {
+        let root = self.dir.path();
+        let img = root.join(format!("{name}.img"));
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(16 << 20)
+            .unwrap();
+        let st = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&img)
+            .status()
+            .expect("mkfs.ext4 (e2fsprogs)");
+        assert!(st.success());
+        let at = root.join(name);
+        std::fs::create_dir(&at).unwrap();
+        let st = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&at)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "mount -o loop needs root and a free loop device"
+        );
+        self.mounts.push(at.clone());
+        // Anyone may write to it (the test writes as root anyway).
+        let _ = Command::new("chmod").arg("1777").arg(&at).status();
+        let line = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(at.to_str().unwrap()))
+            .map(str::to_owned)
+            .expect("the stick in mountinfo");
+        let dev = line.split(' ').nth(2).unwrap().to_owned();
+        let (_, minor) = dev.split_once(':').unwrap();
+        let usb = self
+            .sys()
+            .join(format!("devices/pci0000:00/0000:00:14.0/usb1/1-{minor}"));
+        let block = usb.join(format!(
+            "1-{minor}:1.0/host{minor}/target{minor}:0:0/{minor}:0:0:0/block/loop{minor}"
+        ));
+        std::fs::create_dir_all(&block).unwrap();
+        for (f, v) in [
+            ("idVendor", "0951"),
+            ("idProduct", "1666"),
+            ("manufacturer", "Kingston"),
+            ("product", "DataTraveler 3.0"),
+            ("serial", serial),
+        ] {
+            std::fs::write(usb.join(f), format!("{v}\n")).unwrap();
+        }
+        std::fs::write(block.join("removable"), "1\n").unwrap();
+        std::fs::create_dir_all(self.sys().join("dev/block")).unwrap();
+        std::os::unix::fs::symlink(&block, self.sys().join(format!("dev/block/{dev}"))).unwrap();
+        at
+    }
+}
+
+impl Drop for FakeSys {
+    fn drop(&mut self) {
+        for m in &self.mounts {
+            // The loop device is freed with the last unmount (autoclear).
+            let _ = Command::new("umount").arg(m).status();
+        }
+    }
+}
+
+fn writable(dir: &Path) -> bool {
+    match std::fs::write(dir.join("probe.txt"), "x") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(dir.join("probe.txt"));
+            true
+        }
+        Err(e) => {
+            assert_eq!(e.raw_os_error(), Some(30), "EROFS expected: {e}");
+            false
+        }
+    }
+}
+
+fn remount(dir: &Path, opt: &str) {
+    let st = Command::new("mount")
+        .args(["-o", &format!("remount,{opt}")])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn a_stick_issued_in_the_ledger_stays_writable_and_an_unknown_one_is_made_read_only() {
+    let mut sys = FakeSys::new();
+    let issued = sys.stick("LEDGER", "E0D55EA5741");
+    let unknown = sys.stick("STRANGER", "AA00112233FF");
+    let mut serve = Serve::start("", None);
+    let port = serve.http;
+    let api = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    // The security officer registers the stick in the carrier ledger and issues it.
+    let (code, body) = serve.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        r#"{"number":"YD-2026-007","kind":"removable","name":"金士顿 U盘 32G","serial":"e0d55ea5741","level":"机密","responsible":"王某","department":"办公室"}"#,
+        &api("/api/v1/carriers"),
+    ]);
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = serve.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        r#"{"event":"issued","holder":"张三"}"#,
+        &api("/api/v1/carriers/YD-2026-007/events"),
+    ]);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+
+    // What the agent's token is told (case does not matter, unknown is an answer).
+    let token = serve.scan_token.clone();
+    let ask = |serial: &str| {
+        let (code, body) = serve.curl_as(
+            &token,
+            &[&api(&format!("/api/v1/agent/carrier?serial={serial}"))],
+        );
+        (
+            code,
+            serde_json::from_slice::<Value>(&body).unwrap_or_default(),
+        )
+    };
+    let (code, a) = ask("E0D55EA5741");
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["registered"], true, "{a}");
+    assert_eq!(a["writable"], true, "{a}");
+    assert_eq!(a["number"], "YD-2026-007", "{a}");
+    assert_eq!(a["holder"], "张三", "{a}");
+    assert_eq!(a["state"], "issued", "{a}");
+    let (code, a) = ask("AA00112233FF");
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(a["registered"], false, "{a}");
+    assert_eq!(a["writable"], false, "{a}");
+    assert_eq!(ask("a%20b").0, 400);
+
+    let work = tempfile::tempdir().unwrap();
+    let config = agent_config(
+        work.path(),
+        Some((&serve, &token)),
+        "[usb]\nmode = \"read-only-unless-registered\"\n",
+    );
+    let once = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_baomi"))
+            .args(["agent", "--once", "--config"])
+            .arg(&config)
+            .arg("--sys")
+            .arg(sys.sys())
+            .env("BAOMI_LOG", "baomi_agent=info")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{said}");
+        said
+    };
+    // The issued stick was mounted read-only (udisks2's `defaults=ro`): remounted writable.
+    remount(&issued, "ro");
+    assert!(!writable(&issued));
+    let said = once();
+    assert!(
+        said.contains("2 media"),
+        "both sticks found by sysfs: {said}"
+    );
+    assert!(writable(&issued), "the issued stick is writable: {said}");
+    assert!(
+        !writable(&unknown),
+        "the unknown stick is read-only: {said}"
+    );
+    assert!(said.contains("\"server\""), "decided by the server: {said}");
+    assert!(said.contains("YD-2026-007"), "{said}");
+    let kept: Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("agent-data/carriers.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(kept["E0D55EA5741"]["writable"], true, "{kept}");
+    assert_eq!(kept["AA00112233FF"]["registered"], false, "{kept}");
+
+    // Offline: the server is down; the kept answers decide.
+    serve.kill();
+    remount(&issued, "ro");
+    remount(&unknown, "rw");
+    let said = once();
+    assert!(writable(&issued), "offline, by the kept answer: {said}");
+    assert!(!writable(&unknown), "{said}");
+    assert!(
+        said.contains("\"cache\""),
+        "decided by the kept answer: {said}"
+    );
+
+    // The stick is handed back (清退): the next time it appears it is read-only.
+    serve.restart();
+    let (code, body) = serve.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        r#"{"event":"returned","holder":"张三"}"#,
+        &api("/api/v1/carriers/YD-2026-007/events"),
+    ]);
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let said = once();
+    assert!(!writable(&issued), "a returned stick is read-only: {said}");
+    let kept: Value = serde_json::from_slice(
+        &std::fs::read(work.path().join("agent-data/carriers.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(kept["E0D55EA5741"]["state"], "returned", "{kept}");
+    drop(serve);
 }
