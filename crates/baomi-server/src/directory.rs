@@ -16,7 +16,9 @@
 //!
 //! Larger units read it from LDAP / Active Directory instead ([`ldap`]: synced at start and
 //! every few minutes, replacing the gateway's directory whole); addresses can come from a
-//! host table and DHCP leases ([`hosts`]).
+//! host table and DHCP leases ([`hosts`]). Either way the directory is also kept in the
+//! store as a snapshot ([`Directory::to_snapshot`]), which every node applies
+//! (`crate::live`), so all nodes know the same people.
 
 pub mod hosts;
 pub mod ldap;
@@ -213,6 +215,41 @@ impl Directory {
     pub fn ip_user(&self, ip: IpAddr) -> Option<&Person> {
         self.by_ip.get(&ip).map(|&i| &self.people[i])
     }
+
+    /// The directory as the store keeps it (`baomi_store::directory`): the people and the
+    /// departments given beside them, as JSON. The same directory gives the same text.
+    pub fn to_snapshot(&self) -> String {
+        serde_json::to_string(&Snapshot {
+            people: self.people.clone(),
+            departments: self.departments.clone(),
+        })
+        .expect("a directory serialises")
+    }
+
+    /// The people as a TOML directory file (`[[user]]` tables), which [`Directory::load`]
+    /// reads back.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        #[derive(serde::Serialize)]
+        struct File<'a> {
+            user: &'a [Person],
+        }
+        Ok(toml::to_string(&File { user: &self.people })?)
+    }
+
+    /// A directory from [`Directory::to_snapshot`]'s text.
+    pub fn from_snapshot(text: &str) -> anyhow::Result<Directory> {
+        let s: Snapshot = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("the stored directory is unreadable: {e}"))?;
+        Ok(Directory::new(s.people).with_departments(s.departments))
+    }
+}
+
+/// What [`Directory::to_snapshot`] writes.
+#[derive(serde::Serialize, Deserialize)]
+struct Snapshot {
+    people: Vec<Person>,
+    #[serde(default)]
+    departments: Vec<String>,
 }
 
 #[cfg(test)]

@@ -86,6 +86,8 @@ pub struct Gateway {
     live: ArcSwap<Live>,
     /// How to rebuild the engine from the store; none: the engine given is kept.
     recipe: std::sync::OnceLock<Recipe>,
+    /// This node's id in the heartbeats (`nodes`), once the reload task started.
+    node_id: std::sync::OnceLock<String>,
     pub store: Store,
     pub vault: Arc<EvidenceVault>,
     /// The people and departments; replaced whole by a directory sync.
@@ -106,6 +108,7 @@ impl Gateway {
         Gateway {
             live: ArcSwap::from_pointee(live),
             recipe: std::sync::OnceLock::new(),
+            node_id: std::sync::OnceLock::new(),
             store,
             vault,
             directory: ArcSwap::from_pointee(directory),
@@ -141,6 +144,16 @@ impl Gateway {
 
     pub fn recipe(&self) -> Option<&Recipe> {
         self.recipe.get()
+    }
+
+    /// The id this node's heartbeat goes by (set once by [`crate::live::spawn`]), so a page
+    /// can tell this node from the others in `Store::nodes`.
+    pub fn node_id(&self) -> Option<&str> {
+        self.node_id.get().map(String::as_str)
+    }
+
+    pub fn set_node_id(&self, id: &str) {
+        let _ = self.node_id.set(id.to_owned());
     }
 
     /// The directory now.
@@ -433,8 +446,14 @@ fn storage_full(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The ICAP ISTag for a version of state: it changes with the policy, the term lists and
-/// the registry, so a proxy caching adaptation results re-asks after any of them changed.
+/// The ICAP ISTag for a version of state: it changes with every piece of state, so a proxy
+/// caching adaptation results re-asks after any of them changed. RFC 3507 allows 32
+/// characters; counters that have grown past that are replaced by a hash of them.
 pub fn istag(v: &StateVersions) -> String {
-    format!("baomi-{}", v.tag())
+    let tag = format!("baomi-{}", v.tag());
+    if tag.len() <= 32 {
+        return tag;
+    }
+    let hash = blake3::hash(tag.as_bytes()).to_hex();
+    format!("baomi-h{}", &hash[..25])
 }

@@ -169,8 +169,31 @@ pub async fn serve_app(
     let _directory_sync = directory::ldap::spawn_sync(
         &gateway.config,
         {
+            // Applied here at once, and stored so every node applies the same people (a
+            // sync that found nothing new stores nothing).
             let g = gateway.clone();
-            move |d| g.set_directory(d)
+            let source = gateway
+                .config
+                .directory
+                .ldap
+                .as_ref()
+                .map(|l| format!("ldap:{}", l.url))
+                .unwrap_or_default();
+            move |d: directory::Directory| {
+                let snapshot = d.to_snapshot();
+                let counts = (d.len() as i64, d.departments().len() as i64);
+                g.set_directory(d);
+                let (g, source) = (g.clone(), source.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = g
+                        .store
+                        .directory_put(&snapshot, counts.0, counts.1, &source, "ldap-sync")
+                        .await
+                    {
+                        tracing::warn!("storing the synced directory: {e}");
+                    }
+                });
+            }
         },
         stop_rx.clone(),
     );

@@ -146,7 +146,13 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Keep the gateway's engine current and write the node's heartbeat, until the runtime
 /// stops. Reloads only when the gateway was given a [`Recipe`].
 pub fn spawn(gateway: Arc<Gateway>, node: NodeIdentity) -> tokio::task::JoinHandle<()> {
+    gateway.set_node_id(&node.id);
     tokio::spawn(async move {
+        // The node started with the directory file (if any); the store's, when one is
+        // stored, is what every node shares.
+        if let Err(e) = apply_directory(&gateway).await {
+            tracing::error!("the stored directory: {e:#}; keeping the directory file's");
+        }
         let poll = Duration::from_secs(gateway.config.node.reload_poll_secs.unwrap_or(
             match gateway.store.backend() {
                 baomi_store::Backend::Sqlite => 1,
@@ -177,9 +183,9 @@ pub fn spawn(gateway: Arc<Gateway>, node: NodeIdentity) -> tokio::task::JoinHand
             }
             let due =
                 !matches!(wake, baomi_store::state::Wake::Poll) || last_check.elapsed() >= poll;
-            if due && let Some(recipe) = gateway.recipe() {
+            if due {
                 last_check = Instant::now();
-                check(&gateway, recipe, &mut failed).await;
+                check(&gateway, gateway.recipe(), &mut failed).await;
             }
         }
     })
@@ -206,7 +212,7 @@ pub const SETTLE_MAX: Duration = Duration::from_secs(2);
 
 /// Rebuild when the store's versions differ from the running ones (and from a version that
 /// already failed to build).
-async fn check(gateway: &Gateway, recipe: &Recipe, failed: &mut Option<StateVersions>) {
+async fn check(gateway: &Gateway, recipe: Option<&Recipe>, failed: &mut Option<StateVersions>) {
     let now = match gateway.store.state_versions().await {
         Ok(v) => v,
         Err(e) => {
@@ -218,19 +224,49 @@ async fn check(gateway: &Gateway, recipe: &Recipe, failed: &mut Option<StateVers
     if now == running || Some(now) == *failed {
         return;
     }
+    // The directory is not part of the engine: a new one is swapped in on its own.
+    let mut applied = running;
+    if now.directory != running.directory {
+        match apply_directory(gateway).await {
+            Ok(()) => applied.directory = now.directory,
+            Err(e) => tracing::error!(
+                "directory #{}: {e:#}; keeping the one running",
+                now.directory
+            ),
+        }
+    }
+    let engine_moved = StateVersions {
+        directory: 0,
+        ..now
+    } != StateVersions {
+        directory: 0,
+        ..running
+    };
+    let Some(recipe) = recipe.filter(|_| engine_moved) else {
+        if applied != running {
+            gateway.set_live(Live {
+                engine: gateway.engine(),
+                versions: applied,
+            });
+        }
+        return;
+    };
     let started = Instant::now();
     match build(&gateway.store, recipe).await {
-        Ok(live) => {
+        Ok(mut live) => {
+            // The directory applied is the one read above, whatever build() saw since.
+            live.versions.directory = applied.directory;
             let v = live.versions;
             gateway.set_live(live);
             *failed = None;
             tracing::info!(
-                "state reloaded in {} ms: policy v{} (was v{}), dictionaries #{}, registry #{}",
+                "state reloaded in {} ms: policy v{} (was v{}), dictionaries #{}, registry #{}, passwords #{}",
                 started.elapsed().as_millis(),
                 v.policy,
                 running.policy,
                 v.dictionaries,
-                v.registry
+                v.registry,
+                v.passwords
             );
         }
         Err(e) => {
@@ -241,5 +277,50 @@ async fn check(gateway: &Gateway, recipe: &Recipe, failed: &mut Option<StateVers
                 running.tag()
             );
         }
+    }
+}
+
+/// Swap in the directory stored now (nothing stored: the one the node started with stays).
+pub async fn apply_directory(gateway: &Gateway) -> anyhow::Result<()> {
+    let Some(text) = gateway.store.directory_snapshot().await? else {
+        return Ok(());
+    };
+    let directory =
+        tokio::task::spawn_blocking(move || crate::directory::Directory::from_snapshot(&text))
+            .await??;
+    tracing::info!(people = directory.len(), "directory applied from the store");
+    gateway.set_directory(directory);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::istag;
+
+    #[test]
+    fn the_istag_names_the_versions_within_32_characters() {
+        let small = StateVersions {
+            policy: 3,
+            dictionaries: 2,
+            registry: 7,
+            passwords: 1,
+            directory: 4,
+        };
+        assert_eq!(istag(&small), "baomi-p3-d2-r7-k1-u4");
+        let big = StateVersions {
+            policy: 12_345,
+            dictionaries: 123_456,
+            registry: 12_345_678,
+            passwords: 1_234,
+            directory: 123_456,
+        };
+        let tag = istag(&big);
+        assert!(tag.len() <= 32 && tag.starts_with("baomi-h"), "{tag}");
+        let next = StateVersions {
+            directory: 123_457,
+            ..big
+        };
+        assert_ne!(tag, istag(&next));
     }
 }

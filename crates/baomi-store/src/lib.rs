@@ -35,6 +35,7 @@ pub mod audit;
 pub mod backup;
 pub mod casework;
 pub mod check;
+pub mod directory;
 pub mod evidence;
 pub mod incidents;
 pub mod ledger;
@@ -54,10 +55,11 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
 pub use check::{CheckOptions, StoreCheck};
+pub use directory::DirectoryMeta;
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
-pub use password_bank::PasswordBankMeta;
 pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};
+pub use password_bank::PasswordBankMeta;
 pub use records::{
     Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,
     NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,

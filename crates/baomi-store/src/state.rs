@@ -34,14 +34,17 @@ pub struct StateVersions {
     /// the store lack it).
     #[serde(default)]
     pub passwords: i64,
+    /// Counts every change of the directory (people, departments, groups).
+    #[serde(default)]
+    pub directory: i64,
 }
 
 impl StateVersions {
     /// A short tag naming these versions, e.g. for the ICAP ISTag (at most 32 characters).
     pub fn tag(&self) -> String {
         format!(
-            "p{}-d{}-r{}-k{}",
-            self.policy, self.dictionaries, self.registry, self.passwords
+            "p{}-d{}-r{}-k{}-u{}",
+            self.policy, self.dictionaries, self.registry, self.passwords, self.directory
         )
     }
 }
@@ -150,6 +153,7 @@ impl Store {
                 "dictionaries" => v.dictionaries = version,
                 "registry" => v.registry = version,
                 "passwords" => v.passwords = version,
+                "directory" => v.directory = version,
                 _ => {}
             }
         }

@@ -86,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::UserCommand,
     },
+    /// The directory (people, departments, groups) held in the store: import, status, export.
+    Directory {
+        #[command(subcommand)]
+        command: state_cli::DirectoryCommand,
+    },
     /// The password bank held in the store (sealed): import, status, export, clear.
     Passwords {
         #[command(subcommand)]
@@ -356,6 +361,7 @@ fn run(cli: Cli) -> Result<i32> {
             command: PolicyCommand::Diff { from, to },
         } => state_cli::policy_diff(from, to, &data_dir, url.as_deref()),
         Command::Dict { command } => state_cli::dict(command, &data_dir, url.as_deref()),
+        Command::Directory { command } => state_cli::directory(command, &data_dir, url.as_deref()),
         Command::Passwords { command } => {
             state_cli::passwords(command, &data_dir, evidence_dir, url.as_deref())
         }

@@ -57,6 +57,7 @@ pub fn serve(args: ServeArgs, mut config: ServerConfig, data_dir: &Path) -> Resu
         crate::setup::import_passwords(&store, &vault, config.scan.passwords.as_deref(), data_dir)
             .await?;
         recipe.vault = Some(vault);
+        crate::setup::import_directory(&store, config.directory.file.as_deref()).await?;
         // The policy, the term lists and the registry live in the store; files are an
         // import path. Every change is applied by the running node within seconds.
         crate::setup::import_files(&store, args.policy.as_deref(), data_dir, &internal).await?;

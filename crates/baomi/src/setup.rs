@@ -187,6 +187,47 @@ pub async fn import_passwords(
     Ok(())
 }
 
+/// The directory file (`directory.file`) as an import path into the store: stored when the
+/// store has no directory yet or the file was modified after the stored one (a directory
+/// synced from LDAP since is newer and stays).
+pub async fn import_directory(store: &baomi_store::Store, file: Option<&Path>) -> Result<()> {
+    let Some(path) = file else { return Ok(()) };
+    let newer = match store.directory_meta().await? {
+        None => true,
+        Some(m) => modified_ms(path).is_some_and(|ms| ms > m.updated_ms),
+    };
+    if newer {
+        store_directory_file(store, path, &format!("file:{}", path.display())).await?;
+    }
+    Ok(())
+}
+
+/// Read a directory file (TOML or CSV) and store it; `true` when it changed the store.
+pub async fn store_directory_file(
+    store: &baomi_store::Store,
+    path: &Path,
+    actor: &str,
+) -> Result<bool> {
+    let dir = baomi_server::directory::Directory::load(path)?;
+    let (people, departments) = (dir.len() as i64, dir.departments().len() as i64);
+    let changed = store
+        .directory_put(
+            &dir.to_snapshot(),
+            people,
+            departments,
+            &format!("file:{}", path.display()),
+            actor,
+        )
+        .await?;
+    if changed {
+        eprintln!(
+            "baomi: directory {} stored ({people} people, {departments} departments)",
+            path.display()
+        );
+    }
+    Ok(changed)
+}
+
 /// A password bank file's text, with the warning [`passwords`] gives for a world-readable one.
 pub fn read_password_file(path: &Path) -> Result<String> {
     warn_if_world_readable(path);

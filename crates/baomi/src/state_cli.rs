@@ -41,6 +41,17 @@ pub enum PasswordsCommand {
     Clear,
 }
 
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+    /// Store a directory file (TOML `[[user]]` tables or CSV, as `directory.file`) as the
+    /// directory every node uses. Running servers apply it within seconds.
+    Import { file: PathBuf },
+    /// How many people and departments are stored, from where and when.
+    Status,
+    /// Print the stored directory as a TOML directory file.
+    Export,
+}
+
 /// `YYYY-MM-DD HH:MM` in Beijing time.
 fn local_time(ms: i64) -> String {
     let secs = (ms + baomi_store::LOCAL_OFFSET_MS)
@@ -273,6 +284,42 @@ pub fn passwords(
             } else {
                 println!("no password bank stored");
             }
+            Ok(0)
+        }),
+    }
+}
+
+/// `baomi directory import|status|export`: the directory held in the store.
+pub fn directory(command: DirectoryCommand, data_dir: &Path, url: Option<&str>) -> Result<i32> {
+    match command {
+        DirectoryCommand::Import { file } => with_store(data_dir, url, async |store| {
+            if !crate::setup::store_directory_file(store, &file, &console_actor()).await? {
+                println!("directory: unchanged");
+            } else {
+                println!("directory stored; running servers apply it within seconds");
+            }
+            Ok(0)
+        }),
+        DirectoryCommand::Status => with_store(data_dir, url, async |store| {
+            match store.directory_meta().await? {
+                Some(m) => println!(
+                    "{} people\t{} departments\t{}\t{}",
+                    m.people,
+                    m.departments,
+                    local_time(m.updated_ms),
+                    m.source
+                ),
+                None => println!("no directory stored"),
+            }
+            Ok(0)
+        }),
+        DirectoryCommand::Export => with_store(data_dir, url, async |store| {
+            let Some(text) = store.directory_snapshot().await? else {
+                eprintln!("no directory stored");
+                return Ok(1);
+            };
+            let dir = baomi_server::directory::Directory::from_snapshot(&text)?;
+            print!("{}", dir.to_toml()?);
             Ok(0)
         }),
     }

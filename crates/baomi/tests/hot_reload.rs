@@ -302,3 +302,76 @@ fn password_bank_in_the_store_opens_archives_without_a_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The directory held in the store: the directory file is imported at start, a new one
+/// imported while the server runs applies without a restart (incidents name the new
+/// department), and after a restart the store's newer directory wins over the older file.
+#[test]
+fn directory_in_the_store_applies_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = |department: &str| {
+        format!(
+            "[[user]]\nname = \"张三\"\ndepartment = \"{department}\"\nproxy_users = [\"zhangsan\"]\ngroups = [\"涉密人员\"]\n"
+        )
+    };
+    let file = dir.path().join("directory.toml");
+    std::fs::write(&file, person("市局/办公室")).unwrap();
+    let mut s = Serve::start(
+        &format!("[directory]\nfile = \"{}\"\n", file.display()),
+        None,
+    );
+    let marked = dir.path().join("note.txt");
+    std::fs::write(&marked, "机密★1年\n关于调整值班安排的通知\n").unwrap();
+    let department = |s: &Serve| {
+        let v = scan(s, &marked);
+        let number = v["incidents"][0].as_str().expect("an incident").to_owned();
+        s.api(&format!("/api/v1/incidents/{number}"))["department"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(department(&s), "市局/办公室");
+    let out = cli(&s, &["directory", "status"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.starts_with("1 people\t1 departments"), "{status}");
+
+    let moved = dir.path().join("moved.toml");
+    std::fs::write(&moved, person("市局/保密科")).unwrap();
+    let out = cli(&s, &["directory", "import", moved.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    while department(&s) != "市局/保密科" {
+        assert!(start.elapsed() < Duration::from_secs(15), "{}", s.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The same file again changes nothing; the export reads back as a directory file.
+    let out = cli(&s, &["directory", "import", moved.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unchanged"));
+    let out = cli(&s, &["directory", "export"]);
+    let exported = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        exported.contains("市局/保密科") && exported.contains("涉密人员"),
+        "{exported}"
+    );
+    let again = dir.path().join("exported.toml");
+    std::fs::write(&again, &exported).unwrap();
+    let out = cli(&s, &["directory", "import", again.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unchanged"),
+        "{exported}"
+    );
+
+    // Restarted with the older file configured: the store's directory stays.
+    s.restart();
+    assert_eq!(department(&s), "市局/保密科");
+    let out = cli(&s, &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
