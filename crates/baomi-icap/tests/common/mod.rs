@@ -469,6 +469,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The lines every test Squid has: its files in `dir`, no cache, quick shutdown, every
+/// client allowed.
+fn housekeeping(dir: &std::path::Path) -> String {
+    let d = dir.display();
+    format!(
+        "pid_filename {d}/squid.pid\n\
+         cache_log {d}/cache.log\n\
+         access_log stdio:{d}/access.log\n\
+         cache_store_log none\n\
+         coredump_dir {d}\n\
+         cache deny all\n\
+         cache_mem 8 MB\n\
+         shutdown_lifetime 0 seconds\n\
+         http_access allow all\n"
+    )
+}
+
 /// Squid from Debian, in the foreground, with its config, logs and pid in a temp dir;
 /// killed when dropped.
 pub struct Squid {
@@ -488,19 +505,11 @@ impl Squid {
         // Squid drops root privileges to its cache_effective_user, which must write here.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let (port, plain_port) = (free_port(), free_port());
-        let d = dir.path().display();
+        let base = housekeeping(dir.path());
         let conf = format!(
             "http_port 127.0.0.1:{port} name=icap_port\n\
              http_port 127.0.0.1:{plain_port} name=plain_port\n\
-             pid_filename {d}/squid.pid\n\
-             cache_log {d}/cache.log\n\
-             access_log stdio:{d}/access.log\n\
-             cache_store_log none\n\
-             coredump_dir {d}\n\
-             cache deny all\n\
-             cache_mem 8 MB\n\
-             shutdown_lifetime 0 seconds\n\
-             http_access allow all\n\
+             {base}\
              acl via_icap myportname icap_port\n\
              icap_enable on\n\
              icap_send_client_ip on\n\
@@ -530,17 +539,9 @@ impl Squid {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let ports: Vec<u16> = icap_ports.iter().map(|_| free_port()).collect();
-        let d = dir.path().display();
+        let base = housekeeping(dir.path());
         let mut conf = format!(
-            "pid_filename {d}/squid.pid\n\
-             cache_log {d}/cache.log\n\
-             access_log stdio:{d}/access.log\n\
-             cache_store_log none\n\
-             coredump_dir {d}\n\
-             cache deny all\n\
-             cache_mem 8 MB\n\
-             shutdown_lifetime 0 seconds\n\
-             http_access allow all\n\
+            "{base}\
              icap_enable on\n\
              icap_send_client_ip on\n\
              icap_preview_enable on\n\
@@ -607,7 +608,7 @@ impl Squid {
         let hosts_file = dir.path().join("hosts");
         std::fs::write(&hosts_file, format!("127.0.0.1 {}\n", hosts.join(" "))).unwrap();
         let port = free_port();
-        let d = dir.path().display();
+        let base = housekeeping(dir.path());
         let splice_acl = if splice.is_empty() {
             String::new()
         } else {
@@ -626,15 +627,7 @@ impl Squid {
              ssl_bump bump all\n\
              tls_outgoing_options cafile={upstream_ca}\n\
              hosts_file {hosts}\n\
-             pid_filename {d}/squid.pid\n\
-             cache_log {d}/cache.log\n\
-             access_log stdio:{d}/access.log\n\
-             cache_store_log none\n\
-             coredump_dir {d}\n\
-             cache deny all\n\
-             cache_mem 8 MB\n\
-             shutdown_lifetime 0 seconds\n\
-             http_access allow all\n\
+             {base}\
              acl CONNECT method CONNECT\n\
              icap_enable on\n\
              icap_send_client_ip on\n\
