@@ -405,6 +405,31 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "Your session ended; sign in again.",
     ),
     (
+        "login.ldap_unavailable",
+        "目录服务器（LDAP）暂时无法连接，无法核验密码。请稍后再试，或联系系统管理员。",
+        "The directory server (LDAP) cannot be reached, so the password cannot be checked. Try again later or ask the system administrator.",
+    ),
+    (
+        "login.no_role",
+        "您不在任何系统角色组中，无权登录本系统。如需使用，请联系系统管理员。",
+        "You are in none of the console's role groups and cannot sign in. Ask the system administrator.",
+    ),
+    (
+        "login.role_conflict",
+        "您在目录中同时属于多个管理角色组（三员互斥），暂不授予任何角色。请联系系统管理员调整角色组。",
+        "You are in several administrative role groups of the directory (the three roles are mutually exclusive), so no role is given. Ask the system administrator to fix the groups.",
+    ),
+    (
+        "login.ldap_hint",
+        "可使用单位目录（LDAP）账号和密码登录。",
+        "You may sign in with your directory (LDAP) account and password.",
+    ),
+    (
+        "me.password_ldap",
+        "本账户使用单位目录（LDAP）密码登录，请在目录中修改密码。",
+        "This account signs in with the directory (LDAP) password: change it in the directory.",
+    ),
+    (
         "login.notice",
         "本系统仅供授权人员使用，所有操作均记入审计日志。",
         "For authorised staff only. Every action is recorded in the audit trail.",
@@ -943,6 +968,18 @@ impl Tr {
             "account.password" => ("设置密码", "password set"),
             "account.locked" => ("账户锁定", "account locked"),
             "account.totp_enable" => ("启用双因素认证", "two-factor on"),
+            "account.auth" => ("变更登录方式（本地/LDAP）", "sign-in method changed"),
+            "account.create_from_directory" => (
+                "首次 LDAP 登录创建账户",
+                "account created at its first LDAP sign-in",
+            ),
+            "account.role_from_directory" => {
+                ("按目录角色组变更角色", "role taken from the directory")
+            }
+            "login.role_conflict" => (
+                "多个角色组，拒绝登录",
+                "sign-in refused: several role groups",
+            ),
             "login" => ("登录", "sign-in"),
             "logout" => ("退出", "sign-out"),
             "login.failed" => ("登录失败", "failed sign-in"),
