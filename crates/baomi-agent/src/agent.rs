@@ -11,8 +11,12 @@
 //!   Inspection runs on its own thread, so reading events never waits for the engine.
 //! - **delivery**: its own thread carries the queue to the server (`deliver.rs`), woken
 //!   when an event is queued, backing off while the server is away.
+//! - **held print jobs**: another thread asks the server every `print.decision_poll_secs`
+//!   for the security officer's decisions on jobs the CUPS backend held, and carries them
+//!   out against the local cupsd (`cups::carry_out`: release and `lp -H resume`, or cancel).
 //!
-//! `--once` (tests, cron): scan the media there are now, deliver the queue once, exit.
+//! `--once` (tests, cron): scan the media there are now, deliver the queue once, carry out
+//! the decisions on held print jobs, exit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +61,8 @@ pub struct Summary {
     pub media: usize,
     pub scan: ScanCount,
     pub delivery: Pass,
+    /// Decisions on held print jobs carried out.
+    pub print_decisions: usize,
 }
 
 /// How long a written file must be quiet before it is inspected.
@@ -171,6 +177,10 @@ pub fn run(cfg: AgentConfig, engine: Arc<Engine>, opts: RunOptions) -> anyhow::R
         }
         if let Some(d) = &deliverer {
             summary.delivery = d.pass(inspector.queue())?;
+            match d.print_pass() {
+                Ok(n) => summary.print_decisions = n,
+                Err(e) => tracing::warn!(%e, "cannot fetch the decisions on held print jobs"),
+            }
         } else {
             summary.delivery.waiting = inspector.queue().pending()?.len();
         }
@@ -179,6 +189,19 @@ pub fn run(cfg: AgentConfig, engine: Arc<Engine>, opts: RunOptions) -> anyhow::R
     }
 
     let (kick_tx, kick_rx) = mpsc::channel::<()>();
+    if let Some(d) = Deliverer::new(&cfg)? {
+        let every = Duration::from_secs(cfg.print.decision_poll_secs.max(1));
+        std::thread::Builder::new()
+            .name("baomi-print-decisions".into())
+            .spawn(move || {
+                loop {
+                    if let Err(e) = d.print_pass() {
+                        tracing::debug!(%e, "cannot fetch the decisions on held print jobs");
+                    }
+                    std::thread::sleep(every);
+                }
+            })?;
+    }
     if let Some(d) = deliverer {
         let queue = Queue::open(&cfg.queue_dir())?;
         std::thread::Builder::new()

@@ -121,6 +121,9 @@ pub struct PrintConfig {
     /// Allow `baomi:/file:///PATH` devices other than `file:///dev/null` (cupsd's
     /// `FileDevice`; the backend writes them itself, as root).
     pub file_device: bool,
+    /// How often the agent asks the server for the security officer's decisions on held
+    /// jobs (release or cancel), in seconds.
+    pub decision_poll_secs: u64,
 }
 
 impl Default for PrintConfig {
@@ -130,6 +133,7 @@ impl Default for PrintConfig {
             on_timeout: PrintFallback::Cancel,
             max_job_bytes: 512 << 20,
             file_device: false,
+            decision_poll_secs: 30,
         }
     }
 }

@@ -15,8 +15,10 @@
 //!   event;
 //! - block: exit [`CUPS_BACKEND_CANCEL`] with `ERROR: 含涉密内容，已阻止打印 (BM-…)`, the job
 //!   queued as the event's content;
-//! - quarantine: exit [`CUPS_BACKEND_HOLD`]; the job waits in CUPS until an administrator
-//!   releases it ([`release`], then `lp -i JOB -H resume`);
+//! - quarantine: exit [`CUPS_BACKEND_HOLD`]; the job waits in CUPS until the security
+//!   officer decides on its incident and the agent carries the decision out ([`carry_out`]:
+//!   [`release`] then `lp -i JOB -H resume`, or `cancel JOB`), or an administrator releases
+//!   it by hand (`baomi cups-backend --release JOB`, then `lp -i JOB -H resume`);
 //! - a job that cannot be inspected in time or at all (a raw printer language, an unreadable
 //!   file, a limit): `print.on_timeout` (default cancel).
 //!
@@ -342,6 +344,7 @@ pub fn run_job(job: &JobArgs, env: &BackendEnv, cfg: &AgentConfig, engine: Arc<E
             "note": extra,
         });
         let short = short_number(&ev.id);
+        let id = ev.id.clone();
         let pushed = Queue::open(&cfg.queue_dir()).and_then(|q| match data.whole_file() {
             Some(file) => q.push(&mut ev, Some(&mut File::open(file)?)),
             None => q.push(&mut ev, None),
@@ -356,7 +359,7 @@ pub fn run_job(job: &JobArgs, env: &BackendEnv, cfg: &AgentConfig, engine: Arc<E
                 ),
             );
         }
-        short
+        (short, id)
     };
     let Some(insp) = inspection else {
         say("INFO", &format!("保密管理员已批准，打印 (job {})", job.job));
@@ -370,13 +373,14 @@ pub fn run_job(job: &JobArgs, env: &BackendEnv, cfg: &AgentConfig, engine: Arc<E
     };
     match &insp.decision {
         Decision::Verdict(Action::Block) => {
-            let n = event("blocked", &insp, serde_json::Value::Null);
+            let (n, _) = event("blocked", &insp, serde_json::Value::Null);
             say("ERROR", &format!("{BLOCKED_MESSAGE} ({n})"));
             CUPS_BACKEND_CANCEL
         }
         Decision::Verdict(Action::Quarantine) => {
-            let n = event("held", &insp, serde_json::Value::Null);
-            if let Err(e) = record_hold(&cfg.data_dir, &job.job, &printer, hash.as_deref(), &n) {
+            let (n, id) = event("held", &insp, serde_json::Value::Null);
+            if let Err(e) = record_hold(&cfg.data_dir, &job.job, &printer, hash.as_deref(), &n, &id)
+            {
                 say("WARNING", &format!("Baomi: cannot record the hold: {e}"));
             }
             say("ERROR", &format!("{HELD_MESSAGE} ({n})"));
@@ -395,7 +399,7 @@ pub fn run_job(job: &JobArgs, env: &BackendEnv, cfg: &AgentConfig, engine: Arc<E
         }
         Decision::Uninspectable(why) => {
             let fallback = cfg.print.on_timeout;
-            let n = event(
+            let (n, _) = event(
                 "uninspectable",
                 &insp,
                 json!({ "why": why, "fallback": fallback_name(fallback) }),
@@ -920,13 +924,15 @@ fn safe_job_id(job: &str) -> Option<&str> {
     (!job.is_empty() && job.len() <= 20 && job.bytes().all(|b| b.is_ascii_digit())).then_some(job)
 }
 
-/// Remember a held job: its id, its printer, the hash of its bytes and the event's number.
+/// Remember a held job: its id, its printer, the hash of its bytes, the event's number
+/// and id (what the server's decision names).
 fn record_hold(
     data_dir: &Path,
     job: &str,
     printer: &str,
     hash: Option<&str>,
     number: &str,
+    event_id: &str,
 ) -> io::Result<()> {
     let Some(job) = safe_job_id(job) else {
         return Err(io::Error::other("not a CUPS job id"));
@@ -934,7 +940,8 @@ fn record_hold(
     let dir = holds_dir(data_dir);
     private_dir(&dir)?;
     let record = json!({
-        "job": job, "printer": printer, "sha": hash, "number": number, "approved": false,
+        "job": job, "printer": printer, "sha": hash, "number": number, "event_id": event_id,
+        "approved": false,
     });
     fs::write(dir.join(format!("{job}.json")), record.to_string())
 }
@@ -978,9 +985,108 @@ pub fn release(data_dir: &Path, job: &str) -> anyhow::Result<String> {
     Ok(record["number"].as_str().unwrap_or_default().to_owned())
 }
 
+/// The held job an event id names: its CUPS job id.
+fn held_job_of_event(data_dir: &Path, event_id: &str) -> Option<String> {
+    let entries = fs::read_dir(holds_dir(data_dir)).ok()?;
+    for e in entries.flatten() {
+        let Ok(text) = fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if record["event_id"] == json!(event_id) {
+            return record["job"].as_str().map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// Run a CUPS client tool (`lp`, `cancel`) against the local cupsd (`CUPS_SERVER`, when
+/// set, as every CUPS client reads it). A tool still running after 30 s (a cupsd that does
+/// not answer) is killed: the decision is reported as not carried out rather than keeping
+/// the agent's decision thread waiting for ever.
+fn cups_tool(program: &str, args: &[&str]) -> Result<(), String> {
+    const LIMIT: Duration = Duration::from_secs(30);
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < LIMIT => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} {}: no answer within 30 s",
+                    args.join(" ")
+                ));
+            }
+            Err(e) => return Err(format!("{program}: {e}")),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    Err(format!("{program} {}: {}", args.join(" "), err.trim()))
+}
+
+/// Carry out the security officer's decision on the job held under `event_id` (fetched
+/// from the server by the agent): `release` approves the job once ([`release`]) and
+/// resumes it in CUPS (`lp -i JOB -H resume`: cupsd runs the job again, the backend prints
+/// it without inspecting it again); `cancel` cancels it in CUPS (`cancel JOB`) and forgets
+/// the hold. Returns what was done, or why it could not be (the outcome the server keeps).
+pub fn carry_out(data_dir: &Path, event_id: &str, decision: &str) -> Result<String, String> {
+    let job = held_job_of_event(data_dir, event_id)
+        .ok_or_else(|| format!("no job is held here under event {event_id}"))?;
+    match decision {
+        "release" => {
+            release(data_dir, &job).map_err(|e| format!("{e:#}"))?;
+            cups_tool("lp", &["-i", &job, "-H", "resume"])?;
+            Ok(format!("released: job {job} resumed"))
+        }
+        "cancel" => {
+            cups_tool("cancel", &[&job])?;
+            let _ = fs::remove_file(holds_dir(data_dir).join(format!("{job}.json")));
+            Ok(format!("canceled: job {job}"))
+        }
+        other => Err(format!("unknown decision {other:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decision_names_the_held_job_by_its_event() {
+        let dir = tempfile::tempdir().unwrap();
+        record_hold(
+            dir.path(),
+            "77",
+            "secure",
+            None,
+            "BM-abcdef12",
+            "abcdef12-0000",
+        )
+        .unwrap();
+        assert_eq!(
+            held_job_of_event(dir.path(), "abcdef12-0000").as_deref(),
+            Some("77")
+        );
+        assert!(carry_out(dir.path(), "other-event", "release").is_err());
+        assert!(carry_out(dir.path(), "abcdef12-0000", "shred").is_err());
+    }
 
     #[test]
     fn the_inner_device_is_what_follows_baomi() {
@@ -1049,7 +1155,15 @@ mod tests {
     #[test]
     fn a_release_prints_the_held_job_once() {
         let dir = std::env::temp_dir().join(format!("baomi-hold-{}", uuid::Uuid::new_v4()));
-        record_hold(&dir, "42", "secure", Some("abc"), "BM-12345678").unwrap();
+        record_hold(
+            &dir,
+            "42",
+            "secure",
+            Some("abc"),
+            "BM-12345678",
+            "12345678-e",
+        )
+        .unwrap();
         assert!(!take_release(&dir, "42", "secure"), "not approved yet");
         assert_eq!(release(&dir, "42").unwrap(), "BM-12345678");
         assert!(

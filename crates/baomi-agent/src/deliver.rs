@@ -106,6 +106,96 @@ impl Deliverer {
         Ok(pass)
     }
 
+    /// The security officer's decisions on print jobs held on this computer, not carried
+    /// out yet: `(id, event_id, decision)`.
+    pub fn print_decisions(&self) -> anyhow::Result<Vec<(i64, String, String)>> {
+        let mut req = self
+            .http
+            .get(format!("{}/api/v1/agent/print-decisions", self.base))
+            .query("machine", &self.machine);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut r = req.call()?;
+        let status = r.status().as_u16();
+        let mut text = String::new();
+        r.body_mut()
+            .as_reader()
+            .take(1 << 20)
+            .read_to_string(&mut text)?;
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if status != 200 {
+            anyhow::bail!("{status} {}", reason(&v, &text));
+        }
+        Ok(v["decisions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| {
+                        Some((
+                            d["id"].as_i64()?,
+                            d["event_id"].as_str()?.to_owned(),
+                            d["decision"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Tell the server what became of decision `id`.
+    pub fn print_decision_done(&self, id: i64, outcome: &str) -> anyhow::Result<()> {
+        let mut req = self
+            .http
+            .post(format!(
+                "{}/api/v1/agent/print-decisions/{id}/done",
+                self.base
+            ))
+            .query("machine", &self.machine)
+            .query("outcome", outcome);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut r = req.send_empty()?;
+        let status = r.status().as_u16();
+        if status != 200 {
+            let mut text = String::new();
+            let _ = r
+                .body_mut()
+                .as_reader()
+                .take(64 * 1024)
+                .read_to_string(&mut text);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            anyhow::bail!("{status} {}", reason(&v, &text));
+        }
+        Ok(())
+    }
+
+    /// Fetch the officer's decisions on held print jobs and carry each out against the
+    /// local cupsd ([`crate::cups::carry_out`]), reporting every outcome. A decision whose
+    /// outcome could not be reported is fetched again next time; carrying it out again is
+    /// harmless (the approval is once, the job is gone or printing). Returns how many were
+    /// carried out.
+    pub fn print_pass(&self) -> anyhow::Result<usize> {
+        let decisions = self.print_decisions()?;
+        let mut n = 0;
+        for (id, event_id, decision) in decisions {
+            let outcome = match crate::cups::carry_out(&self.data_dir, &event_id, &decision) {
+                Ok(done) => {
+                    tracing::warn!(event = %event_id, %decision, %done, "held print job: the security officer's decision carried out");
+                    done
+                }
+                Err(why) => {
+                    tracing::error!(event = %event_id, %decision, reason = %why, "held print job: the decision could not be carried out");
+                    format!("failed: {why}")
+                }
+            };
+            self.print_decision_done(id, &outcome)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn send(&self, queue: &Queue, ev: &Event) -> Sent {
         let body: Vec<u8> = if ev.content.is_some() {
             let mut b = Vec::new();

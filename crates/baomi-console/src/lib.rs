@@ -4,7 +4,8 @@
 //! nothing from the internet at run time.
 //!
 //! Three people work here, each with one role (三员分立): the security officer (incident
-//! queue, dashboard, records, policy, registry, approvals), the auditor (the audit trail)
+//! queue, dashboard, records, policy, registry, approvals), the auditor (the audit trail
+//! and the policy's versions)
 //! and the system administrator (accounts, tokens, health); beside them the people of the
 //! publication review (drafter, department reviewer, office, leader) see that page only. Which page each may open is not decided
 //! here: every route is added with its permission through [`baomi_server::authz::Routes`],
@@ -82,6 +83,16 @@ pub fn routes() -> Routes<ApiState> {
             P::Quarantine,
             incidents::delete_mail,
         )
+        .post(
+            "/incidents/{number}/print-release",
+            P::Quarantine,
+            incidents::print_release,
+        )
+        .post(
+            "/incidents/{number}/print-cancel",
+            P::Quarantine,
+            incidents::print_cancel,
+        )
         .get("/campaigns", P::Records, records::campaigns)
         .post("/campaigns", P::Records, records::create_campaign)
         .get("/campaigns/{id}", P::Records, records::campaign)
@@ -121,6 +132,11 @@ pub fn routes() -> Routes<ApiState> {
         .get("/reviews/{id}/content", P::ReviewRead, reviews::content)
         .get("/policy", P::Policy, policy::page)
         .post("/policy/test", P::Policy, policy::test_file)
+        .get("/policy/edit", P::PolicyEdit, policy::edit)
+        .post("/policy/edit", P::PolicyEdit, policy::save)
+        .get("/policy/versions", P::PolicyHistory, policy::versions)
+        .get("/policy/versions/{id}", P::PolicyHistory, policy::version)
+        .get("/policy/diff", P::PolicyHistory, policy::diff)
         .get("/registry", P::Registry, policy::registry)
         .post("/registry", P::Registry, policy::register)
         .post("/registry/{id}/remove", P::Registry, policy::unregister)

@@ -6,19 +6,49 @@
 //!   "read-only-unless-registered"` mounts it writable then — and its number, state and
 //!   holder. An unknown serial is an answer too (`registered: false`), not an error: the
 //!   agent caches every answer for the time it is offline.
+//! - `GET /api/v1/agent/print-decisions?machine=M`: the security officer's decisions on
+//!   print jobs held on that computer (release or cancel) not carried out yet, and
+//!   `POST /api/v1/agent/print-decisions/{id}/done?machine=M&outcome=…` when the agent has
+//!   carried one out against its cupsd.
+//!
+//! And for the security officer (`Permission::Quarantine`, as for held mail):
+//! `POST /api/v1/incidents/{number}/print-release` and `…/print-cancel` decide on the print
+//! job an incident's agent event held (`local_action = held`); the decision waits for the
+//! computer's agent (`baomi_store::print_holds`). Both audited.
 
-use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use baomi_store::CarrierState;
+use axum::{Extension, Json};
+use baomi_store::{CarrierState, PrintDecisionKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiState};
-use crate::authz::{Permission, Routes};
+use crate::authz::{Permission, Principal, Routes};
 
 pub fn routes() -> Routes<ApiState> {
-    Routes::new().get("/api/v1/agent/carrier", Permission::Inspect, carrier)
+    Routes::new()
+        .get("/api/v1/agent/carrier", Permission::Inspect, carrier)
+        .get(
+            "/api/v1/agent/print-decisions",
+            Permission::Inspect,
+            print_decisions,
+        )
+        .post(
+            "/api/v1/agent/print-decisions/{id}/done",
+            Permission::Inspect,
+            print_decision_done,
+        )
+        .post(
+            "/api/v1/incidents/{number}/print-release",
+            Permission::Quarantine,
+            print_release,
+        )
+        .post(
+            "/api/v1/incidents/{number}/print-cancel",
+            Permission::Quarantine,
+            print_cancel,
+        )
 }
 
 #[derive(Deserialize)]
@@ -77,6 +107,93 @@ async fn carrier(
         "holder": holder,
         "department": c.fields.department,
     })))
+}
+
+#[derive(Deserialize)]
+struct MachineParam {
+    machine: String,
+}
+
+#[derive(Deserialize)]
+struct DoneParams {
+    machine: String,
+    outcome: String,
+}
+
+/// The agent's source as its events carry it: `agent:MACHINE`.
+fn agent_source(machine: &str) -> Result<String, ApiError> {
+    let m = machine.trim();
+    if m.is_empty() || m.chars().count() > 100 || m.chars().any(char::is_control) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "machine: 1 to 100 characters".into(),
+        ));
+    }
+    Ok(format!("agent:{m}"))
+}
+
+/// `GET /api/v1/agent/print-decisions?machine=M`.
+async fn print_decisions(
+    State(state): State<ApiState>,
+    Query(q): Query<MachineParam>,
+) -> Result<Json<Value>, ApiError> {
+    let source = agent_source(&q.machine)?;
+    let waiting = state.gateway.store.print_decisions_waiting(&source).await?;
+    Ok(Json(json!({ "decisions": waiting })))
+}
+
+/// `POST /api/v1/agent/print-decisions/{id}/done?machine=M&outcome=…`.
+async fn print_decision_done(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<i64>,
+    Query(q): Query<DoneParams>,
+) -> Result<Json<Value>, ApiError> {
+    let source = agent_source(&q.machine)?;
+    if q.outcome.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "outcome: required".into(),
+        ));
+    }
+    let d = state
+        .gateway
+        .store
+        .print_decision_done(id, &source, q.outcome.trim(), &who.actor)
+        .await?;
+    Ok(Json(json!(d)))
+}
+
+async fn decide(
+    state: ApiState,
+    who: Principal,
+    number: String,
+    kind: PrintDecisionKind,
+) -> Result<Json<Value>, ApiError> {
+    let d = state
+        .gateway
+        .store
+        .decide_print(&number, kind, &who.actor)
+        .await?;
+    Ok(Json(json!(d)))
+}
+
+/// `POST /api/v1/incidents/{number}/print-release`: print the held job (once).
+async fn print_release(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, who, number, PrintDecisionKind::Release).await
+}
+
+/// `POST /api/v1/incidents/{number}/print-cancel`: throw the held job away.
+async fn print_cancel(
+    State(state): State<ApiState>,
+    Extension(who): Extension<Principal>,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    decide(state, who, number, PrintDecisionKind::Cancel).await
 }
 
 #[cfg(test)]

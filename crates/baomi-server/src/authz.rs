@@ -86,8 +86,13 @@ pub enum Permission {
     Evidence,
     /// Release or delete held mail.
     Quarantine,
-    /// Read the active policy and test files against it.
+    /// Read the active policy and the term lists, and test files against them.
     Policy,
+    /// Store a new version of the policy (the security officer sets policy, 三员分立).
+    PolicyEdit,
+    /// The policy's stored versions: who changed it, when and why, any version's text and
+    /// the difference between two. The auditor checks what the officer changed.
+    PolicyHistory,
     /// The registry of secret documents (fingerprints).
     Registry,
     /// Approve or reject account changes proposed by the system administrator.
@@ -155,6 +160,8 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
     (P::Evidence, &[S::Secadmin]),
     (P::Quarantine, &[S::Secadmin]),
     (P::Policy, &[S::Secadmin]),
+    (P::PolicyEdit, &[S::Secadmin]),
+    (P::PolicyHistory, &[S::Secadmin, S::Auditor]),
     (P::Registry, &[S::Secadmin]),
     (P::ReportRun, &[S::Scan, S::Secadmin]),
     (P::Records, &[S::Secadmin]),
@@ -513,6 +520,8 @@ mod tests {
             P::Evidence,
             P::Quarantine,
             P::Policy,
+            P::PolicyEdit,
+            P::PolicyHistory,
             P::Registry,
             P::ApproveAccounts,
             P::Audit,
@@ -535,12 +544,17 @@ mod tests {
             P::IncidentsRead,
             P::Evidence,
             P::Policy,
+            P::PolicyEdit,
             P::Registry,
             P::Records,
         ] {
             assert!(granted(S::Secadmin, p));
             assert!(!granted(S::Sysadmin, p) && !granted(S::Auditor, p) && !granted(S::Scan, p));
         }
+        // The security officer sets policy; the auditor reads its versions (who changed
+        // what) but cannot change it; the system administrator does neither.
+        assert!(granted(S::Secadmin, P::PolicyHistory) && granted(S::Auditor, P::PolicyHistory));
+        assert!(!granted(S::Sysadmin, P::PolicyHistory) && !granted(S::Scan, P::PolicyHistory));
         assert!(granted(S::Auditor, P::Audit));
         assert!(!granted(S::Sysadmin, P::Audit) && !granted(S::Secadmin, P::Audit));
         assert!(granted(S::Sysadmin, P::Accounts));

@@ -162,16 +162,21 @@ pub fn spawn(gateway: Arc<Gateway>, node: NodeIdentity) -> tokio::task::JoinHand
         let mut watch = gateway.store.state_watch(poll.min(HEARTBEAT)).await;
         let started_ms = baomi_store::now_ms();
         let mut last_beat: Option<Instant> = None;
+        // What the last heartbeat said: a swap is told at once, not at the next beat, so
+        // the nodes' table (health page) shows a node on the new versions when it is.
+        let mut told: Option<StateVersions> = None;
         let mut failed: Option<StateVersions> = None;
         let mut last_check = Instant::now();
         loop {
-            if last_beat.is_none_or(|t| t.elapsed() >= HEARTBEAT) {
+            let versions = gateway.live().versions;
+            if last_beat.is_none_or(|t| t.elapsed() >= HEARTBEAT) || told != Some(versions) {
                 let beat = NodeBeat {
                     id: node.id.clone(),
                     address: node.address.clone(),
                     started_ms,
-                    versions: gateway.live().versions,
+                    versions,
                 };
+                told = Some(versions);
                 if let Err(e) = gateway.store.node_beat(&beat).await {
                     tracing::warn!("node heartbeat: {e}");
                 }

@@ -40,6 +40,7 @@ pub mod evidence;
 pub mod incidents;
 pub mod ledger;
 pub mod password_bank;
+pub mod print_holds;
 pub mod records;
 pub mod registry;
 pub mod reviews;
@@ -60,6 +61,7 @@ pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
 pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};
 pub use password_bank::PasswordBankMeta;
+pub use print_holds::{HeldPrint, PrintDecision, PrintDecisionKind};
 pub use records::{
     Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,
     NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,

@@ -12,7 +12,37 @@ pub struct TempPostgres {
     bin: PathBuf,
     data: PathBuf,
     dir: tempfile::TempDir,
+    port: u16,
     child: Child,
+}
+
+/// `postgres` on `data`, listening on loopback `port`, once it accepts connections.
+fn run_server(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    socket_dir: &std::path::Path,
+    port: u16,
+) -> Result<Child, String> {
+    let child = as_postgres(bin.join("postgres"))
+        .arg("-D")
+        .arg(data)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
+        .arg(socket_dir)
+        .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("postgres: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("postgres did not start within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Accepting TCP is not yet accepting logins; the first connect retries below.
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(child)
 }
 
 fn bin_dir() -> Result<PathBuf, String> {
@@ -85,32 +115,48 @@ impl TempPostgres {
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
-        let child = as_postgres(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("postgres: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("postgres did not start within 30 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Accepting TCP is not yet accepting logins; the first connect retries below.
-        std::thread::sleep(Duration::from_millis(300));
+        let child = run_server(&bin, &data, dir.path(), port)?;
         Ok(TempPostgres {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             bin,
             data,
             dir,
+            port,
             child,
         })
+    }
+
+    /// Shut the server down (fast: clients are disconnected), as an outage would.
+    pub fn stop(&mut self) {
+        self.shutdown("fast");
+    }
+
+    /// Start it again on the same data and port after [`TempPostgres::stop`].
+    pub fn start_again(&mut self) -> Result<(), String> {
+        self.child = run_server(&self.bin, &self.data, self.dir.path(), self.port)?;
+        Ok(())
+    }
+
+    fn shutdown(&mut self, mode: &str) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = as_postgres(self.bin.join("pg_ctl"))
+            .args(["-m", mode, "-D"])
+            .arg(&self.data)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// A store on this server with its files in `dir`, retried for up to 10 s while the
@@ -132,21 +178,6 @@ impl TempPostgres {
 
 impl Drop for TempPostgres {
     fn drop(&mut self) {
-        let _ = as_postgres(self.bin.join("pg_ctl"))
-            .args(["-m", "immediate", "-D"])
-            .arg(&self.data)
-            .arg("stop")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.shutdown("immediate");
     }
 }

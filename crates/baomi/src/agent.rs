@@ -60,7 +60,7 @@ pub fn run(args: AgentArgs, config: Option<&Path>, data_dir: Option<PathBuf>) ->
     let s = baomi_agent::run(cfg, engine, opts)?;
     eprintln!(
         "baomi agent: {} media, {} files, {} inspected, {} blocked, {} alerted, {} uninspectable; \
-         {} delivered, {} waiting, {} refused",
+         {} delivered, {} waiting, {} refused; {} print decisions carried out",
         s.media,
         s.scan.files,
         s.scan.inspected,
@@ -69,7 +69,8 @@ pub fn run(args: AgentArgs, config: Option<&Path>, data_dir: Option<PathBuf>) ->
         s.scan.uninspectable,
         s.delivery.delivered,
         s.delivery.waiting,
-        s.delivery.refused
+        s.delivery.refused,
+        s.print_decisions
     );
     Ok(0)
 }

@@ -359,6 +359,24 @@ expires = "2099-12-31"
         "released"
     );
 
+    // A term list imported on the server (CLI), listed on the policy page.
+    let terms = work.path().join("codes.txt");
+    std::fs::write(&terms, "# 项目代号\n红星一号\n蓝天工程\t5\n长城计划\n").unwrap();
+    let out = baomi(&[
+        "--config",
+        &cfg,
+        "dict",
+        "import",
+        terms.to_str().unwrap(),
+        "--name",
+        "项目代号",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The rules with their conditions and the exceptions, as the officer reads them.
     c.goto(&format!("{base}/policy")).await.unwrap();
     let page = text(&c).await;
@@ -375,6 +393,21 @@ expires = "2099-12-31"
             "{expected:?} not on the policy page"
         );
     }
+    let lists = c
+        .find(Locator::Id("dictionary-list"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        lists.contains("项目代号") && lists.contains(" 3 "),
+        "{lists}"
+    );
+    assert!(
+        text(&c).await.contains("词库版本 #1"),
+        "the lists' counter moved"
+    );
     shot(&c, "08a-policy-rules").await;
 
     // Test a file: findings and verdict, no incident.
@@ -400,6 +433,151 @@ expires = "2099-12-31"
         5,
         "a test made an incident"
     );
+
+    // ── The officer changes the policy in the browser ──
+    let store = baomi_store::Store::open(&serve.data, None).await.unwrap();
+    let before = store.policy_history().await.unwrap().len() as i64;
+    assert_eq!(before, 1, "the test's policy.toml imported at start as v1");
+    c.goto(&format!("{base}/policy/edit")).await.unwrap();
+    let editor = c.find(Locator::Id("policy-toml")).await.unwrap();
+    let original = editor.prop("value").await.unwrap().unwrap_or_default();
+    assert!(
+        original.contains("bmb-to-bureau"),
+        "the editor holds the stored policy"
+    );
+    // A rule with an action that does not exist: refused with the parser's words, the text
+    // kept in the editor, nothing stored.
+    editor
+        .send_keys("\n[[rule]]\nname = \"typo\"\nkinds = [\"marking\"]\naction = \"blok\"\n")
+        .await
+        .unwrap();
+    c.find(Locator::Id("policy-comment"))
+        .await
+        .unwrap()
+        .send_keys("试一下")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Id("policy-save")).await;
+    let problem = c
+        .find(Locator::Id("policy-problem"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        problem.contains("策略有误，未保存") && problem.contains("blok"),
+        "{problem}"
+    );
+    let kept = c
+        .find(Locator::Id("policy-toml"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        kept.contains("action = \"blok\""),
+        "the officer's text is kept"
+    );
+    // Said in Chinese too, with the line of the rule.
+    let line = kept.lines().position(|l| l == "name = \"typo\"").unwrap() + 1;
+    let zh = c
+        .find(Locator::Id("policy-problem-zh"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        zh.contains(&format!("规则“typo”（第 {line} 行）")) && zh.contains("取值“blok”无效"),
+        "{zh}"
+    );
+    shot(&c, "15-policy-invalid").await;
+    assert_eq!(store.policy_history().await.unwrap().len() as i64, before);
+    // Corrected: a new rule, stored as the next version by the officer.
+    c.goto(&format!("{base}/policy/edit")).await.unwrap();
+    c.find(Locator::Id("policy-toml"))
+        .await
+        .unwrap()
+        .send_keys(
+            "\n[[rule]]\nname = \"id-card-to-webmail\"\nkinds = [\"pii.resident_id\"]\ndestinations = [\"webmail\"]\naction = \"block\"\nseverity = \"high\"\n",
+        )
+        .await
+        .unwrap();
+    c.find(Locator::Id("policy-comment"))
+        .await
+        .unwrap()
+        .send_keys("身份证号发往网页邮箱时拦截")
+        .await
+        .unwrap();
+    click_nav(&c, Locator::Id("policy-save")).await;
+    let v = before + 1;
+    assert_eq!(c.current_url().await.unwrap().path(), "/policy/versions");
+    let page = text(&c).await;
+    assert!(page.contains(&format!("已保存为 v{v}")), "{page}");
+    let row = c
+        .find(Locator::Id(&format!("v{v}")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("当前生效")
+            && row.contains("身份证号发往网页邮箱时拦截")
+            && row.contains("officer"),
+        "{row}"
+    );
+    let stored = store.policy_current().await.unwrap().unwrap();
+    assert_eq!(stored.meta.version, v);
+    assert_eq!(stored.meta.author, "user:officer");
+    shot(&c, "16-policy-versions").await;
+    // The difference to the version before: the rule's lines added, nothing removed.
+    click_nav(&c, Locator::Css(&format!("#v{v} a.diff-prev"))).await;
+    let mut added = Vec::new();
+    for el in c
+        .find_all(Locator::Css("#diff tr.add td.code"))
+        .await
+        .unwrap()
+    {
+        added.push(el.text().await.unwrap());
+    }
+    assert!(
+        added.iter().any(|l| l == "name = \"id-card-to-webmail\""),
+        "{added:?}"
+    );
+    assert!(
+        c.find_all(Locator::Css("#diff tr.del"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stat = c
+        .find(Locator::Id("diff-stat"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        stat.contains(&format!("+{} 行", added.len())) && stat.contains("−0 行"),
+        "{stat}"
+    );
+    shot(&c, "17-policy-diff").await;
+    // This node applies it within seconds: the rule is among the active ones.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        c.goto(&format!("{base}/policy")).await.unwrap();
+        let page = text(&c).await;
+        if page.contains("本节点已生效") && page.contains("id-card-to-webmail") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not applied: {page}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    shot(&c, "18-policy-current").await;
 
     // Another role's page: refused, in words, and audited.
     c.goto(&format!("{base}/accounts")).await.unwrap();
@@ -450,7 +628,6 @@ expires = "2099-12-31"
     assert!(text(&c).await.contains("未找到"));
 
     // An expired session leads back to the login form, which says why.
-    let store = baomi_store::Store::open(&serve.data, None).await.unwrap();
     store.age_sessions(31 * 60 * 1000).await.unwrap();
     c.goto(&format!("{base}/incidents")).await.unwrap();
     assert!(text(&c).await.contains("会话已过期"));
@@ -484,6 +661,33 @@ expires = "2099-12-31"
     shot(&c, "10-accounts").await;
     c.goto(&format!("{base}/health")).await.unwrap();
     assert!(text(&c).await.contains("SQLite"));
+    // The nodes: this one, up, on the policy version and term lists just stored (its
+    // heartbeat tells a swap at once).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let this = loop {
+        let row = c
+            .find(Locator::Css("#nodes tr.this-node"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if row.contains(&format!("v{v} #1")) || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.goto(&format!("{base}/health")).await.unwrap();
+    };
+    assert!(
+        this.contains("本节点") && this.contains("在线") && this.contains(&format!("v{v} #1")),
+        "{this}"
+    );
+    assert!(!this.contains('⚠'), "not behind: {this}");
+    assert!(text(&c).await.contains("在线节点均已使用最新版本"));
+    assert!(
+        this.contains(&format!("127.0.0.1:{}", serve.http)),
+        "{this}"
+    );
     shot(&c, "11-health").await;
     c.goto(&format!("{base}/incidents/{blocked}"))
         .await
@@ -533,6 +737,7 @@ expires = "2099-12-31"
         "access.denied",
         "access.cross_site",
         "account.locked",
+        "policy.set",
     ] {
         assert!(
             trail.contains(action),
@@ -542,6 +747,24 @@ expires = "2099-12-31"
     // The auditor sees no business data: no findings, no object names.
     assert!(!trail.contains("项目进展.docx") && !trail.contains("机密★1年"));
     shot(&c, "13-audit").await;
+    // The auditor reads the policy's versions and what changed, but cannot edit it.
+    c.goto(&format!("{base}/policy/versions")).await.unwrap();
+    let versions = text(&c).await;
+    assert!(
+        versions.contains("身份证号发往网页邮箱时拦截"),
+        "{versions}"
+    );
+    assert!(
+        c.find_all(Locator::Css("a[href='/policy/edit']"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    click_nav(&c, Locator::Css(&format!("#v{v} a.diff-prev"))).await;
+    assert!(text(&c).await.contains("id-card-to-webmail"));
+    shot(&c, "19-auditor-policy-diff").await;
+    c.goto(&format!("{base}/policy/edit")).await.unwrap();
+    assert!(text(&c).await.contains("403"));
     let (status, len) = fetch_status(&c, "/audit/export.csv").await;
     assert_eq!(status, 200);
     assert!(len > 100);

@@ -1,7 +1,9 @@
 //! Printing through CUPS (issue 13 §3): the `baomi:/…` backend, first invoked directly as
 //! cupsd invokes a backend (DEVICE_URI, CUPS_SERVERBIN with a real inner backend, JOB USER
 //! TITLE COPIES OPTIONS [FILE], the job on stdin or as FILE), then behind a real cupsd
-//! started here with its own configuration, printed to with `lp`.
+//! started here with its own configuration, printed to with `lp`; a held job released by
+//! the security officer in the console of a real `baomi serve` (and another canceled
+//! through the API), carried out by `baomi agent --once` against that cupsd.
 //!
 //! The documents are made by real tools: LibreOffice writes the PDFs from text whose first
 //! lines are a copy number and a marking (DOMAIN.md §3), poppler's `pdftops` the PostScript
@@ -16,6 +18,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use baomi_agent::queue::Queue;
+
+#[allow(dead_code)]
+mod support {
+    pub mod serve;
+}
+
+use support::serve::{OFFICER_PASSWORD, Serve};
 
 const SOFFICE: &str = "/usr/bin/soffice";
 
@@ -716,4 +725,258 @@ fn through_a_real_cupsd_marked_jobs_are_canceled_with_the_reason_and_clean_ones_
         1,
         "no event for the clean job"
     );
+}
+
+/// The quarantine policy of the hold tests: marked prints are held for approval.
+const HOLD_POLICY: &str = "alert_at = \"alert\"\n[[rule]]\nname = \"hold-marked-prints\"\nkinds = [\"marking\"]\nmin_level = \"confidential\"\naction = \"quarantine\"\nseverity = \"high\"\n";
+
+#[test]
+fn through_a_real_cupsd_a_held_job_is_released_or_canceled_by_the_officer_on_the_server() {
+    let Some(d) = docs() else { return };
+    let serve = Serve::start("", None);
+    let w = World::new(&format!(
+        "server = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\n[print]\nfile_device = true\n",
+        serve.http, serve.scan_token
+    ));
+    fs::write(w.data.join("policy.toml"), HOLD_POLICY).unwrap();
+    let Some(cups) = Cupsd::start(&w.config) else {
+        return;
+    };
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out.pdf");
+    cups.tool(
+        "lpadmin",
+        &[
+            "-p",
+            "secure",
+            "-E",
+            "-v",
+            &format!("baomi:/file://{}", out.display()),
+        ],
+    );
+    // The agent on the same computer, once (as its loop would every
+    // print.decision_poll_secs), talking to this cupsd.
+    let agent_once = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_baomi"))
+            .args(["agent", "--once", "--config"])
+            .arg(&w.config)
+            .env("CUPS_SERVER", cups.host())
+            .env("BAOMI_LOG", "baomi_agent=info")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{said}");
+        said
+    };
+    let held = |job: &str| {
+        let start = Instant::now();
+        loop {
+            let pending = w.queue().pending().unwrap();
+            if pending
+                .iter()
+                .any(|e| e.local_action == "held" && e.details["job_id"] == job)
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "job {job} not held: {}",
+                cups.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        // Held in CUPS: still in the queue, not printed.
+        std::thread::sleep(Duration::from_secs(1));
+        let open = cups.tool("lpstat", &["-o", "secure"]);
+        assert!(open.contains(&format!("secure-{job} ")), "{open}");
+        assert!(!out.exists(), "a held job must not reach the device");
+    };
+    // The newest print incident (each held job is one).
+    let newest_incident = || -> String {
+        let list = serve.api("/api/v1/incidents?channel=print&limit=100");
+        let incidents = list["incidents"].as_array().cloned().unwrap_or_default();
+        assert!(!incidents.is_empty(), "{list}");
+        incidents[0]["number"].as_str().unwrap().to_owned()
+    };
+    let decide =
+        |number: &str, what: &str| serve.post(&format!("/api/v1/incidents/{number}/print-{what}"));
+
+    // 1. A marked job is held; the agent delivers its incident.
+    let job = cups.print("secure", &d.marked_pdf);
+    held(&job);
+    let said = agent_once();
+    assert!(said.contains("1 delivered"), "{said}");
+    let number = newest_incident();
+    // Nothing was decided yet: the agent has nothing to carry out.
+    let (code, waiting) = serve.curl_as(
+        &serve.scan_token,
+        &[&format!(
+            "http://127.0.0.1:{}/api/v1/agent/print-decisions?machine=pc-print-01",
+            serve.http
+        )],
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&waiting).unwrap()["decisions"],
+        serde_json::json!([])
+    );
+    // A mail incident's release is not a print release, and a scan token cannot decide.
+    let (code, body) = serve.curl_as(
+        &serve.scan_token,
+        &[
+            "-X",
+            "POST",
+            &format!(
+                "http://127.0.0.1:{}/api/v1/incidents/{number}/print-release",
+                serve.http
+            ),
+        ],
+    );
+    assert_eq!(code, 403, "{}", String::from_utf8_lossy(&body));
+
+    // 2. The security officer sees the held job on the incident's page and releases it
+    //    there; the agent resumes it in CUPS; it prints.
+    let console = Console::officer(&serve);
+    let page = console.page(&format!("/incidents/{number}"));
+    assert!(page.contains("打印作业已暂停，待审批"), "{page}");
+    assert!(page.contains("pc-print-01"), "{page}");
+    assert!(page.contains("id=\"print-release\""), "{page}");
+    assert!(page.contains("id=\"print-cancel\""), "{page}");
+    let (code, location) = console.post(&format!("/incidents/{number}/print-release"));
+    assert_eq!(code, 303, "{location}");
+    assert!(location.contains("done="), "{location}");
+    let page = console.page(&format!("/incidents/{number}"));
+    assert!(
+        page.contains("已批准打印，等待该计算机的终端代理执行"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"print-release\""),
+        "decided: no buttons: {page}"
+    );
+    let (code, body) = decide(&number, "cancel");
+    assert_eq!(code, 409, "decided once: {body}");
+    let said = agent_once();
+    eprintln!("{said}");
+    assert!(said.contains("1 print decisions carried out"), "{said}");
+    cups.wait_done("secure", &job);
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        fs::read(&d.marked_pdf).unwrap(),
+        "the released job printed whole: {}",
+        cups.error_log()
+    );
+    let page = console.page(&format!("/incidents/{number}"));
+    assert!(page.contains("已批准，终端已恢复打印"), "{page}");
+    assert!(page.contains("released: job"), "{page}");
+    let (_, trail) = serve.audit_tail();
+    assert!(trail.contains("print.release"), "{trail}");
+    assert!(trail.contains("print.done"), "{trail}");
+    assert!(trail.contains("released: job"), "{trail}");
+    // The release was once: the event the backend queued says so.
+    let said = agent_once();
+    assert!(said.contains("0 print decisions carried out"), "{said}");
+
+    // 3. Another marked job, canceled by the officer: it never prints.
+    fs::remove_file(&out).unwrap();
+    let job2 = cups.print("secure", &d.marked_pdf);
+    assert_ne!(job2, job);
+    held(&job2);
+    agent_once();
+    let number2 = newest_incident();
+    assert_ne!(number2, number);
+    let (code, body) = decide(&number2, "cancel");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["decision"], "cancel", "{body}");
+    let said = agent_once();
+    assert!(said.contains("1 print decisions carried out"), "{said}");
+    let done = cups.wait_done("secure", &job2);
+    assert!(!out.exists(), "a canceled job must not print");
+    assert!(done.contains(&format!("secure-{job2}")), "{done}");
+    let (_, trail) = serve.audit_tail();
+    assert!(trail.contains("print.cancel"), "{trail}");
+    assert!(trail.contains("canceled: job"), "{trail}");
+    // An incident without a held print job has nothing to release.
+    let (code, _) = decide("BM-20000101-000001", "release");
+    assert_eq!(code, 404);
+    let (code, v) = serve.audit_verify();
+    assert_eq!(code, 0, "{v}");
+}
+
+/// The console as the security officer's browser: a session from the login form, then
+/// pages and same-origin form posts with its cookie. Returns (status, location, body).
+struct Console {
+    base: String,
+    cookie: String,
+}
+
+impl Console {
+    fn curl(&self, args: &[&str]) -> (u16, String, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-i", "-H"])
+            .arg(format!("Origin: {}", self.base))
+            .arg("-H")
+            .arg(format!("Cookie: {}", self.cookie))
+            .args(args)
+            .output()
+            .expect("curl");
+        let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                })
+                .unwrap_or_default()
+        };
+        let cookie = header("set-cookie");
+        (
+            status,
+            if cookie.is_empty() {
+                header("location")
+            } else {
+                cookie
+            },
+            body.to_owned(),
+        )
+    }
+
+    fn officer(serve: &Serve) -> Console {
+        let mut c = Console {
+            base: format!("http://127.0.0.1:{}", serve.http),
+            cookie: String::new(),
+        };
+        let (status, cookie, body) = c.curl(&[
+            "-X",
+            "POST",
+            "--data-urlencode",
+            "username=officer",
+            "--data-urlencode",
+            &format!("password={OFFICER_PASSWORD}"),
+            "--data-urlencode",
+            "next=/",
+            &format!("{}/login", c.base),
+        ]);
+        assert_eq!(status, 303, "{body}");
+        c.cookie = cookie.split(';').next().unwrap().to_owned();
+        assert!(c.cookie.starts_with("baomi_session="), "{}", c.cookie);
+        c
+    }
+
+    fn page(&self, path: &str) -> String {
+        let (status, _, body) = self.curl(&[&format!("{}{path}", self.base)]);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    fn post(&self, path: &str) -> (u16, String) {
+        let (status, location, _) = self.curl(&["-X", "POST", &format!("{}{path}", self.base)]);
+        (status, location)
+    }
 }

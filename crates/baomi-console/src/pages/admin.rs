@@ -413,10 +413,79 @@ pub async fn revoke_token(
     }
 }
 
+/// One node sharing the store, as its heartbeat says (`Store::nodes`).
+pub struct NodeView {
+    pub id: String,
+    pub address: String,
+    pub started: String,
+    pub seen: String,
+    /// Heard of within [`NODE_UP_MS`].
+    pub up: bool,
+    /// The node serving this page.
+    pub this: bool,
+    pub policy: i64,
+    pub dictionaries: i64,
+    pub registry: i64,
+    /// Which of its versions are behind the store's (a node still loading, or one whose
+    /// build failed and keeps deciding with the last good state).
+    pub policy_behind: bool,
+    pub dictionaries_behind: bool,
+    pub registry_behind: bool,
+}
+
+/// A node heard of within this long is up: three heartbeats (`baomi_server::live`).
+pub const NODE_UP_MS: i64 = 3 * baomi_server::live::HEARTBEAT.as_millis() as i64;
+
+/// `5 秒前`, `3 分钟前`, `2 小时前`, else the time.
+fn ago(t: crate::i18n::Tr, now: i64, ms: i64) -> String {
+    let secs = (now - ms).max(0) / 1000;
+    let (n, unit) = match secs {
+        0..60 => (secs, "health.ago_s"),
+        60..3600 => (secs / 60, "health.ago_m"),
+        3600..86_400 => (secs / 3600, "health.ago_h"),
+        _ => return when(ms),
+    };
+    t.t(unit).replace("{n}", &n.to_string())
+}
+
+pub fn node_views(
+    t: crate::i18n::Tr,
+    nodes: Vec<baomi_store::NodeRow>,
+    current: baomi_store::StateVersions,
+    this: Option<&str>,
+    now: i64,
+) -> Vec<NodeView> {
+    let mut views: Vec<NodeView> = nodes
+        .into_iter()
+        .map(|n| NodeView {
+            up: now - n.seen_ms <= NODE_UP_MS,
+            this: this == Some(n.id.as_str()),
+            started: when(n.started_ms),
+            seen: ago(t, now, n.seen_ms),
+            policy: n.versions.policy,
+            dictionaries: n.versions.dictionaries,
+            registry: n.versions.registry,
+            policy_behind: n.versions.policy != current.policy,
+            dictionaries_behind: n.versions.dictionaries != current.dictionaries,
+            registry_behind: n.versions.registry != current.registry,
+            id: n.id,
+            address: n.address,
+        })
+        .collect();
+    // This node first, then the ones up, then the rest (each as the store ordered them).
+    views.sort_by_key(|v| (!v.this, !v.up));
+    views
+}
+
 #[derive(Template)]
 #[template(path = "health.html")]
 struct HealthPage {
     c: Chrome,
+    nodes: Vec<NodeView>,
+    nodes_up: usize,
+    /// Nodes up but on older versions than the store's.
+    nodes_behind: usize,
+    current: baomi_store::StateVersions,
     version: &'static str,
     node: String,
     database: &'static str,
@@ -466,7 +535,22 @@ pub async fn health(
         None => "-".into(),
     };
     let secs = started().elapsed().as_secs();
+    let current = store.state_versions().await?;
+    let nodes = node_views(
+        t,
+        store.nodes().await?,
+        current,
+        gw.node_id(),
+        baomi_store::now_ms(),
+    );
     Ok(crate::render(&HealthPage {
+        nodes_up: nodes.iter().filter(|n| n.up).count(),
+        nodes_behind: nodes
+            .iter()
+            .filter(|n| n.up && (n.policy_behind || n.dictionaries_behind || n.registry_behind))
+            .count(),
+        nodes,
+        current,
         version: env!("CARGO_PKG_VERSION"),
         node: std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_owned())
@@ -491,4 +575,57 @@ pub async fn health(
 /// Start the uptime clock when the console is built.
 pub fn mark_start() {
     let _ = started();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{Lang, Tr};
+    use baomi_store::{NodeRow, StateVersions};
+
+    fn node(id: &str, seen_ms: i64, policy: i64) -> NodeRow {
+        NodeRow {
+            id: id.into(),
+            address: format!("http://{id}"),
+            started_ms: 0,
+            seen_ms,
+            versions: StateVersions {
+                policy,
+                dictionaries: 1,
+                registry: 0,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn nodes_are_up_within_15_s_this_one_first_behind_marked() {
+        let t = Tr { lang: Lang::Zh };
+        let now = 1_000_000_000;
+        let current = StateVersions {
+            policy: 3,
+            dictionaries: 1,
+            registry: 0,
+            ..Default::default()
+        };
+        let views = node_views(
+            t,
+            vec![
+                node("b", now - 2_000, 2),
+                node("gone", now - 16_000, 3),
+                node("a", now - 15_000, 3),
+            ],
+            current,
+            Some("a"),
+            now,
+        );
+        let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "gone"]);
+        assert!(views[0].this && views[0].up && !views[0].policy_behind);
+        assert!(!views[1].this && views[1].up && views[1].policy_behind);
+        assert!(!views[1].dictionaries_behind && !views[1].registry_behind);
+        assert!(!views[2].up);
+        assert_eq!(views[1].seen, "2 秒前");
+        assert_eq!(views[2].seen, "16 秒前");
+    }
 }

@@ -466,6 +466,54 @@ struct DetailPage {
     set_dispositions: Vec<Opt>,
     officers: Vec<Opt>,
     held: bool,
+    print_hold: Option<PrintHoldView>,
+}
+
+/// A print job held on the computer it was printed on (the CUPS backend's hold), as the
+/// incident's page shows it: waiting for the officer (the buttons), decided and waiting for
+/// the computer's agent, or carried out.
+struct PrintHoldView {
+    /// `agent:MACHINE` without the prefix.
+    machine: String,
+    /// No decision yet: release and cancel are offered.
+    open: bool,
+    state: &'static str,
+    /// Who decided when, and what the agent reported.
+    detail: String,
+}
+
+fn print_hold_view(t: Tr, h: baomi_store::HeldPrint) -> PrintHoldView {
+    let machine = h
+        .source
+        .strip_prefix("agent:")
+        .unwrap_or(&h.source)
+        .to_owned();
+    let Some(d) = h.decision else {
+        return PrintHoldView {
+            machine,
+            open: true,
+            state: t.t("inc.print_waiting"),
+            detail: String::new(),
+        };
+    };
+    let release = d.decision == baomi_store::PrintDecisionKind::Release;
+    let state = match (&d.outcome, release) {
+        (None, true) => t.t("inc.print_release_sent"),
+        (None, false) => t.t("inc.print_cancel_sent"),
+        (Some(o), _) if o.starts_with("failed") => t.t("inc.print_failed"),
+        (Some(_), true) => t.t("inc.print_released"),
+        (Some(_), false) => t.t("inc.print_canceled"),
+    };
+    let mut detail = format!("{} · {}", d.decided_by, when(d.decided_ms));
+    if let (Some(o), Some(ms)) = (&d.outcome, d.done_ms) {
+        detail.push_str(&format!(" · {} {o}", when(ms)));
+    }
+    PrintHoldView {
+        machine,
+        open: false,
+        state,
+        detail,
+    }
 }
 
 /// Decrypt an incident's evidence into a temporary file (never all in memory).
@@ -622,6 +670,10 @@ async fn detail_page(
             value: a.name,
         })
         .collect();
+    let print_hold = store
+        .held_print(&inc.number)
+        .await?
+        .map(|h| print_hold_view(t, h));
     let now = baomi_store::now_ms();
     Ok(crate::render(&DetailPage {
         time: when(inc.created_ms),
@@ -645,6 +697,7 @@ async fn detail_page(
         set_dispositions: disposition_opts(t, &Some(inc.disposition.as_str().to_owned())),
         officers,
         held: inc.quarantine_id.is_some() && inc.quarantine_state.is_none(),
+        print_hold,
         inc,
         c,
     }))
@@ -841,4 +894,42 @@ pub async fn delete_mail(
     Path(number): Path<String>,
 ) -> PageResult {
     held_mail(state, p, number, false).await
+}
+
+async fn held_print(
+    state: ApiState,
+    p: Principal,
+    number: String,
+    kind: baomi_store::PrintDecisionKind,
+) -> PageResult {
+    let page = format!("/incidents/{number}");
+    match state
+        .gateway
+        .store
+        .decide_print(&number, kind, &p.actor)
+        .await
+    {
+        Ok(_) => Ok(back_to(&page, "inc.print_decided")),
+        Err(baomi_store::StoreError::Conflict(e)) => Ok(back_with_error(&page, &e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The held print job is released: the computer's agent approves it once and resumes it
+/// in its cupsd.
+pub async fn print_release(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> PageResult {
+    held_print(state, p, number, baomi_store::PrintDecisionKind::Release).await
+}
+
+/// The held print job is canceled on its computer.
+pub async fn print_cancel(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    Path(number): Path<String>,
+) -> PageResult {
+    held_print(state, p, number, baomi_store::PrintDecisionKind::Cancel).await
 }

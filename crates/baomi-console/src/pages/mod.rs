@@ -67,7 +67,10 @@ impl Chrome {
                 ("/registry", "nav.registry"),
                 ("/approvals", "nav.approvals"),
             ],
-            Subject::Auditor => &[("/audit", "nav.audit")],
+            Subject::Auditor => &[
+                ("/audit", "nav.audit"),
+                ("/policy/versions", "nav.policy_versions"),
+            ],
             Subject::Drafter | Subject::Reviewer | Subject::Director | Subject::Approver => {
                 &[("/reviews", "nav.reviews")]
             }

@@ -1,23 +1,31 @@
-//! The security officer's policy page (the active rules, "test a file") and the registry of
-//! secret documents (add by upload, list, remove).
+//! The security officer's policy pages (the active rules, "test a file", the term lists,
+//! the editor that stores a new version) with the policy's stored versions (history, any
+//! version's text, the difference between two: also the auditor's, who checks what the
+//! officer changed), and the registry of secret documents (add by upload, list, remove).
+//!
+//! The policy shown and edited is the store's current version (`baomi_store::state`); a
+//! saved version is checked with [`baomi_server::live::parse_policy`] first, exactly as
+//! every node will parse it, and nothing is stored when it fails. Every node applies a
+//! stored version within seconds (`baomi_server::live`).
 
 use std::io::Write;
 
 use askama::Template;
-use axum::Extension;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::{Extension, Form};
 use baomi_core::{Channel, Level};
 use baomi_extract::Blob;
 use baomi_server::api::ApiState;
-use baomi_server::authz::Principal;
-use baomi_store::{RegistryEntry, RegistryMeta};
+use baomi_server::authz::{Permission, Principal, granted};
+use baomi_store::{PolicyVersion, PolicyVersionMeta, RegistryEntry, RegistryMeta};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::FlashQuery;
 use super::incidents::{Opt, level_opts};
-use super::{Chrome, PageError, PageResult, back_to, back_with_error, when};
+use super::{Chrome, NavItem, PageError, PageResult, back_to, back_with_error, when};
 use crate::i18n::Tr;
 
 pub struct RuleRow {
@@ -64,6 +72,10 @@ pub struct TestResult {
 #[template(path = "policy.html")]
 struct PolicyPage {
     c: Chrome,
+    tabs: Vec<NavItem>,
+    head: Head,
+    dictionaries: Vec<DictRow>,
+    dictionaries_version: i64,
     rules: Vec<RuleRow>,
     exceptions: Vec<ExceptionRow>,
     source: String,
@@ -212,13 +224,139 @@ fn condition_texts(c: &baomi_core::policy::Conditions, t: Tr) -> Vec<String> {
     out
 }
 
-fn policy_source(state: &ApiState) -> String {
-    let local = state.gateway.store.data_dir().join("policy.toml");
-    std::fs::read_to_string(local)
-        .unwrap_or_else(|_| baomi_core::policy::DEFAULT_POLICY_TOML.to_owned())
+/// The policy's text now: the store's current version, or the shipped default when none
+/// was ever stored (what `baomi_server::live::build` decides with).
+fn current_text(current: &Option<PolicyVersion>) -> String {
+    match current {
+        Some(v) => v.toml.clone(),
+        None => baomi_core::policy::DEFAULT_POLICY_TOML.to_owned(),
+    }
 }
 
-fn policy_page(
+/// Who stored a version, as a person reads it: an account's display name with its name,
+/// the command line or a file imported at start.
+struct Authors(std::collections::HashMap<String, String>);
+
+impl Authors {
+    async fn load(state: &ApiState) -> Authors {
+        let names = state
+            .gateway
+            .store
+            .accounts()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| Some((a.name.clone(), a.display_name?)))
+            .collect();
+        Authors(names)
+    }
+
+    fn show(&self, t: Tr, author: &str) -> String {
+        if let Some(name) = author.strip_prefix("user:") {
+            return match self.0.get(name) {
+                Some(display) => format!("{display}（{name}）"),
+                None => name.to_owned(),
+            };
+        }
+        if let Some(user) = author.strip_prefix("cli:") {
+            return format!("{}（{user}）", t.t("pv.by_cli"));
+        }
+        if let Some(file) = author.strip_prefix("file:") {
+            return format!("{}（{file}）", t.t("pv.by_file"));
+        }
+        author.to_owned()
+    }
+}
+
+/// One stored version as a row of the history.
+pub struct VersionRow {
+    pub version: i64,
+    pub author: String,
+    pub when: String,
+    pub comment: String,
+    pub sha: String,
+    pub current: bool,
+    /// The version before it, for "compare with the previous one".
+    pub previous: Option<i64>,
+}
+
+fn version_row(t: Tr, authors: &Authors, m: &PolicyVersionMeta, current: i64) -> VersionRow {
+    VersionRow {
+        version: m.version,
+        author: authors.show(t, &m.author),
+        when: when(m.created_ms),
+        comment: m.comment.clone().unwrap_or_default(),
+        sha: m.sha256.chars().take(12).collect(),
+        current: m.version == current,
+        previous: (m.version > 1).then_some(m.version - 1),
+    }
+}
+
+/// The head of the policy pages: which version is in force, since when, by whom, and
+/// whether this node decides with it yet.
+pub struct Head {
+    /// None: no version stored, the shipped default applies.
+    pub version: Option<VersionRow>,
+    /// The policy version this node's engine was built from.
+    pub running: i64,
+    /// This node decides with the stored current version already.
+    pub in_effect: bool,
+}
+
+fn head(state: &ApiState, t: Tr, authors: &Authors, current: &Option<PolicyVersion>) -> Head {
+    let running = state.gateway.live().versions.policy;
+    let version = current
+        .as_ref()
+        .map(|v| version_row(t, authors, &v.meta, v.meta.version));
+    let stored = version.as_ref().map_or(0, |v| v.version);
+    Head {
+        version,
+        running,
+        // An engine built by hand (tests, tools) is never reloaded: it says version 0.
+        in_effect: running == stored || state.gateway.recipe().is_none(),
+    }
+}
+
+/// The tabs of the policy pages this reader may open (asked of the one table).
+fn tabs(p: &Principal, t: Tr, active: &str) -> Vec<NavItem> {
+    [
+        ("/policy", "pv.tab.current", Permission::Policy),
+        ("/policy/edit", "pv.tab.edit", Permission::PolicyEdit),
+        (
+            "/policy/versions",
+            "pv.tab.versions",
+            Permission::PolicyHistory,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, _, perm)| granted(p.subject, *perm))
+    .map(|(href, key, _)| NavItem {
+        href,
+        label: t.t(key),
+        active: href == active,
+    })
+    .collect()
+}
+
+/// The header link a policy page lights: the officer's "policy", the auditor's "versions".
+fn nav_for(p: &Principal) -> &'static str {
+    if granted(p.subject, Permission::Policy) {
+        "/policy"
+    } else {
+        "/policy/versions"
+    }
+}
+
+/// A stored term list as the officer reads it.
+pub struct DictRow {
+    pub name: String,
+    pub terms: i64,
+    pub sha: String,
+    pub updated: String,
+    pub author: String,
+}
+
+async fn policy_page(
     state: &ApiState,
     p: &Principal,
     headers: &HeaderMap,
@@ -228,10 +366,29 @@ fn policy_page(
     let c = Chrome::new(state, p, headers, "policy.title", "/policy")
         .flash_from(flash.done.as_deref(), flash.error.as_deref());
     let t = c.t;
+    let store = &state.gateway.store;
+    let current = store.policy_current().await?;
+    let authors = Authors::load(state).await;
+    let dictionaries = store
+        .dictionary_list()
+        .await?
+        .into_iter()
+        .map(|d| DictRow {
+            terms: d.term_count,
+            sha: d.sha256.chars().take(12).collect(),
+            updated: when(d.updated_ms),
+            author: authors.show(t, &d.author),
+            name: d.name,
+        })
+        .collect();
     Ok(crate::render(&PolicyPage {
+        tabs: tabs(p, t, "/policy"),
+        head: head(state, t, &authors, &current),
+        dictionaries,
+        dictionaries_version: store.state_versions().await?.dictionaries,
         rules: rule_rows(state, t),
         exceptions: exception_rows(state, t),
-        source: policy_source(state),
+        source: current_text(&current),
         max_mb: state.gateway.config.console.test_max_bytes >> 20,
         result,
         c,
@@ -244,7 +401,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(flash): Query<FlashQuery>,
 ) -> PageResult {
-    policy_page(&state, &p, &headers, &flash, None)
+    policy_page(&state, &p, &headers, &flash, None).await
 }
 
 /// The uploaded file of a multipart form, spooled to disk and cut at `max` bytes: `Ok(None)`
@@ -350,7 +507,8 @@ pub async fn test_file(
                     error: Some(msg),
                 },
                 None,
-            )?;
+            )
+            .await?;
             *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
             return Ok(resp);
         }
@@ -366,7 +524,8 @@ pub async fn test_file(
                 error: Some("policy.no_file".into()),
             },
             None,
-        );
+        )
+        .await;
     };
     let size = blob.len();
     let hash = baomi_engine::register::object_hash(&blob)
@@ -402,7 +561,471 @@ pub async fn test_file(
         rules: report.verdict.rules.join(", "),
         findings,
     };
-    policy_page(&state, &p, &headers, &FlashQuery::default(), Some(result))
+    policy_page(&state, &p, &headers, &FlashQuery::default(), Some(result)).await
+}
+
+#[derive(Template)]
+#[template(path = "policy_edit.html")]
+struct EditPage {
+    c: Chrome,
+    tabs: Vec<NavItem>,
+    head: Head,
+    /// The version the text was taken from (0: the shipped default).
+    base: i64,
+    toml: String,
+    comment: String,
+    /// The parser's message when the text was refused.
+    problem: Option<String>,
+    /// The same in Chinese, when the page is (see [`explain_zh`]).
+    problem_zh: Option<String>,
+}
+
+async fn edit_page(
+    state: &ApiState,
+    p: &Principal,
+    headers: &HeaderMap,
+    edit: Option<(PolicyForm, String, bool)>,
+) -> PageResult {
+    let c = Chrome::new(state, p, headers, "pv.edit_title", "/policy");
+    let t = c.t;
+    let current = state.gateway.store.policy_current().await?;
+    let authors = Authors::load(state).await;
+    let page = match edit {
+        // A refused save: the officer's text back, with why.
+        Some((form, problem, from_parser)) => {
+            let problem_zh = (from_parser && t.is_zh()).then(|| explain_zh(&problem, &form.toml));
+            EditPage {
+                problem_zh,
+                base: form.base,
+                toml: form.toml,
+                comment: form.comment,
+                problem: Some(problem),
+                tabs: tabs(p, t, "/policy/edit"),
+                head: head(state, t, &authors, &current),
+                c,
+            }
+        }
+        None => EditPage {
+            base: current.as_ref().map_or(0, |v| v.meta.version),
+            toml: current_text(&current),
+            comment: String::new(),
+            problem: None,
+            problem_zh: None,
+            tabs: tabs(p, t, "/policy/edit"),
+            head: head(state, t, &authors, &current),
+            c,
+        },
+    };
+    let mut resp = crate::render(&page);
+    if page.problem.is_some() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+/// `GET /policy/edit`: the current policy's text in an editor.
+pub async fn edit(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+) -> PageResult {
+    edit_page(&state, &p, &headers, None).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct PolicyForm {
+    #[serde(default)]
+    toml: String,
+    #[serde(default)]
+    comment: String,
+    /// The version the officer started from.
+    #[serde(default)]
+    base: i64,
+}
+
+/// `POST /policy/edit`: check the text as every node will parse it, then store it as a new
+/// version by the signed-in officer (audited by the store). A text that does not parse, an
+/// empty one, one without a comment, or one based on a version that is no longer current
+/// (someone saved meanwhile) is refused with the reason and the officer's text kept.
+pub async fn save(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Form(mut form): Form<PolicyForm>,
+) -> PageResult {
+    let t = Chrome::new(&state, &p, &headers, "pv.edit_title", "/policy").t;
+    // Browsers send CRLF from a textarea; store the text as files have it.
+    form.toml = form.toml.replace("\r\n", "\n");
+    let store = &state.gateway.store;
+    let current = store.policy_current().await?;
+    let now = current.as_ref().map_or(0, |v| v.meta.version);
+    let refuse =
+        |form: PolicyForm, why: String| edit_page(&state, &p, &headers, Some((form, why, false)));
+    if form.toml.trim().is_empty() {
+        return refuse(form, t.t("pv.empty").to_owned()).await;
+    }
+    if form.comment.trim().is_empty() {
+        return refuse(form, t.t("pv.no_comment").to_owned()).await;
+    }
+    if form.base != now {
+        let authors = Authors::load(&state).await;
+        let (who, at) = current
+            .as_ref()
+            .map(|v| (authors.show(t, &v.meta.author), when(v.meta.created_ms)))
+            .unwrap_or_default();
+        let msg = t
+            .t("pv.stale")
+            .replace("{v}", &now.to_string())
+            .replace("{who}", &who)
+            .replace("{when}", &at);
+        return refuse(form, msg).await;
+    }
+    let internal = &state.gateway.config.milter.internal_domains;
+    if let Err(e) = baomi_server::live::parse_policy(&form.toml, internal) {
+        let why = format!("{e:#}");
+        return edit_page(&state, &p, &headers, Some((form, why, true))).await;
+    }
+    let set = store
+        .policy_set(&form.toml, &p.actor, Some(form.comment.trim()))
+        .await?;
+    if set.unchanged {
+        return Ok(back_to("/policy/versions", "pv.unchanged"));
+    }
+    Ok(
+        axum::response::Redirect::to(&format!("/policy/versions?done=pv.saved&v={}", set.version))
+            .into_response(),
+    )
+}
+
+/// The parser's message (English) said in Chinese, for the officer: where — the TOML line
+/// and column, or the rule or exception with the line its name is on — and what kind of
+/// mistake. The original message is shown under it.
+pub fn explain_zh(msg: &str, text: &str) -> String {
+    let between = |s: &str, start: &str, end: char| -> Option<String> {
+        let i = s.find(start)? + start.len();
+        let rest = &s[i..];
+        Some(rest[..rest.find(end)?].to_owned())
+    };
+    let mut place = String::new();
+    if let Some(rest) = msg.strip_prefix("TOML parse error at line ") {
+        let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let col = between(rest, "column ", '\n')
+            .map(|c| c.trim().to_owned())
+            .unwrap_or_default();
+        place = format!("第 {line} 行第 {col} 列附近");
+    } else {
+        for (prefix, what) in [("rule \"", "规则"), ("exception \"", "例外")] {
+            if let Some(name) = msg.strip_prefix(prefix).and_then(|r| r.split('"').next()) {
+                let line = text.lines().position(|l| {
+                    let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                    l == format!("name=\"{name}\"")
+                });
+                place = match line {
+                    Some(n) => format!("{what}“{name}”（第 {} 行）", n + 1),
+                    None => format!("{what}“{name}”"),
+                };
+            }
+        }
+    }
+    let field = between(msg, "in `", '`');
+    let what = if let Some(value) = between(msg, "unknown variant `", '`') {
+        let choices = msg
+            .split_once("expected one of ")
+            .map(|(_, c)| {
+                c.lines()
+                    .next()
+                    .unwrap_or("")
+                    .split(", ")
+                    .map(|x| x.trim_matches('`'))
+                    .collect::<Vec<_>>()
+                    .join("、")
+            })
+            .unwrap_or_default();
+        let of = field.map(|f| format!("`{f}` 的")).unwrap_or_default();
+        format!("{of}取值“{value}”无效，可用的取值：{choices}")
+    } else if let Some(key) = between(msg, "unknown key `", '`') {
+        format!("不认识的项 `{key}`（可能拼写有误）")
+    } else if let Some(key) = between(msg, "unknown field `", '`') {
+        format!("不认识的项 `{key}`（可能拼写有误）")
+    } else if let Some(key) = between(msg, "missing field `", '`') {
+        format!("缺少必填项 `{key}`")
+    } else if msg.contains("is defined twice") {
+        "名称重复".to_owned()
+    } else if msg.contains("has an empty name") {
+        "名称为空".to_owned()
+    } else if msg.contains("no rule named") {
+        "引用了不存在的规则".to_owned()
+    } else if msg.contains("invalid type") {
+        let of = field.map(|f| format!("`{f}` 的")).unwrap_or_default();
+        format!("{of}取值类型不对（例如应为文字却写成了数字，或缺少引号）")
+    } else if msg.starts_with("TOML parse error") {
+        "TOML 格式错误（引号、方括号或等号不完整）".to_owned()
+    } else {
+        "请对照下面的原文修改".to_owned()
+    };
+    if place.is_empty() {
+        format!("{what}。")
+    } else {
+        format!("{place}：{what}。")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "policy_versions.html")]
+struct VersionsPage {
+    c: Chrome,
+    tabs: Vec<NavItem>,
+    head: Head,
+    rows: Vec<VersionRow>,
+    /// The version just saved, lit in the table.
+    saved: i64,
+    from: i64,
+    to: i64,
+}
+
+#[derive(Deserialize, Default)]
+pub struct VersionsQuery {
+    done: Option<String>,
+    error: Option<String>,
+    v: Option<i64>,
+}
+
+/// `GET /policy/versions`: every stored version, newest first, with what to compare.
+pub async fn versions(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Query(q): Query<VersionsQuery>,
+) -> PageResult {
+    let mut c = Chrome::new(&state, &p, &headers, "pv.title", nav_for(&p))
+        .flash_from(q.done.as_deref(), q.error.as_deref());
+    let t = c.t;
+    if let (Some(v), Some("pv.saved")) = (q.v, q.done.as_deref()) {
+        c.flash = Some(t.t("pv.saved").replace("{v}", &v.to_string()));
+    }
+    let store = &state.gateway.store;
+    let current = store.policy_current().await?;
+    let now = current.as_ref().map_or(0, |v| v.meta.version);
+    let authors = Authors::load(&state).await;
+    let rows: Vec<VersionRow> = store
+        .policy_history()
+        .await?
+        .iter()
+        .map(|m| version_row(t, &authors, m, now))
+        .collect();
+    Ok(crate::render(&VersionsPage {
+        tabs: tabs(&p, t, "/policy/versions"),
+        head: head(&state, t, &authors, &current),
+        saved: q.v.unwrap_or(0),
+        from: (now - 1).max(1),
+        to: now,
+        rows,
+        c,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "policy_version.html")]
+struct VersionPage {
+    c: Chrome,
+    tabs: Vec<NavItem>,
+    v: VersionRow,
+    current: i64,
+    toml: String,
+}
+
+/// `GET /policy/versions/{id}`: one stored version's text.
+pub async fn version(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let mut c = Chrome::new(&state, &p, &headers, "pv.version_title", nav_for(&p));
+    let t = c.t;
+    let store = &state.gateway.store;
+    let stored = store.policy_version(id).await?;
+    let current = store.policy_current().await?.map_or(0, |v| v.meta.version);
+    let authors = Authors::load(&state).await;
+    c.title = format!("{} v{id}", t.t("pv.version_title"));
+    Ok(crate::render(&VersionPage {
+        tabs: tabs(&p, t, "/policy/versions"),
+        v: version_row(t, &authors, &stored.meta, current),
+        current,
+        toml: stored.toml,
+        c,
+    }))
+}
+
+/// One line of a difference: its numbers in the old and the new text, `+`/`-`/` `.
+pub struct DiffLine {
+    pub old: String,
+    pub new: String,
+    pub sign: &'static str,
+    pub class: &'static str,
+    pub text: String,
+}
+
+/// A run of changes with a few lines around them.
+pub struct Hunk {
+    /// `第 12–18 行`, in the new text.
+    pub header: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// The difference from `a` to `b` line by line (the `similar` crate, as `baomi policy
+/// diff` shows it), in hunks with three lines of context; and the lines added and removed.
+pub fn diff_hunks(t: Tr, a: &str, b: &str) -> (Vec<Hunk>, usize, usize) {
+    use similar::{ChangeTag, TextDiff};
+    let diff = TextDiff::from_lines(a, b);
+    let (mut added, mut removed) = (0, 0);
+    let mut hunks = Vec::new();
+    for group in diff.grouped_ops(3) {
+        let mut lines = Vec::new();
+        let (mut first, mut last) = (usize::MAX, 0);
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let (sign, class) = match change.tag() {
+                    ChangeTag::Delete => {
+                        removed += 1;
+                        ("-", "del")
+                    }
+                    ChangeTag::Insert => {
+                        added += 1;
+                        ("+", "add")
+                    }
+                    ChangeTag::Equal => (" ", "ctx"),
+                };
+                if let Some(n) = change.new_index() {
+                    first = first.min(n + 1);
+                    last = last.max(n + 1);
+                }
+                let text = change.value().trim_end_matches(['\n', '\r']).to_owned();
+                lines.push(DiffLine {
+                    old: change
+                        .old_index()
+                        .map(|i| (i + 1).to_string())
+                        .unwrap_or_default(),
+                    new: change
+                        .new_index()
+                        .map(|i| (i + 1).to_string())
+                        .unwrap_or_default(),
+                    sign,
+                    class,
+                    text,
+                });
+            }
+        }
+        let header = if first == usize::MAX {
+            t.t("pv.hunk_removed").to_owned()
+        } else {
+            t.t("pv.hunk")
+                .replace("{a}", &first.to_string())
+                .replace("{b}", &last.to_string())
+        };
+        hunks.push(Hunk { header, lines });
+    }
+    (hunks, added, removed)
+}
+
+/// One of the two versions compared.
+pub struct Side {
+    pub class: &'static str,
+    pub sign: &'static str,
+    pub sign_class: &'static str,
+    pub label: &'static str,
+    pub v: VersionRow,
+}
+
+#[derive(Template)]
+#[template(path = "policy_diff.html")]
+struct DiffPage {
+    c: Chrome,
+    tabs: Vec<NavItem>,
+    /// The two versions, old then new (none: fewer than two are stored).
+    sides: Vec<Side>,
+    hunks: Vec<Hunk>,
+    added: usize,
+    removed: usize,
+    /// Every stored version, for the choice of two.
+    all: Vec<i64>,
+    from: i64,
+    to: i64,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DiffQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// `GET /policy/diff?from=A&to=B`: what changed from version A to B (default: the one
+/// before the current one to the current one).
+pub async fn diff(
+    State(state): State<ApiState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    Query(q): Query<DiffQuery>,
+) -> PageResult {
+    let mut c = Chrome::new(&state, &p, &headers, "pv.diff_title", nav_for(&p));
+    let t = c.t;
+    let store = &state.gateway.store;
+    let all: Vec<i64> = store
+        .policy_history()
+        .await?
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    let now = all.first().copied().unwrap_or(0);
+    let to = q.to.unwrap_or(now);
+    let from = q.from.unwrap_or(to - 1);
+    let tabs = tabs(&p, t, "/policy/versions");
+    if all.len() < 2 && q.from.is_none() && q.to.is_none() {
+        return Ok(crate::render(&DiffPage {
+            tabs,
+            sides: Vec::new(),
+            hunks: Vec::new(),
+            added: 0,
+            removed: 0,
+            all,
+            from,
+            to,
+            c,
+        }));
+    }
+    let (a, b) = (
+        store.policy_version(from).await?,
+        store.policy_version(to).await?,
+    );
+    let authors = Authors::load(&state).await;
+    let (hunks, added, removed) = diff_hunks(t, &a.toml, &b.toml);
+    c.title = format!("{} v{from} → v{to}", t.t("pv.diff_title"));
+    Ok(crate::render(&DiffPage {
+        tabs,
+        sides: vec![
+            Side {
+                class: "old",
+                sign: "−",
+                sign_class: "del",
+                label: t.t("pv.from"),
+                v: version_row(t, &authors, &a.meta, now),
+            },
+            Side {
+                class: "new",
+                sign: "+",
+                sign_class: "add",
+                label: t.t("pv.to"),
+                v: version_row(t, &authors, &b.meta, now),
+            },
+        ],
+        hunks,
+        added,
+        removed,
+        all,
+        from,
+        to,
+        c,
+    }))
 }
 
 pub struct RegRow {
@@ -513,5 +1136,57 @@ pub async fn unregister(
         Ok(()) => Ok(back_to("/registry", "common.done")),
         Err(e @ baomi_store::StoreError::NotFound(_)) => Ok(PageError::from(e).into_response()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn a_difference_is_hunks_of_numbered_plus_minus_lines() {
+        let t = Tr { lang: Lang::Zh };
+        let a: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        let b = a
+            .replace("line 3\n", "line three\n")
+            .replace("line 18\n", "");
+        let (hunks, added, removed) = diff_hunks(t, &a, &b);
+        assert_eq!((added, removed), (1, 2));
+        assert_eq!(hunks.len(), 2, "far apart: two hunks");
+        let first = &hunks[0];
+        assert_eq!(first.header, "第 1–6 行（新版本）");
+        let del = first.lines.iter().find(|l| l.sign == "-").unwrap();
+        let add = first.lines.iter().find(|l| l.sign == "+").unwrap();
+        assert_eq!(
+            (del.text.as_str(), del.old.as_str(), del.new.as_str()),
+            ("line 3", "3", "")
+        );
+        assert_eq!(
+            (add.text.as_str(), add.old.as_str(), add.new.as_str()),
+            ("line three", "", "3")
+        );
+        assert!(first.lines.iter().filter(|l| l.sign == " ").count() >= 3);
+        assert!(diff_hunks(t, &a, &a).0.is_empty());
+    }
+
+    #[test]
+    fn the_parsers_messages_are_said_in_chinese_with_where() {
+        let text = "alert_at = \"alert\"\n\n[[rule]]\nname = \"typo\"\nkinds = [\"marking\"]\naction = \"blok\"\n";
+        let msg = baomi_core::policy::Policy::from_toml(text).unwrap_err();
+        assert_eq!(
+            explain_zh(&msg, text),
+            "规则“typo”（第 4 行）：`action` 的取值“blok”无效，可用的取值：allow、audit、alert、quarantine、block。",
+            "{msg}"
+        );
+        let text = "[[rule]]\nname = \"x\"\nkinds = [\"marking\"]\nactoin = \"block\"\n";
+        let msg = baomi_core::policy::Policy::from_toml(text).unwrap_err();
+        assert!(
+            explain_zh(&msg, text).contains("不认识的项 `actoin`"),
+            "{msg}"
+        );
+        let text = "[[rule]]\nname = \"x\nkinds = []\n";
+        let msg = baomi_core::policy::Policy::from_toml(text).unwrap_err();
+        assert!(explain_zh(&msg, text).starts_with("第 2 行第"), "{msg}");
     }
 }
