@@ -10,6 +10,8 @@
 //! - Writes interleaved from both nodes leave one queue of incidents, any node shows any
 //!   node's evidence, and `baomi audit verify` passes.
 //! - Node A killed: uploads sent to it go on through B, with the same verdicts.
+//! - PostgreSQL stopped and started again: B stops what it cannot record, passes clean
+//!   uploads, and afterwards applies changes again without a restart.
 
 #[path = "../../baomi-icap/tests/common/mod.rs"]
 mod icap;
@@ -113,7 +115,7 @@ fn node_up(s: &Serve, admin_token: &str, id: &str) -> Option<bool> {
 
 #[test]
 fn two_nodes_on_one_postgresql_behind_squid() {
-    let pg = TempPostgres::start().expect("a PostgreSQL server for the test");
+    let mut pg = TempPostgres::start().expect("a PostgreSQL server for the test");
     let shared = tempfile::Builder::new()
         .prefix("baomi-shared-")
         .tempdir()
@@ -344,6 +346,50 @@ fn two_nodes_on_one_postgresql_behind_squid() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let (code, out) = b.audit_verify();
+    assert_eq!(code, 0, "{out}");
+
+    // PostgreSQL goes away. B still inspects: a clean upload passes, a marked one whose
+    // incident cannot be recorded is stopped, never let through. When the database is back,
+    // B hears of changes again by itself (its poll is a minute: the listening connection
+    // comes back, and B re-reads the versions on reconnecting).
+    pg.stop();
+    let (code, page) = upload(via_b, up, &clean, "/outage/clean");
+    assert_eq!(
+        code,
+        200,
+        "a clean upload during the outage: {page}\n{}",
+        b.log()
+    );
+    let (code, _) = upload(via_b, up, &memo, "/outage/marked");
+    assert_ne!(code, 200, "a marked upload passed while the store was down");
+    assert!(
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.1 != "/outage/marked"),
+        "a marked upload reached the upstream while the store was down"
+    );
+    pg.start_again().expect("PostgreSQL starts again");
+    let later = work.path().join("批复二.txt");
+    let second = SECRET
+        .replace("第三加压站", "第五加压站")
+        .replace("戈壁东段", "河西走廊");
+    std::fs::write(&later, &second).unwrap();
+    cli(&b, &["fingerprint", "add", later.to_str().unwrap()]);
+    let note2 = work.path().join("汇编二.txt");
+    let excerpt2: String = second
+        .lines()
+        .nth(3)
+        .unwrap()
+        .chars()
+        .skip(10)
+        .take(240)
+        .collect();
+    std::fs::write(&note2, format!("工作信息汇编\n{excerpt2}\n")).unwrap();
+    let took = until_status(via_b, up, &note2, 403, Duration::from_secs(20));
+    eprintln!("registration after the database came back applied after {took:?}");
     let (code, out) = b.audit_verify();
     assert_eq!(code, 0, "{out}");
 }
