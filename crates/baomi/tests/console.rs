@@ -25,7 +25,7 @@ use fantoccini::{Client, Locator};
 use icap::{Squid, make_docx, upstream};
 use postfix::{Postfix, queued_id};
 use support::browser::{
-    browser, chromedriver, click_nav, fetch_status, login, logout, select, shot, text,
+    browser, chromedriver, click_nav, fetch_status, login, logout, select, shot, text, text_of,
 };
 use support::serve::{OFFICER_PASSWORD, Serve, baomi, baomi_stdin, free_port, incident_number};
 
@@ -229,13 +229,7 @@ expires = "2099-12-31"
     );
     // Let ECharts draw before the picture.
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let total: String = c
-        .find(Locator::Id("tile-total"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let total: String = text_of(&c, Locator::Id("tile-total")).await;
     assert_eq!(total, "5");
     shot(&c, "03-dashboard").await;
 
@@ -300,26 +294,14 @@ expires = "2099-12-31"
         .await
         .unwrap();
     click_nav(&c, Locator::Id("disposition-submit")).await;
-    let badge = c
-        .find(Locator::Id("disposition"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let badge = text_of(&c, Locator::Id("disposition")).await;
     assert_eq!(badge, "确认违规");
 
     // Bulk: everything the filter (web, open) matches, with the exact count confirmed.
     c.goto(&format!("{base}/incidents?channel=web&disposition=open"))
         .await
         .unwrap();
-    let open_web = c
-        .find(Locator::Id("total"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let open_web = text_of(&c, Locator::Id("total")).await;
     assert_eq!(open_web, "3");
     c.find(Locator::Id("scope-filter"))
         .await
@@ -329,13 +311,7 @@ expires = "2099-12-31"
         .unwrap();
     select(&c, "bulk-disposition", "false_positive").await;
     click_nav(&c, Locator::Id("bulk-submit")).await;
-    let count = c
-        .find(Locator::Id("confirm-count"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let count = text_of(&c, Locator::Id("confirm-count")).await;
     assert_eq!(count, "3");
     shot(&c, "06-bulk-confirm").await;
     click_nav(&c, Locator::Id("confirm-bulk")).await;
@@ -393,13 +369,7 @@ expires = "2099-12-31"
             "{expected:?} not on the policy page"
         );
     }
-    let lists = c
-        .find(Locator::Id("dictionary-list"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let lists = text_of(&c, Locator::Id("dictionary-list")).await;
     assert!(
         lists.contains("项目代号") && lists.contains(" 3 "),
         "{lists}"
@@ -419,13 +389,7 @@ expires = "2099-12-31"
         .await
         .unwrap();
     click_nav(&c, Locator::Id("test-submit")).await;
-    let verdict = c
-        .find(Locator::Id("test-verdict"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let verdict = text_of(&c, Locator::Id("test-verdict")).await;
     assert_eq!(verdict, "拦截");
     shot(&c, "08-policy-test").await;
     assert_eq!(
@@ -458,13 +422,7 @@ expires = "2099-12-31"
         .await
         .unwrap();
     click_nav(&c, Locator::Id("policy-save")).await;
-    let problem = c
-        .find(Locator::Id("policy-problem"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let problem = text_of(&c, Locator::Id("policy-problem")).await;
     assert!(
         problem.contains("策略有误，未保存") && problem.contains("blok"),
         "{problem}"
@@ -483,13 +441,7 @@ expires = "2099-12-31"
     );
     // Said in Chinese too, with the line of the rule.
     let line = kept.lines().position(|l| l == "name = \"typo\"").unwrap() + 1;
-    let zh = c
-        .find(Locator::Id("policy-problem-zh"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let zh = text_of(&c, Locator::Id("policy-problem-zh")).await;
     assert!(
         zh.contains(&format!("规则“typo”（第 {line} 行）")) && zh.contains("取值“blok”无效"),
         "{zh}"
@@ -517,13 +469,7 @@ expires = "2099-12-31"
     assert_eq!(c.current_url().await.unwrap().path(), "/policy/versions");
     let page = text(&c).await;
     assert!(page.contains(&format!("已保存为 v{v}")), "{page}");
-    let row = c
-        .find(Locator::Id(&format!("v{v}")))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let row = text_of(&c, Locator::Id(&format!("v{v}"))).await;
     assert!(
         row.contains("当前生效")
             && row.contains("身份证号发往网页邮箱时拦截")
@@ -554,13 +500,7 @@ expires = "2099-12-31"
             .unwrap()
             .is_empty()
     );
-    let stat = c
-        .find(Locator::Id("diff-stat"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stat = text_of(&c, Locator::Id("diff-stat")).await;
     assert!(
         stat.contains(&format!("+{} 行", added.len())) && stat.contains("−0 行"),
         "{stat}"
@@ -665,13 +605,7 @@ expires = "2099-12-31"
     // heartbeat tells a swap at once).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let this = loop {
-        let row = c
-            .find(Locator::Css("#nodes tr.this-node"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let row = text_of(&c, Locator::Css("#nodes tr.this-node")).await;
         if row.contains(&format!("v{v} #1")) || std::time::Instant::now() > deadline {
             break row;
         }
@@ -718,13 +652,7 @@ expires = "2099-12-31"
     let nav = text(&c).await;
     assert!(!nav.contains("事件队列") && !nav.contains("账户管理"));
     click_nav(&c, Locator::Id("verify")).await;
-    let result = c
-        .find(Locator::Id("verify-result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let result = text_of(&c, Locator::Id("verify-result")).await;
     assert!(result.contains("审计链完整"), "{result}");
     let trail = text(&c).await;
     for action in [

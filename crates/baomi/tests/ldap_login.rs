@@ -20,7 +20,7 @@ use std::process::Command;
 
 use fantoccini::Locator;
 use slapd::{SERVICE_PW, Slapd, organisation, password_of};
-use support::browser::{browser, chromedriver, login, logout, shot, text};
+use support::browser::{browser, chromedriver, login, logout, shot, text, text_of};
 use support::serve::{OFFICER_PASSWORD, Serve, baomi, baomi_stdin};
 
 /// What the login form answered.
@@ -323,13 +323,7 @@ async fn console_login_by_ldap_bind() {
     assert_eq!(form_login(&s, "officer", OFFICER_PASSWORD).status, 303);
     login(&c, &base, &officer.account, &password_of(&officer.account)).await;
     assert_eq!(c.current_url().await.unwrap().path(), "/login");
-    let msg = c
-        .find(Locator::Id("login-message"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let msg = text_of(&c, Locator::Id("login-message")).await;
     assert!(msg.contains("目录服务器（LDAP）暂时无法连接"), "{msg}");
     shot(&c, "40-login-ldap-down").await;
     c.close().await.unwrap();

@@ -18,7 +18,9 @@ use std::process::Command;
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use support::browser::{browser, chromedriver, click_nav, fetch_status, login, shot, text};
+use support::browser::{
+    browser, chromedriver, click_nav, fetch_status, login, shot, text, text_of,
+};
 use support::serve::{OFFICER_PASSWORD, Serve, baomi, out_text, resident_id, soffice_docx};
 
 const DIRECTORY: &str = r#"
@@ -808,13 +810,7 @@ async fn records_pages_in_chromium() {
     click_nav(&c, Locator::Id("save")).await;
     shot(&c, "17-clue-draft").await;
     click_nav(&c, Locator::Id("issue")).await;
-    let state: String = c
-        .find(Locator::Id("clue-state"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let state: String = text_of(&c, Locator::Id("clue-state")).await;
     assert_eq!(state, "已报送");
     let page = text(&c).await;
     assert!(
@@ -848,13 +844,7 @@ async fn records_pages_in_chromium() {
         page.contains("自查自纠情况统计表") && page.contains("清理工作群2个"),
         "{page}"
     );
-    let office: String = c
-        .find(Locator::Css("#statistics tbody tr"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let office: String = text_of(&c, Locator::Css("#statistics tbody tr")).await;
     let office = office.split_whitespace().collect::<Vec<_>>().join(" ");
     // 办公室: 1 person, 3 groups, 0 mini-programs, 1 clue, 机密 1, 其他 1.
     assert!(office.starts_with("办公室 1 3 0 1 0 1 0 0 1"), "{office}");
@@ -970,13 +960,7 @@ async fn records_pages_in_chromium() {
         .await
         .unwrap();
     click_nav(&c, Locator::Css("#event-form button[type=submit]")).await;
-    let state: String = c
-        .find(Locator::Id("carrier-state"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let state: String = text_of(&c, Locator::Id("carrier-state")).await;
     assert_eq!(state, "在用");
     assert!(text(&c).await.contains("李四"));
     shot(&c, "21-carrier").await;

@@ -19,7 +19,9 @@ use std::process::Command;
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
-use support::browser::{browser, chromedriver, click_nav, fetch_status, login, logout, shot, text};
+use support::browser::{
+    browser, chromedriver, click_nav, fetch_status, login, logout, shot, text, text_of,
+};
 use support::serve::{Serve, baomi, baomi_stdin, resident_id, soffice_docx};
 
 const PASSWORD: &str = "review-password-2026";
@@ -442,13 +444,7 @@ async fn publication_review_in_chromium() {
     );
     assert!(c.find(Locator::Id("scan-warning")).await.is_ok(), "{page}");
     // The text's own verdict is shown beside its findings.
-    let badge = c
-        .find(Locator::Css("#scan h3 .badge"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let badge = text_of(&c, Locator::Css("#scan h3 .badge")).await;
     assert_eq!(badge, "拦截", "{page}");
     assert!(page.contains("检查安排.docx"), "{page}");
     assert!(c.find(Locator::Id("decision-form")).await.is_err());
@@ -462,13 +458,7 @@ async fn publication_review_in_chromium() {
         page.contains("待我审核") && page.contains("关于做好年度安全生产检查工作的通知"),
         "{page}"
     );
-    let row = c
-        .find(Locator::Css("#reviews tbody tr"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let row = text_of(&c, Locator::Css("#reviews tbody tr")).await;
     assert!(row.contains("李拟稿") && row.contains("宣传科"), "{row}");
     shot(&c, "28-reviews-waiting").await;
     c.goto(&format!("{base}/reviews/{id}")).await.unwrap();
@@ -533,21 +523,9 @@ async fn publication_review_in_chromium() {
         }
     }
     c.goto(&format!("{base}/reviews/{id}")).await.unwrap();
-    let state = c
-        .find(Locator::Id("review-state"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let state = text_of(&c, Locator::Id("review-state")).await;
     assert_eq!(state, "审批通过");
-    let history = c
-        .find(Locator::Id("history"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let history = text_of(&c, Locator::Id("history")).await;
     for name in ["李拟稿", "王自审", "赵主任", "孙局长", "已确认检测发现"] {
         assert!(history.contains(name), "{name} not in {history}");
     }

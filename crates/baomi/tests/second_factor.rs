@@ -9,7 +9,7 @@ mod support {
 }
 
 use fantoccini::Locator;
-use support::browser::{browser, chromedriver, click_nav, login, logout, shot, text};
+use support::browser::{browser, chromedriver, click_nav, login, logout, shot, text, text_of};
 use support::serve::{OFFICER_PASSWORD, Serve};
 
 fn code(key: &str) -> String {
@@ -29,13 +29,7 @@ async fn totp_is_enrolled_and_then_required() {
 
     c.goto(&format!("{base}/me")).await.unwrap();
     click_nav(&c, Locator::Id("totp-begin")).await;
-    let key: String = c
-        .find(Locator::Id("totp-key"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let key: String = text_of(&c, Locator::Id("totp-key")).await;
     assert!(key.len() >= 16, "{key:?}");
     shot(&c, "23-totp-enrol").await;
     c.find(Locator::Id("totp-code"))

@@ -66,12 +66,12 @@ pub async fn shot(c: &Client, name: &str) {
 }
 
 pub async fn text(c: &Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    text_of(c, Locator::Css("body")).await
+}
+
+/// The text of the first element `what` finds (the test fails if there is none).
+pub async fn text_of(c: &Client, what: Locator<'_>) -> String {
+    c.find(what).await.unwrap().text().await.unwrap()
 }
 
 pub async fn login(c: &Client, base: &str, user: &str, password: &str) {
