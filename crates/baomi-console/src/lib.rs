@@ -102,6 +102,8 @@ pub fn routes() -> Routes<ApiState> {
             P::Records,
             records::self_inspection,
         )
+        .get("/scan-jobs", P::Records, scan_jobs::list)
+        .get("/scan-jobs/{id}", P::Records, scan_jobs::job)
         .get("/clues", P::Records, records::clues)
         .post("/clues", P::Records, records::create_clue)
         .get("/clues/{id}", P::Records, records::clue)

@@ -17,6 +17,7 @@ pub mod incidents;
 pub mod policy;
 pub mod records;
 pub mod reviews;
+pub mod scan_jobs;
 
 /// One navigation link.
 pub struct NavItem {
