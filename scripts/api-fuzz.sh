@@ -44,14 +44,20 @@ spec="$PWD/crates/baomi-server/src/openapi.json"
 status=0
 for role in secadmin auditor sysadmin drafter scan; do
   echo "== schemathesis as $role"
-  # Run from the scratch directory: schemathesis keeps a cache where it runs.
+  # Run from the scratch directory: schemathesis keeps a cache where it runs. One worker:
+  # with two, schemathesis parses Python source in two threads at once, which Debian's
+  # Python 3.11 sometimes fails with "SystemError: AST constructor recursion depth mismatch"
+  # (CPython gh-106905, fixed in 3.12) — a Runtime Error of the tool, not of the API, that
+  # failed CI with every case passed. The passes are bounded by time, not by count.
   if ! (cd "$work" && "$VENV/bin/schemathesis" run "$spec" \
       --url "http://127.0.0.1:$port" -H "Authorization: Bearer ${tokens[$role]}" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-      --max-examples "$EXAMPLES" --max-time "$PASS_SECONDS" --workers 2 \
+      --max-examples "$EXAMPLES" --max-time "$PASS_SECONDS" --workers 1 \
       --suppress-health-check all --warnings off > "$work/$role.log" 2>&1); then
     status=1
-    sed -n '/FAILURES/,$p' "$work/$role.log" | head -120
+    # The failures against the API, or the tool's own errors; long lines cut (a Python
+    # error can quote a whole source file).
+    sed -n '/= \(FAILURES\|ERRORS\) =/,$p' "$work/$role.log" | cut -c1-300 | head -120
   fi
   grep -E "^Test cases:" -A1 "$work/$role.log" | tail -1 || true
 done

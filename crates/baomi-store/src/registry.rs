@@ -31,33 +31,47 @@ pub struct RegistryEntry {
 impl Store {
     /// Register (or re-register, replacing) a document.
     pub async fn registry_put(&self, entry: &RegistryEntry, actor: &str) -> Result<()> {
-        let m = &entry.meta;
+        self.registry_put_many(std::slice::from_ref(entry), actor)
+            .await
+    }
+
+    /// Register (or re-register, replacing) several documents in one transaction: all or
+    /// none, one commit, and one change for the nodes to apply (`baomi fingerprint import`
+    /// of a directory would otherwise make every node rebuild its index once per document).
+    /// Each document is audited on its own.
+    pub async fn registry_put_many(&self, entries: &[RegistryEntry], actor: &str) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let (_guard, mut tx) = self.audit_tx().await?;
-        sqlx::query("DELETE FROM fp_documents WHERE id = $1")
+        for entry in entries {
+            let m = &entry.meta;
+            sqlx::query("DELETE FROM fp_documents WHERE id = $1")
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO fp_documents (id, title, level, source_name, chars, added_ms, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
             .bind(&m.id)
+            .bind(&m.title)
+            .bind(&m.level)
+            .bind(&m.source_name)
+            .bind(m.chars)
+            .bind(m.added_ms)
+            .bind(entry.data.as_slice())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO fp_documents (id, title, level, source_name, chars, added_ms, data) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&m.id)
-        .bind(&m.title)
-        .bind(&m.level)
-        .bind(&m.source_name)
-        .bind(m.chars)
-        .bind(m.added_ms)
-        .bind(entry.data.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        Store::append_audit(
-            &mut tx,
-            actor,
-            "fingerprint.add",
-            &m.id,
-            &json!({"title": m.title, "level": m.level, "source": m.source_name, "chars": m.chars}),
-        )
-        .await?;
+            Store::append_audit(
+                &mut tx,
+                actor,
+                "fingerprint.add",
+                &m.id,
+                &json!({"title": m.title, "level": m.level, "source": m.source_name, "chars": m.chars}),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

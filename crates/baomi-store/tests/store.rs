@@ -140,6 +140,34 @@ async fn exercise(store: &Store, data_dir: &std::path::Path) {
     );
     store.registry_remove("2026-001", "officer").await.unwrap();
     assert!(store.registry_remove("2026-001", "officer").await.is_err());
+    // Many at once: one commit, each audited; a duplicate id replaces, as one put does.
+    let many: Vec<RegistryEntry> = (0..250)
+        .map(|i| RegistryEntry {
+            meta: RegistryMeta {
+                id: format!("batch-{}", i % 200),
+                title: format!("文件{i}"),
+                ..entry.meta.clone()
+            },
+            data: vec![i as u8],
+        })
+        .collect();
+    let audited = store.audit_tail(100_000).await.unwrap().len();
+    store.registry_put_many(&many, "officer").await.unwrap();
+    let all = store.registry_all().await.unwrap();
+    assert_eq!(all.len(), 200);
+    let last = all.iter().find(|e| e.meta.id == "batch-10").unwrap();
+    assert_eq!(last.meta.title, "文件210", "the later entry of an id wins");
+    assert_eq!(
+        store.audit_tail(100_000).await.unwrap().len(),
+        audited + 250
+    );
+    store.registry_put_many(&[], "officer").await.unwrap();
+    for i in 0..200 {
+        store
+            .registry_remove(&format!("batch-{i}"), "officer")
+            .await
+            .unwrap();
+    }
     store.allow_set_put(&[9, 9], 12, "officer").await.unwrap();
     assert_eq!(store.allow_set().await.unwrap(), Some(vec![9, 9]));
     assert!(store.verify_audit().await.unwrap().ok());

@@ -70,6 +70,47 @@ fn parse_level(s: &str) -> Result<Level> {
     })
 }
 
+/// Documents stored [`Batch::SIZE`] at a time, each chunk in one transaction: a directory
+/// of thousands of documents is a few commits, and a few changes for the running nodes to
+/// apply, instead of one of each per document; memory stays bounded by the chunk.
+struct Batch<'a> {
+    store: &'a Store,
+    actor: &'a str,
+    entries: Vec<RegistryEntry>,
+}
+
+impl<'a> Batch<'a> {
+    const SIZE: usize = 1000;
+
+    fn new(store: &'a Store, actor: &'a str) -> Self {
+        Batch {
+            store,
+            actor,
+            entries: Vec::new(),
+        }
+    }
+
+    async fn push(&mut self, entry: RegistryEntry) -> Result<()> {
+        self.entries.push(entry);
+        if self.entries.len() >= Self::SIZE {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        self.store
+            .registry_put_many(&self.entries, self.actor)
+            .await?;
+        self.entries.clear();
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<()> {
+        self.flush().await
+    }
+}
+
 fn register_one(
     engine: &Engine,
     path: &Path,
@@ -113,9 +154,11 @@ pub fn run(cmd: FingerprintCommand, data_dir: &Path, url: Option<&str>) -> Resul
                     bail!("--id names one document; give one file");
                 }
                 let level = level.as_deref().map(parse_level).transpose()?;
+                // Every file is read before anything is stored: one that cannot be
+                // registered stops the command with nothing stored from this chunk.
+                let mut batch = Batch::new(&store, &actor);
                 for f in &files {
                     let e = register_one(&engine, f, level, title.as_deref(), id.as_deref())?;
-                    store.registry_put(&e, &actor).await?;
                     println!(
                         "{}  {}  {}  {} characters  ({})",
                         e.meta.id,
@@ -124,16 +167,19 @@ pub fn run(cmd: FingerprintCommand, data_dir: &Path, url: Option<&str>) -> Resul
                         e.meta.chars,
                         f.display()
                     );
+                    batch.push(e).await?;
                 }
+                batch.finish().await?;
                 Ok(0)
             }
             FingerprintCommand::Import { dir, level } => {
                 let level = level.as_deref().map(parse_level).transpose()?;
                 let (mut ok, mut failed) = (0, 0);
+                let mut batch = Batch::new(&store, &actor);
                 for f in files_under(&dir)? {
                     match register_one(&engine, &f, level, None, None) {
                         Ok(e) => {
-                            store.registry_put(&e, &actor).await?;
+                            batch.push(e).await?;
                             ok += 1;
                         }
                         Err(e) => {
@@ -142,6 +188,7 @@ pub fn run(cmd: FingerprintCommand, data_dir: &Path, url: Option<&str>) -> Resul
                         }
                     }
                 }
+                batch.finish().await?;
                 println!("{ok} documents registered, {failed} not");
                 Ok(if failed > 0 { 2 } else { 0 })
             }
