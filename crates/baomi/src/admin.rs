@@ -64,10 +64,30 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// The actor written to the audit log for commands run at the console.
 pub fn console_actor() -> String {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(account_of_this_process);
     format!("cli:{user}")
+}
+
+/// The account name of this process's user (from /etc/passwd), for services and cron jobs
+/// that run without USER in their environment; `uid N` when the name is not known.
+fn account_of_this_process() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let mut f = line.split(':');
+                let name = f.next()?;
+                (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// `baomi backup DEST`

@@ -251,9 +251,16 @@ pub async fn job(
     let store = &state.gateway.store;
     let progress = store.scan_job_progress(id).await?;
     c.title = format!("{} #{id}", t.t("sj.job"));
-    let j = view(t, &progress);
+    let mut j = view(t, &progress);
     let now = progress.now_ms;
     let mut rows = store.scan_batches(id).await?;
+    if progress.finished_ms.is_some() {
+        // Nobody holds a lease on a finished job: say who did it instead of "0".
+        let done_by: std::collections::BTreeSet<&str> =
+            rows.iter().filter_map(|b| b.done_by.as_deref()).collect();
+        j.workers = done_by.len();
+        j.worker_names = done_by.into_iter().collect::<Vec<_>>().join("、");
+    }
     let batches_total = rows.len();
     // The unfinished first: those are what a running job is waiting for.
     rows.sort_by_key(|b| (b.state == "done", b.seq));
