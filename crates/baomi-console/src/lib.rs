@@ -232,6 +232,7 @@ async fn home(axum::Extension(p): axum::Extension<Principal>) -> Response {
         Subject::Auditor => "/audit",
         Subject::Sysadmin => "/accounts",
         Subject::Drafter | Subject::Reviewer | Subject::Director | Subject::Approver => "/reviews",
+        Subject::Staff => "/my/commitments",
         _ => "/login",
     };
     Redirect::to(to).into_response()

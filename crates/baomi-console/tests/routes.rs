@@ -66,6 +66,7 @@ async fn every_route_answers_every_subject_as_the_table_says() {
             Subject::Approver,
             account(&store, "approver", Role::Approver).await,
         ),
+        (Subject::Staff, account(&store, "staff", Role::Staff).await),
     ];
     let (_, scan_token) = store.create_token("agent", None, "test").await.unwrap();
     let inc = store

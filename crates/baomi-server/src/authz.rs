@@ -36,10 +36,12 @@ pub enum Subject {
     Director,
     /// 分管领导审批
     Approver,
+    /// 工作人员
+    Staff,
 }
 
 impl Subject {
-    pub const ALL: [Subject; 9] = [
+    pub const ALL: [Subject; 10] = [
         Subject::Anonymous,
         Subject::Scan,
         Subject::Sysadmin,
@@ -49,6 +51,7 @@ impl Subject {
         Subject::Reviewer,
         Subject::Director,
         Subject::Approver,
+        Subject::Staff,
     ];
 
     pub fn of(role: Role) -> Subject {
@@ -60,6 +63,7 @@ impl Subject {
             Role::Reviewer => Subject::Reviewer,
             Role::Director => Subject::Director,
             Role::Approver => Subject::Approver,
+            Role::Staff => Subject::Staff,
         }
     }
 }
@@ -120,26 +124,30 @@ pub enum Permission {
     /// Ask whether content with a given SHA-256 was approved for publication (portals,
     /// gateways).
     ReviewLookup,
+    /// One's own secrecy commitments (read and sign) and knowledge tests (take, see one's
+    /// results): every person with an account, whatever their role.
+    SelfService,
 }
 
 use Permission as P;
 use Subject as S;
 
+/// Every subject that is a person with an account (each role), as opposed to a token.
+const PEOPLE: [Subject; 8] = [
+    S::Sysadmin,
+    S::Secadmin,
+    S::Auditor,
+    S::Drafter,
+    S::Reviewer,
+    S::Director,
+    S::Approver,
+    S::Staff,
+];
+
 /// The role → permission table. Nothing else grants anything.
 pub const TABLE: &[(Permission, &[Subject])] = &[
     (P::Public, &Subject::ALL),
-    (
-        P::SignedIn,
-        &[
-            S::Sysadmin,
-            S::Secadmin,
-            S::Auditor,
-            S::Drafter,
-            S::Reviewer,
-            S::Director,
-            S::Approver,
-        ],
-    ),
+    (P::SignedIn, &PEOPLE),
     (P::Inspect, &[S::Scan, S::Secadmin]),
     (P::Metrics, &[S::Scan, S::Sysadmin]),
     (
@@ -153,6 +161,7 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
             S::Reviewer,
             S::Director,
             S::Approver,
+            S::Staff,
         ],
     ),
     (P::IncidentsRead, &[S::Secadmin]),
@@ -193,6 +202,7 @@ pub const TABLE: &[(Permission, &[Subject])] = &[
             S::Approver,
         ],
     ),
+    (P::SelfService, &PEOPLE),
 ];
 
 pub fn granted(subject: Subject, permission: Permission) -> bool {
@@ -577,6 +587,7 @@ mod tests {
                         | P::ReviewDecide
                         | P::ReviewRead
                         | P::ReviewLookup
+                        | P::SelfService
                 );
                 if !theirs {
                     assert!(!granted(s, *p), "{s:?} {p:?}");
@@ -584,6 +595,15 @@ mod tests {
             }
             assert!(granted(s, P::ReviewRead));
         }
+        // Staff sign their own commitments and take the tests; nothing else.
+        for (p, _) in TABLE {
+            let theirs = matches!(p, P::Public | P::SignedIn | P::ApiDocument | P::SelfService);
+            assert_eq!(granted(S::Staff, *p), theirs, "{p:?}");
+        }
+        for s in PEOPLE {
+            assert!(granted(s, P::SelfService), "{s:?}");
+        }
+        assert!(!granted(S::Scan, P::SelfService) && !granted(S::Anonymous, P::SelfService));
         assert!(granted(S::Drafter, P::ReviewSubmit) && !granted(S::Drafter, P::ReviewDecide));
         assert!(!granted(S::Secadmin, P::ReviewDecide) && !granted(S::Secadmin, P::ReviewSubmit));
     }

@@ -47,6 +47,14 @@ pub struct Person {
     /// its sub-departments.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The person's login name (LDAP `uid`/`sAMAccountName`, or the console account's
+    /// name), when it differs from the name: how an account is matched to a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The day the person left the unit (`YYYY-MM-DD`, 离岗/离职): still listed, so that
+    /// the records can ask for a leaving commitment and find them in chat groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +89,10 @@ struct CsvRow {
     machines: String,
     #[serde(default)]
     groups: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    left: String,
 }
 
 fn cells(s: &str) -> impl Iterator<Item = &str> {
@@ -126,6 +138,8 @@ impl Directory {
                 proxy_users: cells(&row.proxy_users).map(str::to_owned).collect(),
                 machines: cells(&row.machines).map(str::to_owned).collect(),
                 groups: cells(&row.groups).map(str::to_owned).collect(),
+                account: Some(row.account).filter(|a| !a.is_empty()),
+                left: Some(row.left).filter(|d| !d.is_empty()),
             });
         }
         Ok(out)

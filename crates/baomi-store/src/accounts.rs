@@ -60,10 +60,13 @@ pub enum Role {
     Director,
     /// 分管领导审批: the leader's approval, the last step.
     Approver,
+    /// 工作人员: an ordinary employee. Signs their own secrecy commitments and takes the
+    /// knowledge tests; sees no business data and administers nothing.
+    Staff,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Sysadmin,
         Role::Secadmin,
         Role::Auditor,
@@ -71,6 +74,7 @@ impl Role {
         Role::Reviewer,
         Role::Director,
         Role::Approver,
+        Role::Staff,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +86,7 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Director => "director",
             Role::Approver => "approver",
+            Role::Staff => "staff",
         }
     }
 
@@ -94,6 +99,7 @@ impl Role {
             Role::Reviewer => "部门审核人",
             Role::Director => "办公室审核人",
             Role::Approver => "分管领导",
+            Role::Staff => "工作人员",
         }
     }
 
@@ -106,6 +112,7 @@ impl Role {
             Role::Reviewer => "Department reviewer",
             Role::Director => "Office reviewer",
             Role::Approver => "Approving leader",
+            Role::Staff => "Staff member",
         }
     }
 

@@ -409,6 +409,7 @@ async fn sqlite_accounts_survive_the_role_migration() {
     assert_eq!(old.role, Role::Secadmin);
     // The new roles are accepted; an unknown one is still refused by the database.
     person(&store, "new-drafter", Role::Drafter, None).await;
+    person(&store, "new-staff", Role::Staff, None).await;
     let url = format!("sqlite://{}", db.display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     sqlx::query("PRAGMA foreign_keys = ON")

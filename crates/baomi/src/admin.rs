@@ -391,8 +391,9 @@ pub enum UserCommand {
         name: String,
         /// sysadmin (系统管理员), secadmin (安全保密管理员), auditor (安全审计员), or a
         /// publication-review role: drafter (拟稿人), reviewer (部门审核), director
-        /// (办公室审核), approver (分管领导审批).
-        #[arg(long, value_parser = ["sysadmin", "secadmin", "auditor", "drafter", "reviewer", "director", "approver"])]
+        /// (办公室审核), approver (分管领导审批); or staff (工作人员: own commitments and
+        /// knowledge tests only).
+        #[arg(long, value_parser = ["sysadmin", "secadmin", "auditor", "drafter", "reviewer", "director", "approver", "staff"])]
         role: String,
         #[arg(long)]
         department: Option<String>,

@@ -66,6 +66,7 @@ impl Chrome {
                 ("/reviews", "nav.reviews"),
                 ("/policy", "nav.policy"),
                 ("/registry", "nav.registry"),
+                ("/chat-groups", "nav.daily"),
                 ("/approvals", "nav.approvals"),
             ],
             Subject::Auditor => &[
@@ -90,6 +91,14 @@ impl Chrome {
                 active: *href == active,
             })
             .collect();
+        // Every person signs commitments and takes the knowledge tests, whatever their role.
+        if p.account.is_some() {
+            nav.push(NavItem {
+                href: "/my/commitments",
+                label: t.t("nav.my_duties"),
+                active: active == "/my/commitments",
+            });
+        }
         nav.push(NavItem {
             href: "/me",
             label: t.t("nav.me"),

@@ -239,6 +239,8 @@ mod tests {
             proxy_users: vec![account.into()],
             machines: machines.iter().map(|m| m.to_string()).collect(),
             groups: Vec::new(),
+            account: Some(account.into()),
+            left: None,
         }
     }
 

@@ -767,6 +767,8 @@ impl Syncer {
                 proxy_users: vec![p.account.clone()],
                 machines: p.machines.clone(),
                 groups,
+                account: Some(p.account.clone()),
+                left: None,
             };
             if let Some(f) = self.base.iter().find(|f| {
                 f.name == p.name
@@ -1089,6 +1091,10 @@ pub fn role_from(roles: &BTreeMap<String, String>, groups: &BTreeSet<String>) ->
         .collect();
     found.sort_by_key(|r| r.as_str());
     found.dedup();
+    // The staff group is usually everybody: a role of its own only for those in no other.
+    if found.len() > 1 {
+        found.retain(|r| *r != Role::Staff);
+    }
     match found.len() {
         0 => RoleFrom::None,
         1 => RoleFrom::One(found[0]),
@@ -1183,6 +1189,28 @@ mod tests {
         assert_eq!(
             role_from(&BTreeMap::new(), &set(&["x"])),
             RoleFrom::NotMapped
+        );
+        // Everybody is in the staff group: another role group wins over it.
+        let mut roles = roles;
+        roles.insert("staff".into(), "all-staff".into());
+        assert_eq!(
+            role_from(&roles, &set(&["all-staff", "baomi-secadmin"])),
+            RoleFrom::One(Role::Secadmin)
+        );
+        assert_eq!(
+            role_from(&roles, &set(&["all-staff"])),
+            RoleFrom::One(Role::Staff)
+        );
+        assert_eq!(
+            role_from(
+                &roles,
+                &set(&[
+                    "all-staff",
+                    "baomi-secadmin",
+                    "cn=baomi-sysadmin,ou=groups,dc=unit,dc=cn"
+                ])
+            ),
+            RoleFrom::Conflict(vec![Role::Secadmin, Role::Sysadmin])
         );
     }
 }
