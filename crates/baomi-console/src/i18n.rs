@@ -1086,6 +1086,24 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("sj.state.running", "进行中", "Running"),
     ("sj.state.done", "已完成", "Finished"),
     ("sj.state.waiting", "等待处理程序", "Waiting for a worker"),
+    ("sj.state.partial", "部分完成", "Partly done"),
+    ("sj.state.walk_lost", "登记中断", "Enqueuing stopped"),
+    (
+        "sj.why.signal",
+        "文件登记被人为中止（Ctrl-C 或 SIGTERM）",
+        "Enqueuing was stopped (Ctrl-C or SIGTERM)",
+    ),
+    (
+        "sj.why.lost",
+        "登记程序已数分钟无响应（进程被终止或所在计算机停机）",
+        "The enqueuing process has not been heard of for minutes (killed, or its machine is down)",
+    ),
+    ("sj.why.error", "文件登记出错：", "Enqueuing failed: "),
+    (
+        "sj.why.then",
+        "。本任务只检查已登记的文件；在同一路径上再次运行 baomi scan --queue 即可登记其余文件（已检查且未变化的文件自动跳过）。",
+        ". This job inspects only the files enqueued; run baomi scan --queue on the same paths again to enqueue the rest (files already inspected and unchanged are left out).",
+    ),
     (
         "sj.state.stalled",
         "已中断，等待处理程序",

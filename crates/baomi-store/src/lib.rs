@@ -73,7 +73,8 @@ pub use reviews::{
 };
 pub use scan_jobs::{
     BatchDone, ClaimedBatch, FileOutcome, IndexedFile, NewScanJob, QueuedFile, ScanBatchRow,
-    ScanFileResult, ScanJobProgress, ScanResultRow,
+    ScanFileResult, ScanJobProgress, ScanResultRow, WALK_ALIVE_MS, WALK_LOST, WALK_SIGNAL,
+    WALK_STALE_MS,
 };
 pub use state::{
     DictionaryMeta, NodeBeat, NodeRow, PolicySet, PolicyVersion, PolicyVersionMeta, StateVersions,

@@ -179,6 +179,10 @@ pub struct ScanJobProgress {
     pub created_by: String,
     /// The walk finished (the totals are final).
     pub enqueued_ms: Option<i64>,
+    /// The walk's last sign of life.
+    pub walk_seen_ms: Option<i64>,
+    /// Why the walk stopped before its end (then the job covers only what was enqueued).
+    pub walk_interrupted: Option<String>,
     pub finished_ms: Option<i64>,
     pub total_files: i64,
     pub total_bytes: i64,
@@ -208,6 +212,17 @@ pub struct ScanJobProgress {
     pub now_ms: i64,
 }
 
+/// A walk not heard of for this long is taken as interrupted. The walk reports at every
+/// batch and every [`WALK_ALIVE_MS`], so only a process that is gone stays silent this long.
+pub const WALK_STALE_MS: i64 = 5 * 60_000;
+/// How often a walk says it is alive between batches.
+pub const WALK_ALIVE_MS: i64 = 30_000;
+/// Why a walk stopped early (`scan_jobs.walk_interrupted`): Ctrl-C or SIGTERM.
+pub const WALK_SIGNAL: &str = "signal";
+/// Why a walk stopped early: no sign of life for [`WALK_STALE_MS`] (killed, machine gone).
+/// Otherwise `error: ` and the error.
+pub const WALK_LOST: &str = "lost";
+
 /// The window of [`ScanJobProgress::recent_files`].
 pub const RECENT_WINDOW_MS: i64 = 60_000;
 
@@ -225,6 +240,13 @@ impl ScanJobProgress {
             return Some(self.recent_files as f64 * 1000.0 / RECENT_WINDOW_MS as f64);
         }
         (self.files_done > 0).then(|| self.files_done as f64 * 1000.0 / elapsed as f64)
+    }
+
+    /// The walk is neither finished nor alive: it was interrupted and nobody has closed it
+    /// yet ([`Store::scan_jobs_close_stale_walks`]).
+    pub fn walk_lost(&self) -> bool {
+        self.enqueued_ms.is_none()
+            && self.now_ms - self.walk_seen_ms.unwrap_or(self.created_ms) > WALK_STALE_MS
     }
 
     /// Seconds left at the current rate (none before a rate is known or once finished).
@@ -361,13 +383,14 @@ impl Store {
         let n = files.len() as i64;
         let done = sqlx::query(
             "UPDATE scan_jobs SET total_files = total_files + $1, total_bytes = total_bytes + $2, \
-             unchanged = unchanged + $3, batches = batches + $4 \
-             WHERE id = $5 AND enqueued_ms IS NULL",
+             unchanged = unchanged + $3, batches = batches + $4, walk_seen_ms = $5 \
+             WHERE id = $6 AND enqueued_ms IS NULL",
         )
         .bind(n)
         .bind(bytes)
         .bind(unchanged)
         .bind(i64::from(n > 0))
+        .bind(now_ms())
         .bind(job_id)
         .execute(&mut *tx)
         .await?;
@@ -414,6 +437,86 @@ impl Store {
         let finished = finish_if_done(&mut tx, job_id, now).await?;
         tx.commit().await?;
         Ok(finished)
+    }
+
+    /// The walk of a job is still going (called between batches on long stretches without
+    /// one): what tells an interrupted walk from a slow one.
+    pub async fn scan_job_walk_alive(&self, job_id: i64) -> Result<()> {
+        sqlx::query("UPDATE scan_jobs SET walk_seen_ms = $1 WHERE id = $2 AND enqueued_ms IS NULL")
+            .bind(now_ms())
+            .bind(job_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The walk of a job stopped before its end (`why`: [`WALK_SIGNAL`], [`WALK_LOST`], or
+    /// `error: …`): the totals are final at what was enqueued, the batches are inspected as usual,
+    /// and the job says it is partial. False when the walk had already ended.
+    pub async fn scan_job_walk_interrupted(
+        &self,
+        job_id: i64,
+        walk_errors: Option<i64>,
+        why: &str,
+        actor: &str,
+    ) -> Result<bool> {
+        let (_guard, mut tx) = self.audit_tx().await?;
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE scan_jobs SET enqueued_ms = $1, walk_errors = COALESCE($2, walk_errors), \
+             walk_interrupted = $3 WHERE id = $4 AND enqueued_ms IS NULL",
+        )
+        .bind(now)
+        .bind(walk_errors)
+        .bind(why)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        finish_if_done(&mut tx, job_id, now).await?;
+        Store::append_audit(
+            &mut tx,
+            actor,
+            "scan_job.walk_interrupted",
+            &job_id.to_string(),
+            &json!({ "why": why }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Close the walks that gave no sign of life for `stale_ms` (workers pass
+    /// [`WALK_STALE_MS`]: the enqueuing process killed, its machine gone), as
+    /// [`Store::scan_job_walk_interrupted`]. Workers call it while they wait for batches.
+    /// Returns the jobs closed.
+    pub async fn scan_jobs_close_stale_walks(
+        &self,
+        stale_ms: i64,
+        actor: &str,
+    ) -> Result<Vec<i64>> {
+        let stale: Vec<i64> = sqlx::query(
+            "SELECT id FROM scan_jobs WHERE enqueued_ms IS NULL \
+             AND COALESCE(walk_seen_ms, created_ms) < $1 ORDER BY id",
+        )
+        .bind(now_ms() - stale_ms)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+        let mut closed = Vec::new();
+        for id in stale {
+            if self
+                .scan_job_walk_interrupted(id, None, WALK_LOST, actor)
+                .await?
+            {
+                closed.push(id);
+            }
+        }
+        Ok(closed)
     }
 
     /// Claim the oldest batch that is queued or whose lease ran out, for `lease_ms`.
@@ -669,8 +772,8 @@ impl Store {
         let now = now_ms();
         let job = sqlx::query(
             "SELECT id, paths, machine, person, department, created_ms, created_by, enqueued_ms, \
-             finished_ms, total_files, total_bytes, unchanged, walk_errors, batches \
-             FROM scan_jobs WHERE id = $1",
+             finished_ms, total_files, total_bytes, unchanged, walk_errors, batches, \
+             walk_seen_ms, walk_interrupted FROM scan_jobs WHERE id = $1",
         )
         .bind(job_id)
         .fetch_optional(self.pool())
@@ -725,6 +828,8 @@ impl Store {
             created_ms: job.try_get("created_ms")?,
             created_by: job.try_get("created_by")?,
             enqueued_ms: job.try_get("enqueued_ms")?,
+            walk_seen_ms: job.try_get("walk_seen_ms")?,
+            walk_interrupted: job.try_get("walk_interrupted")?,
             finished_ms: job.try_get("finished_ms")?,
             total_files: job.try_get("total_files")?,
             total_bytes: job.try_get("total_bytes")?,

@@ -209,8 +209,96 @@ async fn exercise(store: &Store) {
         Err(StoreError::Conflict(_))
     ));
 
+    walks_that_stop(store).await;
     let report = store.verify_audit().await.unwrap();
     assert!(report.ok(), "{report:?}");
+}
+
+/// A walk that stops early: by a signal it says itself; killed, it is found silent and
+/// closed by a worker. Either way the job keeps what was enqueued and finishes with it.
+async fn walks_that_stop(store: &Store) {
+    let new = || NewScanJob {
+        paths: vec!["/srv/other".into()],
+        machine: "fs02".into(),
+        person: None,
+        department: None,
+    };
+    let files: Vec<QueuedFile> = (500..504).map(file).collect();
+    // Interrupted by a signal after one batch.
+    let a = store.scan_job_create(&new(), "cli:root").await.unwrap();
+    store.scan_job_add_batch(a, &files[..2], 0).await.unwrap();
+    assert!(
+        store
+            .scan_job_walk_interrupted(a, Some(1), baomi_store::WALK_SIGNAL, "cli:root")
+            .await
+            .unwrap()
+    );
+    // Said once: a second call (or a late stale check) changes nothing.
+    assert!(
+        !store
+            .scan_job_walk_interrupted(a, None, baomi_store::WALK_LOST, "worker:x")
+            .await
+            .unwrap()
+    );
+    let p = store.scan_job_progress(a).await.unwrap();
+    assert_eq!(p.walk_interrupted.as_deref(), Some("signal"));
+    assert_eq!((p.total_files, p.walk_errors), (2, 1));
+    assert!(p.enqueued_ms.is_some() && !p.walk_lost());
+    // No more batches once the walk is closed.
+    assert!(store.scan_job_add_batch(a, &files[2..], 0).await.is_err());
+
+    // Killed: silent. A fresh walk is not taken for dead.
+    let b = store.scan_job_create(&new(), "cli:root").await.unwrap();
+    store.scan_job_add_batch(b, &files[2..], 0).await.unwrap();
+    assert!(
+        store
+            .scan_jobs_close_stale_walks(baomi_store::WALK_STALE_MS, "worker:x")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    store.scan_job_walk_alive(b).await.unwrap();
+    assert!(
+        store
+            .scan_jobs_close_stale_walks(50, "worker:x")
+            .await
+            .unwrap()
+            .is_empty(),
+        "alive just now"
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(
+        store
+            .scan_jobs_close_stale_walks(50, "worker:x")
+            .await
+            .unwrap(),
+        vec![b]
+    );
+    let p = store.scan_job_progress(b).await.unwrap();
+    assert_eq!(p.walk_interrupted.as_deref(), Some("lost"));
+    assert!(p.finished_ms.is_none(), "its batch is still to do");
+    // Its batch is inspected as usual and the job finishes.
+    loop {
+        let Some(batch) = store.scan_batch_claim("w", 60_000).await.unwrap() else {
+            break;
+        };
+        let results: Vec<ScanFileResult> = batch.files.iter().map(|f| result(f, false)).collect();
+        store
+            .scan_batch_complete(&batch, &results, "w", "t", None)
+            .await
+            .unwrap();
+    }
+    for job in [a, b] {
+        assert!(
+            store
+                .scan_job_progress(job)
+                .await
+                .unwrap()
+                .finished_ms
+                .is_some()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

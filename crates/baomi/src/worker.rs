@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use baomi_core::{Channel, FindingKind};
@@ -17,7 +17,7 @@ use baomi_engine::{Engine, ObjectReport};
 use baomi_scan::output::human_bytes;
 use baomi_store::{
     ClaimedBatch, FileOutcome, NewScanJob, QueuedFile, ScanFileResult, ScanJobProgress,
-    StateVersions, Store, StoreError,
+    StateVersions, Store, StoreError, WALK_ALIVE_MS, WALK_LOST, WALK_SIGNAL, WALK_STALE_MS,
 };
 use clap::Args;
 use serde_json::{Value, json};
@@ -208,42 +208,66 @@ fn enqueue(args: &ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
         }
         builder.overrides(ov.build()?);
     }
-    for entry in builder.build() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                walk_errors += 1;
-                eprintln!("baomi: {e}");
-                continue;
-            }
-        };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let Some(path) = entry.path().to_str().map(str::to_owned) else {
-            walk_errors += 1;
-            eprintln!("baomi: {}: the path is not UTF-8", entry.path().display());
-            continue;
-        };
-        let meta = match entry.metadata() {
-            Ok(m) => m,
-            Err(e) => {
-                walk_errors += 1;
-                eprintln!("baomi: {path}: {e}");
-                continue;
-            }
-        };
-        pending.push(QueuedFile {
-            path,
-            size: meta.len() as i64,
-            mtime_ms: mtime_ms(&meta),
-            prev_blake3: None,
+    // Ctrl-C or SIGTERM ends the walk between two files: what was enqueued stays a job
+    // (inspected as usual, marked partial) instead of a job left open for ever.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        rt.spawn(async move {
+            interrupt_signal().await;
+            stop.store(true, Ordering::SeqCst);
         });
-        if pending.len() >= LOOKUP_CHUNK {
-            flush_pending(&mut pending, &mut batch, &mut batch_size, false)?;
-        }
     }
-    flush_pending(&mut pending, &mut batch, &mut batch_size, true)?;
+    let mut alive = Instant::now();
+    let mut interrupted: Option<String> = None;
+    let walked = (|| -> Result<()> {
+        for entry in builder.build() {
+            if stop.load(Ordering::SeqCst) {
+                interrupted = Some(WALK_SIGNAL.into());
+                break;
+            }
+            if alive.elapsed() >= Duration::from_millis(WALK_ALIVE_MS as u64) {
+                rt.block_on(store.scan_job_walk_alive(job))?;
+                alive = Instant::now();
+            }
+            walk_entry(entry, &mut walk_errors, &mut pending);
+            if pending.len() >= LOOKUP_CHUNK {
+                flush_pending(&mut pending, &mut batch, &mut batch_size, false)?;
+            }
+        }
+        flush_pending(&mut pending, &mut batch, &mut batch_size, true)
+    })();
+    if let Err(e) = &walked {
+        interrupted = Some(format!("error: {e:#}"));
+    }
+    if let Some(why) = &interrupted {
+        // Best effort after an error: the store itself may be what failed.
+        let closed = rt.block_on(store.scan_job_walk_interrupted(
+            job,
+            Some(walk_errors),
+            why,
+            &admin::console_actor(),
+        ));
+        walked?;
+        closed?;
+        rt.block_on(store.close());
+        eprintln!(
+            "baomi: scan job {job}: {}; {files} files ({}) in {batches} batches were enqueued              and will be inspected; run `baomi scan --queue` on the same paths again to enqueue              the rest (files already inspected are left out)",
+            walk_why(why),
+            human_bytes(bytes)
+        );
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "job": job, "files": files, "bytes": bytes, "batches": batches,
+                    "unchanged": unchanged, "walk_errors": walk_errors,
+                    "interrupted": why,
+                })
+            );
+        }
+        return Ok(130);
+    }
     let finished = rt.block_on(store.scan_job_enqueued(job, walk_errors))?;
     rt.block_on(store.close());
     if json {
@@ -273,6 +297,71 @@ fn enqueue(args: &ScanArgs, data_dir: &Path, url: Option<&str>) -> Result<i32> {
         }
     }
     Ok(if walk_errors > 0 { 2 } else { 0 })
+}
+
+/// Why a walk stopped early, said in words (`scan_jobs.walk_interrupted`).
+fn walk_why(why: &str) -> String {
+    match why {
+        WALK_SIGNAL => "the walk was interrupted (Ctrl-C or SIGTERM)".into(),
+        WALK_LOST => "no sign of the walk for minutes: killed, or its machine is down".into(),
+        other => format!("the walk failed: {}", other.trim_start_matches("error: ")),
+    }
+}
+
+/// Ctrl-C or SIGTERM, whichever comes first: both end a walk or a worker between files.
+async fn interrupt_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut t) => {
+                t.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+/// One entry of the walk: a regular file goes to `pending`; what cannot be read is counted
+/// and said on stderr.
+fn walk_entry(
+    entry: std::result::Result<ignore::DirEntry, ignore::Error>,
+    walk_errors: &mut i64,
+    pending: &mut Vec<QueuedFile>,
+) {
+    let entry = match entry {
+        Ok(e) => e,
+        Err(e) => {
+            *walk_errors += 1;
+            eprintln!("baomi: {e}");
+            return;
+        }
+    };
+    if !entry.file_type().is_some_and(|t| t.is_file()) {
+        return;
+    }
+    let Some(path) = entry.path().to_str().map(str::to_owned) else {
+        *walk_errors += 1;
+        eprintln!("baomi: {}: the path is not UTF-8", entry.path().display());
+        return;
+    };
+    let meta = match entry.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            *walk_errors += 1;
+            eprintln!("baomi: {path}: {e}");
+            return;
+        }
+    };
+    pending.push(QueuedFile {
+        path,
+        size: meta.len() as i64,
+        mtime_ms: mtime_ms(&meta),
+        prev_blake3: None,
+    });
 }
 
 fn status(args: &ScanArgs, id: Option<i64>, data_dir: &Path, url: Option<&str>) -> Result<i32> {
@@ -364,11 +453,17 @@ fn progress_line(p: &ScanJobProgress) -> String {
 }
 
 fn progress_text(p: &ScanJobProgress) -> String {
-    let state = match (p.enqueued_ms, p.finished_ms) {
+    let mut state = match (p.enqueued_ms, p.finished_ms) {
         (_, Some(f)) => format!("finished {}", time_text(f)),
+        (None, None) if p.walk_lost() => {
+            "walk interrupted (no sign of it for minutes; a worker will close it)".into()
+        }
         (None, None) => "walking (the totals still grow)".into(),
         (Some(_), None) => "running".into(),
     };
+    if let Some(why) = &p.walk_interrupted {
+        state += &format!("; partial: the walk stopped early ({})", walk_why(why));
+    }
     let mut s = format!(
         "scan job {}: {}\n  paths      {}\n  machine    {}\n  started    {} by {}\n  state      {state}\n",
         p.id,
@@ -524,18 +619,7 @@ pub fn run(
         {
             let stop = stop.clone();
             tokio::spawn(async move {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async {
-                        match &mut term {
-                            Some(t) => { t.recv().await; }
-                            None => std::future::pending::<()>().await,
-                        }
-                    } => {}
-                }
+                interrupt_signal().await;
                 stop.store(true, Ordering::SeqCst);
             });
         }
@@ -546,6 +630,8 @@ pub fn run(
             heartbeat.as_secs_f64()
         );
         let (mut batches, mut files, mut incidents) = (0u64, 0u64, 0u64);
+        // Checked at the first idle moment, then every WALK_ALIVE_MS.
+        let mut last_walk_check = Instant::now() - Duration::from_millis(WALK_ALIVE_MS as u64);
         while !stop.load(Ordering::SeqCst) {
             // A policy, term list or registry change since the engine was built: rebuild,
             // between batches, so one batch is judged by one version.
@@ -568,6 +654,23 @@ pub fn run(
                 }
             };
             let Some(batch) = claimed else {
+                // Idle: close the walks that died (an enqueuing process killed), so their
+                // jobs can finish with what they enqueued rather than stay open for ever.
+                if last_walk_check.elapsed() >= Duration::from_millis(WALK_ALIVE_MS as u64) {
+                    last_walk_check = Instant::now();
+                    match store
+                        .scan_jobs_close_stale_walks(WALK_STALE_MS, &format!("worker:{id}")).await {
+                        Ok(closed) => {
+                            for job in closed {
+                                eprintln!(
+                                    "baomi worker {id}: job {job}: its walk stopped without \
+                                     a sign of life; the job keeps what was enqueued"
+                                );
+                            }
+                        }
+                        Err(e) => eprintln!("baomi worker {id}: checking walks: {e}"),
+                    }
+                }
                 if args.exit_when_idle && store.scan_batches_open().await? == 0 {
                     break;
                 }

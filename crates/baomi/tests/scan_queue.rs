@@ -463,3 +463,98 @@ fn queue_on_sqlite_with_a_worker_killed_mid_batch() {
     let env = Env::new("");
     scenario(&env, None);
 }
+
+/// `baomi scan --queue` interrupted mid-walk (SIGINT, as Ctrl-C sends it) leaves a job that
+/// says so and keeps what was enqueued: a worker inspects those files and the job ends as
+/// partial, not open for ever; the same command again enqueues only the rest.
+#[test]
+fn an_interrupted_walk_leaves_a_partial_job_and_a_rerun_enqueues_the_rest() {
+    const MANY: usize = 3000;
+    let env = Env::new("");
+    let many = env.tree.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for i in 0..MANY {
+        std::fs::write(many.join(format!("f{i:05}.txt")), format!("第{i}号通知\n")).unwrap();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(Store::open(&env.data, None)).unwrap();
+    // One file a batch: one transaction each, so the walk takes a while.
+    let mut walk = env
+        .cmd(&[
+            "scan",
+            env.tree.to_str().unwrap(),
+            "--queue",
+            "--batch-files",
+            "1",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let job = loop {
+        if let Some(&job) = rt.block_on(store.scan_job_ids(1)).unwrap().first()
+            && rt.block_on(store.scan_job_progress(job)).unwrap().batches >= 20
+        {
+            break job;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no batches");
+        assert!(
+            walk.try_wait().unwrap().is_none(),
+            "the walk ended too soon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal(&walk, "-INT");
+    let out = walk.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["job"], job, "{said}");
+    assert_eq!(said["interrupted"], "signal", "{said}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("interrupted (Ctrl-C or SIGTERM)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run `baomi scan --queue` on the same paths again"),
+        "{stderr}"
+    );
+    let p = rt.block_on(store.scan_job_progress(job)).unwrap();
+    let enqueued = p.total_files;
+    assert!(
+        enqueued >= 20 && (enqueued as usize) < MANY + FILES,
+        "{p:?}"
+    );
+    assert_eq!(enqueued, said["files"].as_i64().unwrap());
+    assert_eq!(p.walk_interrupted.as_deref(), Some("signal"));
+    assert!(p.enqueued_ms.is_some() && p.finished_ms.is_none(), "{p:?}");
+
+    // A worker inspects what was enqueued; the job is then finished (partial).
+    let mut w = env.worker("W", 0);
+    let status = wait_exit(&mut w, Duration::from_secs(300), "worker W");
+    assert!(status.success(), "{}", env.log("W"));
+    let p = rt.block_on(store.scan_job_progress(job)).unwrap();
+    assert!(p.finished_ms.is_some(), "{p:?}");
+    assert_eq!(p.files_done, enqueued);
+    let out = env.run(&["scan", "--queue-status", &job.to_string()]);
+    let status_text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status_text.contains("partial: the walk stopped early"),
+        "{status_text}"
+    );
+
+    // Again: only the files the first walk did not reach.
+    let q = env.enqueue();
+    assert_eq!(
+        q["files"].as_i64().unwrap() + q["unchanged"].as_i64().unwrap(),
+        (MANY + FILES) as i64,
+        "{q}"
+    );
+    assert_eq!(q["unchanged"].as_i64().unwrap(), enqueued, "{q}");
+    rt.block_on(store.close());
+    let out = env.run(&["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -224,6 +224,53 @@ async fn scan_jobs_in_chromium() {
         "{incident}"
     );
 
+    // A walk stopped with Ctrl-C: the job says why and what to do, in the officer's words.
+    let big = s.dir.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    for i in 0..2000 {
+        std::fs::write(big.join(format!("f{i:04}.txt")), "会议通知\n").unwrap();
+    }
+    let mut walk = baomi(
+        &s,
+        &[
+            "scan",
+            big.to_str().unwrap(),
+            "--queue",
+            "--batch-files",
+            "1",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let start = Instant::now();
+    loop {
+        let out = baomi(&s, &["scan", "--queue-status", "--format", "json"])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if v["id"].as_i64() == Some(job + 1) && v["batches"].as_i64().unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no batches: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ok = Command::new("kill")
+        .args(["-INT", &walk.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert_eq!(walk.wait().unwrap().code(), Some(130));
+    c.goto(&format!("{base}/scan-jobs/{}", job + 1))
+        .await
+        .unwrap();
+    let note = text_of(&c, Locator::Id("job-interrupted")).await;
+    assert!(note.contains("文件登记被人为中止"), "{note}");
+    assert!(note.contains("再次运行 baomi scan --queue"), "{note}");
+    assert_eq!(text_of(&c, Locator::Id("job-state")).await, "等待处理程序");
+    shot(&c, "scan-job-interrupted").await;
+
     // An unknown job is a clear 404; the system administrator may not see the queue.
     assert_eq!(fetch_status(&c, "/scan-jobs/999999").await.0, 404);
     let out = baomi_stdin(

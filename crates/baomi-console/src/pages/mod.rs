@@ -99,11 +99,7 @@ impl Chrome {
                 active: active == "/my/commitments",
             });
         }
-        nav.push(NavItem {
-            href: "/me",
-            label: t.t("nav.me"),
-            active: active == "/me",
-        });
+        // The account's own page is behind the name at the right, not in the menu.
         let (user, role) = match &p.account {
             Some(a) => (
                 a.display_name.clone().unwrap_or_else(|| a.name.clone()),

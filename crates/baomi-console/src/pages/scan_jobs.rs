@@ -56,6 +56,8 @@ pub struct JobView {
     pub batches_done: i64,
     pub batches_leased: i64,
     pub batches_reclaimed: i64,
+    /// Why the walk stopped early, in words (empty when it did not).
+    pub interrupted: String,
 }
 
 fn actor(t: Tr, a: &str) -> String {
@@ -83,9 +85,29 @@ fn duration(t: Tr, s: f64) -> String {
     }
 }
 
+/// What an officer needs to know of a walk that stopped early: why, and what to do.
+fn interrupted(t: Tr, p: &ScanJobProgress) -> String {
+    let why = match p.walk_interrupted.as_deref() {
+        Some(baomi_store::WALK_SIGNAL) => t.t("sj.why.signal").to_owned(),
+        Some(baomi_store::WALK_LOST) => t.t("sj.why.lost").to_owned(),
+        Some(other) => format!(
+            "{}{}",
+            t.t("sj.why.error"),
+            other.trim_start_matches("error: ")
+        ),
+        None if p.walk_lost() => t.t("sj.why.lost").to_owned(),
+        None => return String::new(),
+    };
+    format!("{why}{}", t.t("sj.why.then"))
+}
+
 fn view(t: Tr, p: &ScanJobProgress) -> JobView {
-    let (state, state_class) = if p.finished_ms.is_some() {
+    let (state, state_class) = if p.finished_ms.is_some() && p.walk_interrupted.is_some() {
+        ("sj.state.partial", "badge st-pending")
+    } else if p.finished_ms.is_some() {
         ("sj.state.done", "badge st-active")
+    } else if p.walk_lost() {
+        ("sj.state.walk_lost", "badge act-block")
     } else if p.enqueued_ms.is_none() {
         ("sj.state.walking", "badge act-audit")
     } else if p.workers.is_empty() && p.files_done == 0 {
@@ -147,6 +169,7 @@ fn view(t: Tr, p: &ScanJobProgress) -> JobView {
         batches_done: p.batches_done,
         batches_leased: p.batches_leased,
         batches_reclaimed: p.batches_reclaimed,
+        interrupted: interrupted(t, p),
     }
 }
 
