@@ -103,6 +103,11 @@ impl Store {
                  FROM review_files",
                 "review file",
             ),
+            (
+                "SELECT scan_blake3, CAST(id AS TEXT) || ' ' || person FROM commitment_signatures \
+                 WHERE scan_blake3 IS NOT NULL",
+                "commitment scan",
+            ),
         ];
         let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (sql, label) in sources {

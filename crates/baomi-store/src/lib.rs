@@ -14,7 +14,9 @@
 //! - [`agent_events`]: events delivered by `baomi agent`, recorded once by their id;
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
+//! - [`commitments`]: secrecy commitments (保密承诺书) — versioned templates and signatures;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
+//! - [`quizzes`]: knowledge tests (保密知识测试): question banks, quizzes, attempts;
 //! - [`check`]: the records and the evidence vault agree (`baomi store check`);
 //! - [`scan_jobs`]: self-inspection spread over workers — jobs, batches claimed under
 //!   leases, one result per file, the index for incremental re-scans;
@@ -35,12 +37,14 @@ pub mod audit;
 pub mod backup;
 pub mod casework;
 pub mod check;
+pub mod commitments;
 pub mod directory;
 pub mod evidence;
 pub mod incidents;
 pub mod ledger;
 pub mod password_bank;
 pub mod print_holds;
+pub mod quizzes;
 pub mod records;
 pub mod registry;
 pub mod reviews;
@@ -56,12 +60,20 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
 pub use check::{CheckOptions, StoreCheck};
+pub use commitments::{
+    CommitmentKind, CommitmentTemplate, CommitmentVersion, NewSignature, SignMethod, Signature,
+    SignatureScan,
+};
 pub use directory::DirectoryMeta;
 pub use evidence::{EvidenceRef, EvidenceVault};
 pub use incidents::{Disposition, Incident, IncidentFilter, IncidentPage, NewIncident, Stats};
 pub use ledger::{Carrier, CarrierEvent, CarrierKind, CarrierState, NewCarrier};
 pub use password_bank::PasswordBankMeta;
 pub use print_holds::{HeldPrint, PrintDecision, PrintDecisionKind};
+pub use quizzes::{
+    Attempt, AttemptQuestion, AttemptState, NewQuestion, NewQuiz, Question, QuestionKind, Quiz,
+    QuizBank, Taker,
+};
 pub use records::{
     Campaign, CampaignEntry, ClueCategory, ClueFields, ClueReport, ClueState, ImportOutcome,
     NewCampaign, NewRunFile, NewScanRun, RunFileRow, ScanIncidentFile, ScanRun,
