@@ -11,6 +11,8 @@
 //!
 //! - [`ledger`]: the carrier ledger (台账) imported from and exported to XLSX;
 //! - [`review`]: 信息发布保密审查表, the publication review's signed form.
+//! - [`quiz`]: 保密知识测试 — a question bank read from XLSX, a quiz's results (per person,
+//!   per department, who has not taken it) exported as XLSX.
 //!
 //! The store keeps the rows and the freeze-on-issue rule; this crate only reads and renders.
 
@@ -19,6 +21,7 @@ pub mod coverage;
 pub mod docx;
 pub mod ledger;
 pub mod pdf;
+pub mod quiz;
 pub mod review;
 pub mod statistics;
 pub mod xlsx;
