@@ -126,6 +126,17 @@ pub fn routes() -> Routes<ApiState> {
             P::Records,
             records::carrier_fingerprint,
         )
+        .get("/my/commitments", P::SelfService, commitments::mine)
+        .post("/my/commitments", P::SelfService, commitments::sign)
+        .get("/commitments", P::Records, commitments::overview)
+        .post("/commitments", P::Records, commitments::create)
+        .post("/commitments/paper", P::Records, commitments::paper)
+        .get("/commitments/{id}", P::Records, commitments::template)
+        .post(
+            "/commitments/{id}/versions",
+            P::Records,
+            commitments::new_version,
+        )
         .get("/reviews", P::ReviewRead, reviews::list)
         .post("/reviews", P::ReviewSubmit, reviews::submit)
         .get("/reviews/{id}", P::ReviewRead, reviews::item)

@@ -11,12 +11,14 @@
 //!
 //! - [`ledger`]: the carrier ledger (台账) imported from and exported to XLSX;
 //! - [`review`]: 信息发布保密审查表, the publication review's signed form.
+//! - [`commitments`]: 保密承诺书签署情况, the commitments' overview as XLSX and CSV.
 //! - [`quiz`]: 保密知识测试 — a question bank read from XLSX, a quiz's results (per person,
 //!   per department, who has not taken it) exported as XLSX.
 //!
 //! The store keeps the rows and the freeze-on-issue rule; this crate only reads and renders.
 
 pub mod clue;
+pub mod commitments;
 pub mod coverage;
 pub mod docx;
 pub mod ledger;

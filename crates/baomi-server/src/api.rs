@@ -76,6 +76,7 @@ pub fn routes() -> Routes<ApiState> {
         .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
         .get("/metrics", Permission::Metrics, metrics)
         .merge(crate::records_api::routes())
+        .merge(crate::commitments_api::routes())
         .merge(crate::reviews_api::routes())
         .merge(crate::agent_api::routes())
 }

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 pub mod agent_api;
 pub mod api;
 pub mod authz;
+pub mod commitments_api;
 pub mod config;
 pub mod directory;
 pub mod gateway;

@@ -12,6 +12,7 @@ use crate::i18n::{Lang, Tr};
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod commitments;
 pub mod dashboard;
 pub mod incidents;
 pub mod policy;
