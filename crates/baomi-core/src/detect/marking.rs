@@ -337,11 +337,6 @@ impl Detector for MarkingDetector {
         let merged = merge(found);
         // Quoted, in-sentence and example forms in running text are mentions (DOMAIN.md §3).
         let running_text = matches!(part.role, PartRole::Body | PartRole::Annotation);
-        let scope = if running_text && !merged.is_empty() {
-            example_scope(&part.norm.text)
-        } else {
-            Vec::new()
-        };
         let mut mentions: Vec<Mention> = Vec::new();
         for c in merged {
             let span = part.norm.original_range(c.start, c.end);
@@ -352,7 +347,7 @@ impl Detector for MarkingDetector {
             {
                 continue; // cannot happen with a consistent offset map; never panic on it
             }
-            if running_text && let Some(reason) = mention_reason(part, &c, &scope) {
+            if running_text && let Some(reason) = mention_reason(part, &c) {
                 let value = &part.norm.text[c.start..c.end];
                 match mentions.iter_mut().find(|m| m.value == value) {
                     Some(m) => m.count += 1,
@@ -1054,42 +1049,41 @@ fn is_example_cue_line(line: &str) -> bool {
         || (colon && example_n)
 }
 
-/// Byte ranges of the lines (normalised text) that follow an example cue.
-fn example_scope(text: &str) -> Vec<(usize, usize)> {
-    let mut scope = Vec::new();
-    let mut remaining = 0usize;
-    let mut offset = 0;
-    for line in text.split('\n') {
-        let (start, end) = (offset, offset + line.len());
-        offset = end + 1;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if is_example_cue_line(line) {
-            remaining = EXAMPLE_LINES;
-            continue;
-        }
-        if remaining == 0 {
-            continue;
-        }
-        remaining -= 1;
-        let t = line.trim();
-        if t.is_empty() {
-            continue;
-        }
-        scope.push((start, end));
-        // A sentence closes the examples: what follows is prose again.
-        if t.ends_with('。') || t.chars().count() > 40 {
-            remaining = 0;
-        }
+/// Whether the line starting at `line_start` (normalised text) is one of the examples an
+/// example cue introduces: a cue line (`示例：`, `格式如下：`) is followed by up to
+/// [`EXAMPLE_LINES`] lines of examples, and a sentence (a line ending in `。` or longer than
+/// 40 characters) closes them. Looked up backwards from the candidate's line, so a long text
+/// costs nothing beyond the few lines above its candidates.
+fn follows_example_cue(text: &str, line_start: usize) -> bool {
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let line = text[line_start..line_end].trim_end_matches('\r');
+    if line.trim().is_empty() || is_example_cue_line(line) {
+        return false;
     }
-    scope
+    let mut next_start = line_start;
+    for _ in 0..EXAMPLE_LINES {
+        if next_start == 0 {
+            return false;
+        }
+        let end = next_start - 1; // the '\n' ending the line above
+        let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+        let above = text[start..end].trim_end_matches('\r');
+        if is_example_cue_line(above) {
+            return true;
+        }
+        let t = above.trim();
+        if !t.is_empty() && (t.ends_with('。') || t.chars().count() > 40) {
+            return false;
+        }
+        next_start = start;
+    }
+    false
 }
 
 /// Why a candidate in running text is a mention, or `None` for a marking.
-fn mention_reason(
-    part: &PartView<'_>,
-    c: &Candidate,
-    scope: &[(usize, usize)],
-) -> Option<&'static str> {
+fn mention_reason(part: &PartView<'_>, c: &Candidate) -> Option<&'static str> {
     // A label (`密级：机密★5年`) is a marking wherever it stands.
     if c.label {
         return None;
@@ -1107,7 +1101,7 @@ fn mention_reason(
             return None;
         }
     }
-    if scope.iter().any(|&(s, e)| s <= c.start && c.start <= e) {
+    if follows_example_cue(text, line_start) {
         return Some(EXAMPLE);
     }
     if !c.star {

@@ -23,17 +23,18 @@ pub fn extract(blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     let whole = blob.len() <= chunk as u64
         || (blob.len() <= json::MAX_JSON_BYTES as u64 && looks_like_json(&blob.head(64)?));
     if whole {
-        let mut bytes = blob.bytes()?.into_owned();
+        let bytes = blob.bytes()?.into_owned();
         // The common case, UTF-8 without a BOM, takes the buffer as it is: one validation
-        // pass and no copy (the scan is memory-bound on large text trees).
-        if Encoding::for_bom(&bytes).is_none() && utf16_by_nul_pattern(&bytes).is_none() {
-            match String::from_utf8(bytes) {
-                Ok(text) => {
-                    emit_text_or_json(unify_line_ends(text), cx);
-                    return Ok(());
-                }
-                Err(e) => bytes = e.into_bytes(),
-            }
+        // pass (SIMD: std's validator took 7 % of a plain-text scan on Chinese text) and no
+        // copy (the scan is memory-bound on large text trees).
+        if Encoding::for_bom(&bytes).is_none()
+            && utf16_by_nul_pattern(&bytes).is_none()
+            && simdutf8::basic::from_utf8(&bytes).is_ok()
+        {
+            // SAFETY: validated as UTF-8 just above.
+            let text = unsafe { String::from_utf8_unchecked(bytes) };
+            emit_text_or_json(unify_line_ends(text), cx);
+            return Ok(());
         }
         let encoding = detect_encoding(&bytes, true);
         emit_text_or_json(decode_all(&bytes, encoding), cx);
