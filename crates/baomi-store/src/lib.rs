@@ -14,6 +14,7 @@
 //! - [`agent_events`]: events delivered by `baomi agent`, recorded once by their id;
 //! - [`tokens`]: API tokens, stored only as hashes, bound to an account or inspection-only;
 //! - [`ledger`]: the carrier ledger (台账) and each carrier's change of hands;
+//! - [`chat_groups`]: the work chat-group registry (工作群): groups, members, checks;
 //! - [`commitments`]: secrecy commitments (保密承诺书) — versioned templates and signatures;
 //! - [`records`]: self-inspection runs and campaigns, clue reports (frozen once issued);
 //! - [`quizzes`]: knowledge tests (保密知识测试): question banks, quizzes, attempts;
@@ -36,6 +37,7 @@ pub mod agent_events;
 pub mod audit;
 pub mod backup;
 pub mod casework;
+pub mod chat_groups;
 pub mod check;
 pub mod commitments;
 pub mod directory;
@@ -59,6 +61,11 @@ pub use agent_events::{AgentEventOutcome, AgentEventRecord, NewAgentEvent};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
+pub use chat_groups::{
+    ChatCheck, ChatGroup, ChatGroupFilter, ChatGroupUpdate, ChatMember, ChatPlatform,
+    CheckRecord, DepartmentGroups, GroupCheck, KnownPerson, MemberImport, NewChatGroup,
+    NewMember,
+};
 pub use check::{CheckOptions, StoreCheck};
 pub use commitments::{
     CommitmentKind, CommitmentTemplate, CommitmentVersion, NewSignature, SignMethod, Signature,
