@@ -17,6 +17,7 @@
 //!
 //! The store keeps the rows and the freeze-on-issue rule; this crate only reads and renders.
 
+pub mod chat_members;
 pub mod clue;
 pub mod commitments;
 pub mod coverage;

@@ -1,8 +1,11 @@
 //! 自查自纠情况统计表: per department for a period (or a campaign), the figures of
-//! DOMAIN.md §5. Computed from the store, never typed in, except the chat-group and
-//! mini-program counts and the measures, which the officer enters per campaign (there is no
-//! registry of chat groups yet).
+//! DOMAIN.md §5. Computed from the store, never typed in, except the mini-program counts and
+//! the measures, which the officer enters per campaign, and the chat-group count where a
+//! department has no registered group.
 //!
+//! - 检查工作群数: the department's registered work chat groups checked in the period
+//!   (`baomi-store::chat_groups`); the officer's entered figure only where the department
+//!   has no registered group (`StatsRow::chat_groups_from_registry` says which);
 //! - 自查人数: distinct people with a self-inspection run that finished in the period;
 //! - 上报线索数: clue reports issued in the period whose 发生单位 is the department;
 //! - 涉及文件: files raised by self-inspection (incidents of channel `scan`, not called a
@@ -39,6 +42,10 @@ pub struct StatsRow {
     pub department: String,
     pub people: u64,
     pub chat_groups: i64,
+    /// Whether [`chat_groups`](Self::chat_groups) came from the chat-group registry (the
+    /// department's registered groups checked in the period) rather than the officer's
+    /// entered figure, which is kept only where the department has no registered group.
+    pub chat_groups_from_registry: bool,
     pub mini_programs: i64,
     pub clues: u64,
     pub top_secret: u64,
@@ -247,6 +254,17 @@ pub async fn self_inspection(
             r.mini_programs = e.mini_programs;
             r.measures = e.measures.unwrap_or_default();
         }
+    }
+
+    // 检查工作群数 from the registry wherever the department has registered groups.
+    for (d, g) in store.chat_groups_by_department(from_ms, to_ms).await? {
+        if g.registered == 0 || !wanted(&d) {
+            continue;
+        }
+        let d = row(&d, &mut order);
+        let r = rows.entry(d).or_default();
+        r.chat_groups = g.checked;
+        r.chat_groups_from_registry = true;
     }
 
     let mut out = Vec::new();
