@@ -18,8 +18,7 @@ use baomi_extract::Blob;
 use baomi_records::Format;
 use baomi_records::commitments::{CommitmentRow, DepartureRow};
 use baomi_store::{
-    Account, CommitmentKind, CommitmentTemplate, NewSignature, SignMethod, Signature,
-    SignatureScan,
+    Account, CommitmentKind, CommitmentTemplate, NewSignature, SignMethod, Signature, SignatureScan,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -149,7 +148,10 @@ pub fn concerns(t: &CommitmentTemplate, groups: &[String], left: Option<&str>) -
         CommitmentKind::Leaving => left.is_some(),
         CommitmentKind::Onboarding | CommitmentKind::Classified => left.is_none(),
     };
-    by_kind && t.group.as_ref().is_none_or(|g| groups.iter().any(|x| x == g))
+    by_kind
+        && t.group
+            .as_ref()
+            .is_none_or(|g| groups.iter().any(|x| x == g))
 }
 
 fn same_name(a: &str, b: &str) -> bool {
@@ -265,7 +267,10 @@ pub async fn record_paper(
     let version_id: i64 = form.version_id.trim().parse().map_err(|_| {
         ApiError(
             StatusCode::BAD_REQUEST,
-            format!("version_id {:?}: 请选择承诺书版本 (a version's id)", form.version_id),
+            format!(
+                "version_id {:?}: 请选择承诺书版本 (a version's id)",
+                form.version_id
+            ),
         )
     })?;
     let person = form.person.trim();
@@ -588,7 +593,9 @@ async fn overview(
 
 /// Read the paper form: `version_id`, `person`, `department`, `signed_day`, `typed_name`
 /// and the scan as `file`.
-pub async fn read_paper(mut mp: Multipart) -> Result<(PaperForm, Option<(String, Blob)>), ApiError> {
+pub async fn read_paper(
+    mut mp: Multipart,
+) -> Result<(PaperForm, Option<(String, Blob)>), ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError(StatusCode::BAD_REQUEST, e.body_text())
     };
@@ -642,7 +649,12 @@ async fn paper(
 
 /// The content type a scan is served with, by its name.
 pub fn scan_type(name: &str) -> &'static str {
-    match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+    match name
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("pdf") => "application/pdf",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("png") => "image/png",
@@ -680,7 +692,9 @@ async fn mine(
     State(state): State<ApiState>,
     Extension(who): Extension<Principal>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(my_commitments(&state.gateway, account_of(&who)?).await?))
+    Ok(Json(
+        my_commitments(&state.gateway, account_of(&who)?).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -695,6 +709,13 @@ async fn sign(
     Json(b): Json<SignBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let account = account_of(&who)?;
-    let s = sign_as(&state.gateway, account, b.version_id, &b.typed_name, &who.actor).await?;
+    let s = sign_as(
+        &state.gateway,
+        account,
+        b.version_id,
+        &b.typed_name,
+        &who.actor,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!(s))))
 }

@@ -240,7 +240,9 @@ fn signature_from_row(r: &AnyRow) -> Result<Signature> {
     let scan = match blake3 {
         Some(blake3) => Some(SignatureScan {
             blake3,
-            name: r.try_get::<Option<String>, _>("scan_name")?.unwrap_or_default(),
+            name: r
+                .try_get::<Option<String>, _>("scan_name")?
+                .unwrap_or_default(),
             size: r.try_get::<Option<i64>, _>("scan_size")?.unwrap_or(0),
             sha256: r
                 .try_get::<Option<String>, _>("scan_sha256")?
@@ -429,7 +431,11 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("没有编号为 {id} 的承诺书模板 (commitment template {id})")))?;
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "没有编号为 {id} 的承诺书模板 (commitment template {id})"
+            ))
+        })?;
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SELECT_VERSION} WHERE template_id = $1 ORDER BY version DESC"
         )))
@@ -516,7 +522,9 @@ impl Store {
         match new.method {
             SignMethod::Console => {
                 if typed.is_none() {
-                    return Err(StoreError::Invalid("请输入本人姓名 (type your name)".into()));
+                    return Err(StoreError::Invalid(
+                        "请输入本人姓名 (type your name)".into(),
+                    ));
                 }
                 if new.signed_day != today {
                     return Err(StoreError::Invalid(format!(

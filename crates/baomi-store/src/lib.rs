@@ -62,9 +62,8 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditReport};
 pub use backup::BackupManifest;
 pub use casework::{Comment, SavedView};
 pub use chat_groups::{
-    ChatCheck, ChatGroup, ChatGroupFilter, ChatGroupUpdate, ChatMember, ChatPlatform,
-    CheckRecord, DepartmentGroups, GroupCheck, KnownPerson, MemberImport, NewChatGroup,
-    NewMember,
+    ChatCheck, ChatGroup, ChatGroupFilter, ChatGroupUpdate, ChatMember, ChatPlatform, CheckRecord,
+    DepartmentGroups, GroupCheck, KnownPerson, MemberImport, NewChatGroup, NewMember,
 };
 pub use check::{CheckOptions, StoreCheck};
 pub use commitments::{

@@ -8,7 +8,8 @@ use baomi_store::testing::TempPostgres;
 use baomi_store::{CommitmentKind, NewSignature, SignMethod, SignatureScan, Store, StoreError};
 
 const V1: &str = "本人自愿遵守国家保密法律法规，不泄露所知悉的国家秘密和工作秘密。";
-const V2: &str = "本人自愿遵守国家保密法律法规和本单位保密制度，不泄露所知悉的国家秘密、工作秘密和敏感信息。";
+const V2: &str =
+    "本人自愿遵守国家保密法律法规和本单位保密制度，不泄露所知悉的国家秘密、工作秘密和敏感信息。";
 
 fn today() -> String {
     baomi_store::local_date(baomi_store::now_ms())
@@ -33,7 +34,13 @@ fn sha(text: &str) -> String {
 
 async fn exercise(store: &Store) {
     let t = store
-        .create_commitment_template(CommitmentKind::Onboarding, "上岗保密承诺书", None, V1, "user:officer")
+        .create_commitment_template(
+            CommitmentKind::Onboarding,
+            "上岗保密承诺书",
+            None,
+            V1,
+            "user:officer",
+        )
         .await
         .unwrap();
     assert_eq!(t.current.version, 1);
@@ -48,7 +55,13 @@ async fn exercise(store: &Store) {
     ));
     assert!(matches!(
         store
-            .create_commitment_template(CommitmentKind::Leaving, "上岗保密承诺书", None, V1, "user:officer")
+            .create_commitment_template(
+                CommitmentKind::Leaving,
+                "上岗保密承诺书",
+                None,
+                V1,
+                "user:officer"
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -84,9 +97,17 @@ async fn exercise(store: &Store) {
     let unchanged = store
         .new_commitment_version(t.id, V1, Some("无变化"), "user:officer")
         .await;
-    assert!(matches!(unchanged, Err(StoreError::Conflict(_))), "{unchanged:?}");
+    assert!(
+        matches!(unchanged, Err(StoreError::Conflict(_))),
+        "{unchanged:?}"
+    );
     let v2 = store
-        .new_commitment_version(t.id, V2, Some("增加本单位保密制度和敏感信息"), "user:officer")
+        .new_commitment_version(
+            t.id,
+            V2,
+            Some("增加本单位保密制度和敏感信息"),
+            "user:officer",
+        )
         .await
         .unwrap();
     assert_eq!((v2.version, v2.text_sha256.as_str()), (2, sha(V2).as_str()));
@@ -96,7 +117,10 @@ async fn exercise(store: &Store) {
     assert_eq!(versions[1].text, V1, "version 1's text is kept");
     assert_eq!(versions[1].text_sha256, sha(V1));
     let old = store.commitment_signature(s1.id).await.unwrap();
-    assert_eq!((old.version, old.text_sha256.as_str()), (1, sha(V1).as_str()));
+    assert_eq!(
+        (old.version, old.text_sha256.as_str()),
+        (1, sha(V1).as_str())
+    );
     let audit = store.audit_tail(1).await.unwrap();
     assert_eq!(audit[0].action, "commitment.version");
     assert_eq!(audit[0].detail["text_sha256"], sha(V2));
@@ -111,12 +135,16 @@ async fn exercise(store: &Store) {
         .await
         .unwrap();
     assert!(matches!(
-        store.sign_commitment(&console(v2.id, "张三", "张三"), "user:zhang").await,
+        store
+            .sign_commitment(&console(v2.id, "张三", "张三"), "user:zhang")
+            .await,
         Err(StoreError::Conflict(_))
     ));
     // Bad input: no typed name, a date not today, an unknown version.
     assert!(matches!(
-        store.sign_commitment(&console(v2.id, "李四", " "), "user:li").await,
+        store
+            .sign_commitment(&console(v2.id, "李四", " "), "user:li")
+            .await,
         Err(StoreError::Invalid(_))
     ));
     let mut yesterday = console(v2.id, "李四", "李四");
@@ -132,13 +160,21 @@ async fn exercise(store: &Store) {
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.sign_commitment(&console(99_999, "李四", "李四"), "user:li").await,
+        store
+            .sign_commitment(&console(99_999, "李四", "李四"), "user:li")
+            .await,
         Err(StoreError::NotFound(_))
     ));
 
     // A paper signature: needs its scan, may be of an earlier day, never of a day to come.
     let leaving = store
-        .create_commitment_template(CommitmentKind::Leaving, "离岗保密承诺书", None, V1, "user:officer")
+        .create_commitment_template(
+            CommitmentKind::Leaving,
+            "离岗保密承诺书",
+            None,
+            V1,
+            "user:officer",
+        )
         .await
         .unwrap();
     let mut paper = NewSignature {

@@ -122,8 +122,14 @@ pub async fn mine(
     headers: HeaderMap,
     Query(f): Query<Flash>,
 ) -> PageResult {
-    let c = Chrome::new(&state, &p, &headers, "my.tab.commitments", "/my/commitments")
-        .flash_from(f.done.as_deref(), f.error.as_deref());
+    let c = Chrome::new(
+        &state,
+        &p,
+        &headers,
+        "my.tab.commitments",
+        "/my/commitments",
+    )
+    .flash_from(f.done.as_deref(), f.error.as_deref());
     let t = c.t;
     let account = super::account(&p)?;
     let gw = &state.gateway;
@@ -238,7 +244,10 @@ struct OfficerPage {
     today: String,
 }
 
-fn by_dept<'a>(rows: impl Iterator<Item = &'a baomi_records::commitments::CommitmentRow>, t: Tr) -> Vec<DeptLine> {
+fn by_dept<'a>(
+    rows: impl Iterator<Item = &'a baomi_records::commitments::CommitmentRow>,
+    t: Tr,
+) -> Vec<DeptLine> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in rows {
         let name = match r.signed_version {
@@ -265,8 +274,14 @@ pub async fn overview(
     headers: HeaderMap,
     Query(f): Query<Flash>,
 ) -> PageResult {
-    let c = Chrome::new(&state, &p, &headers, "daily.tab.commitments", "/chat-groups")
-        .flash_from(f.done.as_deref(), f.error.as_deref());
+    let c = Chrome::new(
+        &state,
+        &p,
+        &headers,
+        "daily.tab.commitments",
+        "/chat-groups",
+    )
+    .flash_from(f.done.as_deref(), f.error.as_deref());
     let t = c.t;
     let gw = &state.gateway;
     let o = api::compute_overview(gw).await.map_err(api_error)?;
@@ -426,8 +441,14 @@ pub async fn template(
     Path(id): Path<i64>,
     Query(f): Query<Flash>,
 ) -> PageResult {
-    let c = Chrome::new(&state, &p, &headers, "daily.tab.commitments", "/chat-groups")
-        .flash_from(f.done.as_deref(), f.error.as_deref());
+    let c = Chrome::new(
+        &state,
+        &p,
+        &headers,
+        "daily.tab.commitments",
+        "/chat-groups",
+    )
+    .flash_from(f.done.as_deref(), f.error.as_deref());
     let t = c.t;
     let store = &state.gateway.store;
     let (x, versions) = store.commitment_template(id).await?;
