@@ -112,6 +112,9 @@ pub struct DictionaryDetector {
     reasons: Vec<String>,
     /// Some term contains an ASCII letter, so scanned text must be ASCII-lowercased.
     fold_case: bool,
+    /// Pattern id → the term begins or ends with an ASCII word character and so needs
+    /// [`boundaries_ok`]; most Chinese terms do not, and skip the check.
+    edged: Vec<bool>,
 }
 
 impl DictionaryDetector {
@@ -158,6 +161,7 @@ impl DictionaryDetector {
                 terms,
                 reasons: Vec::new(),
                 fold_case: false,
+                edged: Vec::new(),
             });
         }
         let fold_case = terms
@@ -194,11 +198,20 @@ impl DictionaryDetector {
             .iter()
             .map(|t| format!("dictionary term ({})", t.category))
             .collect();
+        let edge_word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+        let edged = terms
+            .iter()
+            .map(|t| {
+                let b = t.term.as_bytes();
+                edge_word(b.first().copied()) || edge_word(b.last().copied())
+            })
+            .collect();
         Ok(DictionaryDetector {
             automaton: Some(automaton),
             terms,
             reasons,
             fold_case,
+            edged,
         })
     }
 
@@ -289,6 +302,7 @@ fn leftmost_longest<A: Automaton>(
 
 /// ASCII letters and digits at a term's edge need a word boundary in the text (so `ABC`
 /// does not match inside `ABCD`); CJK characters never do: Chinese has no spaces.
+#[inline]
 fn boundaries_ok(text: &[u8], start: usize, end: usize) -> bool {
     let edge_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let left_ok = !edge_word(text[start]) || start == 0 || !edge_word(text[start - 1]);
@@ -324,7 +338,7 @@ impl Detector for DictionaryDetector {
                 slot.resize(self.terms.len(), 0);
             }
             let mut on_match = |id: usize, start: usize, end: usize| {
-                if !boundaries_ok(text.as_bytes(), start, end) {
+                if self.edged[id] && !boundaries_ok(text.as_bytes(), start, end) {
                     return;
                 }
                 match slot[id] {

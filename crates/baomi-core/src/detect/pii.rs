@@ -162,6 +162,15 @@ impl PiiDetector {
         while i < bytes.len() {
             if !bytes[i].is_ascii_alphanumeric() {
                 i += 1;
+                // Chinese text is bytes ≥ 0x80 (every byte of a CJK character or full-width
+                // punctuation): skip them eight at a time, a word whose high bits are all set.
+                while let Some(word) = bytes.get(i..i + 8) {
+                    let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                    if word & 0x8080_8080_8080_8080 != 0x8080_8080_8080_8080 {
+                        break;
+                    }
+                    i += 8;
+                }
                 continue;
             }
             let start = i;
