@@ -135,8 +135,8 @@ const CLAUSES: &[(&str, &str)] = &[
         "时限内试了密码库 $2 个密码中的 $1 个，均未能打开",
     ),
     (
-        r"^bank passwords are not tried on Office 97-2003 encryption$",
-        "密码库不适用于 Office 97-2003 加密",
+        r"^bank passwords are not tried on PowerPoint 97-2003 encryption$",
+        "密码库不适用于 PowerPoint 97-2003 加密",
     ),
     (r"^bank passwords not tried: (.+)$", "未试密码库：$1"),
     (

@@ -78,7 +78,8 @@ fn extraction_reasons_translate() {
         "PDF encrypted, opened with bank password #1, text extracted",
         "PDF encrypted (password required, no text extracted), none of the 2 bank passwords opened it",
         "password-protected Office document (EncryptionInfo), agile encryption, opened with bank password #2",
-        "password-protected Word 97-2003 document (RC4 CryptoAPI), bank passwords are not tried on Office 97-2003 encryption",
+        "password-protected PowerPoint 97-2003 presentation (RC4 CryptoAPI), bank passwords are not tried on PowerPoint 97-2003 encryption",
+        "password-protected Word 97-2003 document (RC4), opened with bank password #3",
     ] {
         let zh = baomi_core::reason::zh(reason);
         let words: Vec<String> = english_words(&zh)
@@ -98,6 +99,8 @@ fn extraction_reasons_translate() {
                     "Agile",
                     "Word",
                     "CryptoAPI",
+                    "PowerPoint",
+                    "Excel",
                 ]
                 .contains(&w.as_str())
             })

@@ -398,6 +398,46 @@ fn ooxml_standard_docx() {
     );
 }
 
+/// Word and Excel 97-2003 saved by LibreOffice with the bank's password (RC4, MS-OFFCRYPTO
+/// §2.3.6): opened and read as the document itself, nothing left unreadable. The files are
+/// committed (tests/fixtures/locked, made by its make.py through LibreOffice's UNO API:
+/// `soffice --convert-to` ignores a password option).
+#[test]
+fn legacy_word_and_excel_rc4() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/locked");
+    let dir = workdir();
+    let doc = dir.path().join("通知.doc");
+    std::fs::copy(fixtures.join("rc4.doc"), &doc).unwrap();
+    let xls = dir.path().join("名单.xls");
+    std::fs::copy(fixtures.join("rc4.xls"), &xls).unwrap();
+    opens(
+        &doc,
+        "通知.doc",
+        "password-protected Word 97-2003 document (RC4)",
+    );
+    opens(
+        &xls,
+        "名单.xls",
+        "password-protected Excel 97-2003 workbook (RC4)",
+    );
+    for path in [&doc, &xls] {
+        let (c, _) = scan_with(path, &right_bank());
+        assert!(
+            c.findings.iter().all(|f| f.kind != FindingKind::Unreadable),
+            "{:?}",
+            c.findings
+        );
+    }
+    let (c, _) = scan_with(&doc, &right_bank());
+    assert!(
+        text(&c).contains("各单位：请严格执行保密规定。"),
+        "{:?}",
+        c.parts
+    );
+    let (c, _) = scan_with(&xls, &right_bank());
+    assert!(text(&c).contains("人员名单\t张三"), "{:?}", c.parts);
+}
+
 #[test]
 fn rar_encrypted_entry_and_headers() {
     let fixture = |name: &str| -> PathBuf {

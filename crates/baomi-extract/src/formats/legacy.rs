@@ -4,7 +4,8 @@
 //! Text comes from `office_oxide` (MIT/Apache-2.0), which decodes the piece table, SST and
 //! text atoms with correct Chinese. Encryption is checked first, straight from the OLE
 //! streams with `cfb`, so a password-protected file gets a specific `encrypted` finding
-//! (RC4 / CryptoAPI / XOR) rather than a generic parse error.
+//! (RC4 / CryptoAPI / XOR) rather than a generic parse error; with a password bank, Word and
+//! Excel RC4 files are opened by `legacy_crypto`.
 
 use std::io::{Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,12 +16,17 @@ use office_oxide::doc::{DocDocument, DocError, SubDocumentKind};
 use office_oxide::ppt::{PptDocument, PptError, TextType};
 use office_oxide::xls::{CellValue, XlsDocument, XlsError};
 
+use super::legacy_crypto::{self, Scheme};
 use super::text::emit_chunked;
+use crate::passwords::Attempt;
 use crate::{Blob, Ctx, FileType, FormatResult};
 
 /// Open `blob` as a legacy Word, Excel or PowerPoint file.
 pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult {
     if let Some(reason) = encryption(ty, blob) {
+        if matches!(ty, FileType::Doc | FileType::Xls) && !cx.passwords().is_empty() {
+            return open_with_bank(ty, blob, reason, cx);
+        }
         let note = bank_not_tried(cx);
         cx.encrypted("", format!("{reason}{note}"));
         return Ok(());
@@ -33,14 +39,56 @@ pub fn extract(ty: FileType, blob: &Blob, cx: &mut Ctx<'_, '_>) -> FormatResult 
     }
 }
 
-/// The password bank is not tried on the RC4 / RC4 CryptoAPI encryption of Office 97-2003
-/// files (not implemented: it would mean decrypting the streams and rebuilding the file
-/// for the reader), and the finding says so rather than "none opened it".
+/// The password bank is not tried on PowerPoint 97-2003's encryption (each persist object
+/// keyed on its own: not implemented), and the finding says so rather than "none opened it".
 fn bank_not_tried(cx: &Ctx<'_, '_>) -> &'static str {
     if cx.passwords().is_empty() {
         ""
     } else {
-        ", bank passwords are not tried on Office 97-2003 encryption"
+        ", bank passwords are not tried on PowerPoint 97-2003 encryption"
+    }
+}
+
+/// An encrypted Word or Excel 97-2003 file and a password bank: try the bank on the file's
+/// RC4 verifier; the password that opens it decrypts a copy, which is read like any other.
+fn open_with_bank(ty: FileType, blob: &Blob, reason: String, cx: &mut Ctx<'_, '_>) -> FormatResult {
+    let ole = blob.bytes()?;
+    let header = match ty {
+        FileType::Doc => legacy_crypto::word_header(&ole),
+        _ => legacy_crypto::excel_header(&ole),
+    };
+    let scheme = match header.and_then(|h| Scheme::parse(&h)) {
+        Ok(scheme) => scheme,
+        Err(why) => {
+            cx.encrypted("", format!("{reason}, bank passwords not tried: {why}"));
+            return Ok(());
+        }
+    };
+    let attempt = cx.try_passwords(|_, password| scheme.key(password));
+    cx.encrypted("", format!("{reason}{}", attempt.note()));
+    let Attempt::Opened { value: key, .. } = attempt else {
+        return Ok(());
+    };
+    // The decrypted copy, and its streams read once more while it is rebuilt.
+    if !cx.charge(2 * ole.len() as u64) {
+        return Ok(());
+    }
+    let plain = match ty {
+        FileType::Doc => legacy_crypto::decrypt_word(&ole, &key),
+        _ => legacy_crypto::decrypt_excel(&ole, &key),
+    };
+    match plain {
+        Ok(bytes) => {
+            let copy = Blob::from_vec(bytes);
+            match ty {
+                FileType::Doc => doc(&copy, cx),
+                _ => xls(&copy, cx),
+            }
+        }
+        Err(e) => {
+            cx.unreadable("", format!("decrypted copy could not be rebuilt: {e}"));
+            Ok(())
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod html;
 pub mod image;
 pub mod json;
 pub mod legacy;
+pub mod legacy_crypto;
 pub mod mail;
 pub mod msg;
 #[cfg(feature = "ocr")]
