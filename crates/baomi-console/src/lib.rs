@@ -126,6 +126,31 @@ pub fn routes() -> Routes<ApiState> {
             P::Records,
             records::carrier_fingerprint,
         )
+        .get("/chat-groups", P::Records, chat_groups::registry)
+        .post("/chat-groups", P::Records, chat_groups::register)
+        .post("/chat-groups/checks", P::Records, chat_groups::run_checks)
+        .get("/chat-groups/{id}", P::Records, chat_groups::group)
+        .post("/chat-groups/{id}", P::Records, chat_groups::update)
+        .post(
+            "/chat-groups/{id}/members",
+            P::Records,
+            chat_groups::import_members,
+        )
+        .post(
+            "/chat-groups/{id}/members/{member}/remove",
+            P::Records,
+            chat_groups::remove_member,
+        )
+        .post(
+            "/chat-groups/{id}/approve",
+            P::Records,
+            chat_groups::approve,
+        )
+        .post(
+            "/chat-groups/{id}/dissolve",
+            P::Records,
+            chat_groups::dissolve,
+        )
         .get("/my/commitments", P::SelfService, commitments::mine)
         .post("/my/commitments", P::SelfService, commitments::sign)
         .get("/commitments", P::Records, commitments::overview)
@@ -137,6 +162,18 @@ pub fn routes() -> Routes<ApiState> {
             P::Records,
             commitments::new_version,
         )
+        .get("/my/quizzes", P::SelfService, quizzes::mine)
+        .post("/my/quizzes/{id}/start", P::SelfService, quizzes::start)
+        .get(
+            "/my/quizzes/attempts/{id}",
+            P::SelfService,
+            quizzes::attempt,
+        )
+        .post("/my/quizzes/attempts/{id}", P::SelfService, quizzes::submit)
+        .get("/quizzes", P::Records, quizzes::overview)
+        .post("/quizzes", P::Records, quizzes::create)
+        .post("/quizzes/banks", P::Records, quizzes::import_bank)
+        .get("/quizzes/{id}", P::Records, quizzes::results)
         .get("/reviews", P::ReviewRead, reviews::list)
         .post("/reviews", P::ReviewSubmit, reviews::submit)
         .get("/reviews/{id}", P::ReviewRead, reviews::item)

@@ -76,7 +76,9 @@ pub fn routes() -> Routes<ApiState> {
         .get("/api/v1/openapi.json", Permission::ApiDocument, openapi)
         .get("/metrics", Permission::Metrics, metrics)
         .merge(crate::records_api::routes())
+        .merge(crate::chat_groups_api::routes())
         .merge(crate::commitments_api::routes())
+        .merge(crate::quizzes_api::routes())
         .merge(crate::reviews_api::routes())
         .merge(crate::agent_api::routes())
 }

@@ -534,24 +534,20 @@ fn identify<'a>(m: &ChatMember, people: &'a [KnownPerson]) -> Option<&'a KnownPe
     if let Some(p) = people.iter().find(|p| p.name.trim() == name) {
         return Some(p);
     }
-    if let Some(a) = m.account.as_deref() {
-        if let Some(p) = people.iter().find(|p| {
+    if let Some(a) = m.account.as_deref()
+        && let Some(p) = people.iter().find(|p| {
             p.account
                 .as_deref()
                 .is_some_and(|x| x.eq_ignore_ascii_case(a))
-        }) {
-            return Some(p);
-        }
+        })
+    {
+        return Some(p);
     }
-    if let Some(mail) = m.mail.as_deref() {
-        if let Some(p) = people
+    m.mail.as_deref().and_then(|mail| {
+        people
             .iter()
             .find(|p| p.mails.iter().any(|x| x.eq_ignore_ascii_case(mail)))
-        {
-            return Some(p);
-        }
-    }
-    None
+    })
 }
 
 static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -1051,16 +1047,15 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Run the checks over the active groups (or one group): members not in the directory,
-    /// members who left, groups silent for `zombie_days`, groups without approval. Each
-    /// group checked is recorded with its counts, and the run has one audit entry.
-    pub async fn run_chat_checks(
+    /// What the checks find now over the active groups (or one group), without recording
+    /// anything: the console shows these as the current findings to act on; a check run
+    /// ([`Store::run_chat_checks`]) records the same thing.
+    pub async fn evaluate_chat_checks(
         &self,
         group: Option<i64>,
         zombie_days: i64,
         people: &[KnownPerson],
-        actor: &str,
-    ) -> Result<ChatCheck> {
+    ) -> Result<(i64, Vec<GroupCheck>)> {
         if !(1..=3650).contains(&zombie_days) {
             return Err(StoreError::Invalid(
                 "days: a whole number from 1 to 3650".into(),
@@ -1117,6 +1112,22 @@ impl Store {
                 unapproved: g.approved_by.is_none(),
             });
         }
+        Ok((now, out))
+    }
+
+    /// Run the checks over the active groups (or one group): members not in the directory,
+    /// members who left, groups silent for `zombie_days`, groups without approval. Each
+    /// group checked is recorded with its counts, and the run has one audit entry.
+    pub async fn run_chat_checks(
+        &self,
+        group: Option<i64>,
+        zombie_days: i64,
+        people: &[KnownPerson],
+        actor: &str,
+    ) -> Result<ChatCheck> {
+        let (now, out) = self
+            .evaluate_chat_checks(group, zombie_days, people)
+            .await?;
         let run = format!(
             "{now:x}-{:x}",
             RUNS.fetch_add(1, Ordering::Relaxed) ^ (std::process::id() as u64) << 16
