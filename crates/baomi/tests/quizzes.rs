@@ -14,11 +14,14 @@
 #[allow(dead_code)]
 mod support {
     pub mod browser;
+    pub mod office;
     pub mod people;
     pub mod serve;
 }
 
-use std::path::{Path, PathBuf};
+use support::office::xlsx_from_csv;
+
+use std::path::Path;
 use std::process::Command;
 
 use fantoccini::Locator;
@@ -128,37 +131,6 @@ fn import_bank(s: &Serve, name: &str, file: &Path) -> (u16, Value) {
         &url(s, &format!("/api/v1/quizzes/banks?name={}", encode(name))),
     ]);
     (code, json_of(&out))
-}
-
-/// An office's table saved as XLSX by LibreOffice.
-fn xlsx_from_csv(dir: &Path, name: &str, csv: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.csv"));
-    std::fs::write(&src, csv).unwrap();
-    let profile = dir.join("lo-profile");
-    let out = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.display()
-        ))
-        .args([
-            "--headless",
-            "--infilter=CSV:44,34,76,1",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-        ])
-        .arg(dir)
-        .arg(&src)
-        .output()
-        .expect("soffice (LibreOffice) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = dir.join(format!("{name}.xlsx"));
-    assert!(path.exists(), "{}", String::from_utf8_lossy(&out.stderr));
-    path
 }
 
 fn today() -> String {

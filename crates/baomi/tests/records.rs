@@ -9,8 +9,11 @@
 #[allow(dead_code)]
 mod support {
     pub mod browser;
+    pub mod office;
     pub mod serve;
 }
+
+use support::office::xlsx_from_csv;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -983,34 +986,6 @@ const REQUEST: &str = "秘密★5年\n关于“北辰”工程选址的请示\n�
 总投资约十一亿元，其中市级财政承担四成，其余由专项债券解决。选址方案已征求规划、国土、环保部门意见，\
 均无原则性异议。为确保工程信息安全，拟对选址坐标、设备清单和承建单位名单按秘密级管理，\
 相关会议纪要一律不得上传至互联网办公平台，参与人员须签订保密承诺书。妥否，请批示。\n";
-
-fn xlsx_from_csv(dir: &Path, name: &str, csv: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.csv"));
-    std::fs::write(&src, csv).unwrap();
-    let profile = dir.join("lo-profile");
-    let out = Command::new("soffice")
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.display()
-        ))
-        .args([
-            "--headless",
-            "--infilter=CSV:44,34,76,1",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-        ])
-        .arg(dir)
-        .arg(&src)
-        .output()
-        .expect("soffice (LibreOffice) must be installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join(format!("{name}.xlsx"))
-}
 
 fn post_bytes(s: &Serve, path: &str, file: &Path) -> (u16, Value) {
     let (code, out) = s.curl(&[
