@@ -498,13 +498,7 @@ impl Drop for Cupsd {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use baomi_testkit::free_port;
 
 impl Cupsd {
     /// cupsd with its own ServerRoot, spool, cache, state and logs under a temp dir,

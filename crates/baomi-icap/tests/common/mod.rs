@@ -461,13 +461,7 @@ pub fn upstream() -> (u16, Received) {
     (port, got)
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use baomi_testkit::free_port;
 
 /// The lines every test Squid has: its files in `dir`, no cache, quick shutdown, every
 /// client allowed.

@@ -34,13 +34,7 @@ pub fn require_tools(tools: &[&str]) {
     );
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use baomi_testkit::free_port;
 
 pub struct Postfix {
     pub root: tempfile::TempDir,

@@ -1,18 +1,11 @@
 //! `baomi serve` as a child process for end-to-end tests: free loopback ports, its own data
 //! directory and config file, an API token, stopped (SIGTERM) on drop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use baomi_testkit::free_port;
 
 pub struct Serve {
     pub dir: tempfile::TempDir,
